@@ -1,0 +1,164 @@
+/**
+ * The agent-ipc wire protocol as types: requests are a discriminated union on
+ * `action`, replies share one envelope. The same field names serve framed and
+ * legacy connections (see README, "Wire protocol").
+ *
+ * @module
+ */
+
+import type { ErrorCode } from "./errors.ts";
+
+/** A request correlation id: echoed in the reply of a framed request. */
+export type RequestId = string | number;
+
+/** Arbitrary JSON object carried with a message. */
+export type JsonObject = Record<string, unknown>;
+
+/** The body of a message as the sender gives it. */
+export interface MessageBody {
+  content: string;
+  data?: JsonObject;
+}
+
+/** Fields every request may carry. */
+interface RequestBase {
+  id?: RequestId;
+  session_token?: string;
+}
+
+/** `register`: claim a name with the shared-secret proof. */
+export interface RegisterRequest extends RequestBase {
+  action: "register";
+  instance_id: string;
+  auth_token: string;
+}
+/** `send`: queue one message for one instance (or a future one). */
+export interface SendRequest extends RequestBase {
+  action: "send";
+  to_id: string;
+  message: MessageBody;
+}
+/** `broadcast`: queue one message for every other registered instance. */
+export interface BroadcastRequest extends RequestBase {
+  action: "broadcast";
+  message: MessageBody;
+}
+/** `check`: read the caller's queue (framed: leave unacked unless `ack`). */
+export interface CheckRequest extends RequestBase {
+  action: "check";
+  ack?: boolean;
+  limit?: number;
+}
+/** `ack`: remove delivered messages from the caller's queue. */
+export interface AckRequest extends RequestBase {
+  action: "ack";
+  ids: string[];
+}
+/** `wait`: like check, but the reply waits up to `timeout_ms` for a message. */
+export interface WaitRequest extends RequestBase {
+  action: "wait";
+  timeout_ms?: number;
+  ack?: boolean;
+  limit?: number;
+}
+/** `list`: every known instance. */
+export interface ListRequest extends RequestBase {
+  action: "list";
+}
+/** `rename`: change the caller's own name. */
+export interface RenameRequest extends RequestBase {
+  action: "rename";
+  new_id: string;
+  /** Accepted for legacy clients; must be the caller's own name. */
+  old_id?: string;
+}
+/** `whoami`: the caller's name and queue depth. */
+export interface WhoamiRequest extends RequestBase {
+  action: "whoami";
+}
+/** `status`: broker address, pid, version, uptime, data dir, store, queues. */
+export interface StatusRequest extends RequestBase {
+  action: "status";
+}
+/** `unregister`: revoke the caller's session. */
+export interface UnregisterRequest extends RequestBase {
+  action: "unregister";
+}
+/** `ping`: liveness check; needs no session. */
+export interface PingRequest extends RequestBase {
+  action: "ping";
+}
+
+/** Every request, keyed on `action`. */
+export type Request =
+  | RegisterRequest
+  | SendRequest
+  | BroadcastRequest
+  | CheckRequest
+  | AckRequest
+  | WaitRequest
+  | ListRequest
+  | RenameRequest
+  | WhoamiRequest
+  | StatusRequest
+  | UnregisterRequest
+  | PingRequest;
+
+/** The name of an action. */
+export type Action = Request["action"];
+
+/** Every action, in the order of the README. */
+export const ACTIONS: readonly Action[] = [
+  "register",
+  "send",
+  "broadcast",
+  "check",
+  "ack",
+  "wait",
+  "list",
+  "rename",
+  "whoami",
+  "status",
+  "unregister",
+  "ping",
+];
+
+/** A message as delivered on the wire (legacy clients read `from`, `to`, `timestamp`, `message`). */
+export interface WireMessage {
+  id: string;
+  from: string;
+  to: string;
+  /** ISO 8601 UTC. */
+  timestamp: string;
+  message: MessageBody;
+  /** Set when the content was stored as a large-message file. */
+  large?: { path: string; size: number };
+}
+
+/** A known instance as `list` reports it. */
+export interface WireInstance {
+  id: string;
+  /** ISO 8601 UTC. */
+  last_seen: string;
+  online: boolean;
+  queued: number;
+  host?: string;
+}
+
+/** The reply envelope. */
+export interface OkReply {
+  id?: RequestId;
+  status: "ok";
+  message: string;
+  [field: string]: unknown;
+}
+/** An error reply. */
+export interface ErrorReply {
+  id?: RequestId;
+  status: "error";
+  code: ErrorCode;
+  message: string;
+  [field: string]: unknown;
+}
+/** Any reply. */
+export type Reply = OkReply | ErrorReply;

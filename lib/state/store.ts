@@ -1,0 +1,168 @@
+/**
+ * The one interface behind which all broker state lives: sessions, instance
+ * names, queues, renames with forwarding, and delivered-message history.
+ *
+ * Implementations: `sqlite_store.ts` (embedded default, a file in the data
+ * dir) and `nats_store.ts` (NATS JetStream, shared by brokers on many
+ * machines). Both pass the contract suite in `tests/state/store_contract.ts`.
+ *
+ * The store holds data and keeps each method atomic; the rules (who may do
+ * what, rate limits, caps, name checks) live in the broker. Times are Unix
+ * milliseconds. All names given to the store are already validated.
+ *
+ * @module
+ */
+
+import type { JsonObject } from "../protocol/messages.ts";
+
+/** One queued (or, in history, delivered) message. */
+export interface StoredMessage {
+  /** Globally unique, assigned by the broker (see `newMessageId`). */
+  id: string;
+  from: string;
+  to: string;
+  /** Unix ms when the broker accepted it. */
+  time: number;
+  content: string;
+  data?: JsonObject;
+  /** Set when the full content lives in a large-message file (or object). */
+  large?: { path: string; size: number };
+}
+
+/** A registered (or once registered) instance. */
+export interface InstanceRecord {
+  name: string;
+  /** Unix ms of the first registration under this name. */
+  createdAt: number;
+  /** Unix ms of the last request made with one of its sessions. */
+  lastSeen: number;
+  /** Unix ms of its last rename, if any. */
+  lastRenameAt?: number;
+  /** Host name of the broker it last registered through (NATS store: many hosts). */
+  host?: string;
+  /** Number of live sessions (0: unregistered or revoked). */
+  sessions: number;
+  /** Messages waiting in its queue (unacknowledged). */
+  queued: number;
+}
+
+/** The outcome of an enqueue of one message. */
+export type EnqueueOutcome = { ok: true } | { ok: false; reason: "full"; queued: number };
+
+/** A rename that keeps forwarding the old name. */
+export interface ForwardRecord {
+  from: string;
+  to: string;
+  /** Unix ms after which the old name no longer forwards. */
+  until: number;
+}
+
+/** Filters for reading delivered and queued history (web console, search). */
+export interface HistoryQuery {
+  /** Full-text query (SQLite FTS5 syntax where supported; plain words otherwise). */
+  text?: string;
+  from?: string;
+  to?: string;
+  /** Messages between these two names in either direction. */
+  between?: [string, string];
+  since?: number;
+  until?: number;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+  /** Only messages older than this id's message (paging). */
+  beforeId?: string;
+}
+
+/** What `purge` removed. */
+export interface PurgeResult {
+  expiredQueued: number;
+  expiredHistory: number;
+  expiredForwards: number;
+}
+
+/** Retention settings for `purge`. */
+export interface Retention {
+  /** Queued messages for instances with no live session are dropped after this (7 days). */
+  unclaimedQueueMs: number;
+  /** Delivered messages are kept for history this long (30 days). */
+  historyMs: number;
+}
+
+/**
+ * Broker state. Every method is atomic on its own; the broker serialises the
+ * rules around them. Methods reject with `IpcError("E_STORE", …)` on failure.
+ */
+export interface Store extends AsyncDisposable {
+  /** "sqlite" or "nats": shown by `status`. */
+  readonly kind: string;
+  /** Where it lives (a file path or a server URL), for `status`. */
+  readonly location: string;
+
+  // --- sessions ---------------------------------------------------------
+  /**
+   * Registers `name` (creating its instance record on first use, updating
+   * `lastSeen` and `host`) and adds a session identified by `tokenHash`.
+   * When `revokeOthers` is true the name's other sessions are removed first.
+   * Returns the number of messages already queued for the name.
+   */
+  register(
+    name: string,
+    tokenHash: string,
+    now: number,
+    opts: { revokeOthers: boolean; host?: string },
+  ): Promise<{ queued: number }>;
+  /** The name a session belongs to, or null when unknown or revoked. */
+  sessionName(tokenHash: string): Promise<string | null>;
+  /** Removes one session. Returns true when it existed. */
+  removeSession(tokenHash: string): Promise<boolean>;
+  /** Records activity of an instance (may be batched or coalesced). */
+  touch(name: string, now: number): Promise<void>;
+
+  // --- instances --------------------------------------------------------
+  /** One instance, or null when the name was never registered. */
+  instance(name: string): Promise<InstanceRecord | null>;
+  /** Every instance ever registered and not purged, by name. */
+  instances(): Promise<InstanceRecord[]>;
+
+  // --- queues -----------------------------------------------------------
+  /**
+   * Appends messages to their recipients' queues in the order given
+   * (per-recipient FIFO). A message whose recipient already has `cap`
+   * queued messages is not stored and gets `{ok:false, reason:"full"}`.
+   * Durable when the promise resolves.
+   */
+  enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]>;
+  /**
+   * The oldest unacknowledged messages of `name`, FIFO, at most `limit`,
+   * and (when `maxBytes` is given) stopping before the total of
+   * `content` lengths would pass it (at least one message is returned).
+   */
+  peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]>;
+  /**
+   * Acknowledges messages of `name` by id: they leave the queue (and stay in
+   * history). Ids that are not queued for `name` are ignored. Returns the ids
+   * that were acknowledged.
+   */
+  ack(name: string, ids: string[], now: number): Promise<string[]>;
+  /** Number of unacknowledged messages for `name`. */
+  depth(name: string): Promise<number>;
+
+  // --- renames ----------------------------------------------------------
+  /**
+   * Renames `from` to `to` atomically: the instance record (with
+   * `lastRenameAt = now`), its sessions and its queue move to `to`, and
+   * `from` forwards to `to` until `forwardUntil`. Fails with E_NAME_TAKEN
+   * when `to` is a registered instance with live sessions.
+   */
+  rename(from: string, to: string, now: number, forwardUntil: number): Promise<void>;
+  /** Where `name` forwards to at `now`, or null. Follows one hop. */
+  forward(name: string, now: number): Promise<string | null>;
+
+  // --- history and upkeep ----------------------------------------------
+  /** Delivered and queued messages matching `query`, newest first. */
+  history(query: HistoryQuery): Promise<StoredMessage[]>;
+  /** Drops expired queues, history and forwards. */
+  purge(now: number, retention: Retention): Promise<PurgeResult>;
+  /** Flushes and closes. Safe to call twice. */
+  close(): Promise<void>;
+}
