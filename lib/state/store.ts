@@ -163,6 +163,13 @@ export interface Store extends AsyncDisposable {
   history(query: HistoryQuery): Promise<StoredMessage[]>;
   /** Drops expired queues, history and forwards. */
   purge(now: number, retention: Retention): Promise<PurgeResult>;
+  /**
+   * Optional: calls `cb(recipient)` whenever a message is enqueued for a
+   * recipient by ANY broker sharing this store (NATS), so `wait` is woken by a
+   * subscription, not by polling. Returns the function that stops watching.
+   * Stores used by one broker only (SQLite) need not implement it.
+   */
+  watch?(cb: (recipient: string) => void): () => void;
   /** Flushes and closes. Safe to call twice. */
   close(): Promise<void>;
 }
