@@ -1,0 +1,48 @@
+/**
+ * Secrets and tokens: the registration proof (`auth_token`), session tokens
+ * (256-bit random, stored only as hashes) and constant-time comparison.
+ *
+ * @module
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * The registration proof for `name`: lower-case hex SHA-256 of `name:secret`,
+ * exactly as the original computes it.
+ *
+ * @example
+ * ```ts
+ * authToken("fred", "s3cret"); // "5e88…"
+ * ```
+ */
+export function authToken(name: string, secret: string): string {
+  return createHash("sha256").update(`${name}:${secret}`, "utf8").digest("hex");
+}
+
+/** A new session token: 256 random bits, URL-safe base64 (43 characters). */
+export function newSessionToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** A new shared secret: 256 random bits as 64 hex characters. */
+export function newSecret(): string {
+  return randomBytes(32).toString("hex");
+}
+
+/** What the store keeps of a session token: its SHA-256, hex. */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/** Compares two strings in time that depends only on their lengths. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ab = new TextEncoder().encode(a);
+  const bb = new TextEncoder().encode(b);
+  if (ab.length !== bb.length) {
+    // Still spend the time of a comparison so lengths alone leak nothing more.
+    timingSafeEqual(ab, ab);
+    return false;
+  }
+  return timingSafeEqual(ab, bb);
+}

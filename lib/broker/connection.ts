@@ -1,0 +1,300 @@
+/**
+ * One client connection to the broker: detects the framing from the first
+ * byte (`{` legacy, HTTP verbs refused, anything else length-prefixed),
+ * decodes requests, runs them through the service concurrently (pipelining;
+ * replies carry the request `id`), and writes replies one batch at a time from
+ * a queue so frames never interleave. Reading pauses while too many reply
+ * bytes wait to be written, so a client that never reads costs bounded memory.
+ *
+ * @module
+ */
+
+import { IpcError } from "../protocol/errors.ts";
+import type { ErrorCode } from "../protocol/errors.ts";
+import { FrameDecoder, framePayload, JsonObjectScanner } from "../protocol/framing.ts";
+import type { RequestId } from "../protocol/messages.ts";
+import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.ts";
+import { logger } from "../log.ts";
+import type { BrokerService, HandlerResult, Peer } from "./service.ts";
+
+const log = logger("broker");
+const encoder = new TextEncoder();
+
+/** Reading stops while more than this many reply bytes wait to be written. */
+export const MAX_PENDING_WRITE = 4 * 1024 * 1024;
+/** A write that does not finish within this closes the connection. */
+export const WRITE_TIMEOUT_MS = 30_000;
+
+const HTTP_VERBS = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "CONN", "TRAC", "PRI "];
+
+let nextPeerId = 1;
+
+/** Limits a connection enforces. */
+export interface ConnectionLimits {
+  maxFrame: number;
+  idleTimeoutMs: number;
+}
+
+/** A live connection. */
+export class BrokerConnection {
+  readonly peer: Peer;
+  readonly #conn: Deno.Conn;
+  readonly #service: BrokerService;
+  readonly #limits: ConnectionLimits;
+  readonly #abort = new AbortController();
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #writing = false;
+  #writeStarted = 0;
+  #drainWaiters: (() => void)[] = [];
+  #inflight = 0;
+  #idleWaiters: (() => void)[] = [];
+  #closed = false;
+  /** When a frame (or the connection) started and is not complete: the idle clock. */
+  partialSince: number;
+  #mode: "unknown" | "framed" | "legacy" = "unknown";
+
+  constructor(conn: Deno.Conn, service: BrokerService, limits: ConnectionLimits) {
+    this.#conn = conn;
+    this.#service = service;
+    this.#limits = limits;
+    this.partialSince = Date.now();
+    this.peer = { id: nextPeerId++, legacy: false, failures: 0, signal: this.#abort.signal };
+    try {
+      (conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch { /* not TCP */ }
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True when a write has been stuck longer than the write timeout. */
+  writeStuck(now: number): boolean {
+    return this.#writing && now - this.#writeStarted > WRITE_TIMEOUT_MS;
+  }
+
+  /** Reads and serves until the peer leaves or the connection is closed. */
+  async serve(): Promise<void> {
+    const buf = new Uint8Array(64 * 1024);
+    const decoder = new FrameDecoder(this.#limits.maxFrame);
+    const scanner = new JsonObjectScanner();
+    let legacyChunks: Uint8Array[] = [];
+    try {
+      while (!this.#closed) {
+        if (this.#pendingBytes > MAX_PENDING_WRITE) await this.#drained();
+        let n: number | null;
+        try {
+          n = await this.#conn.read(buf);
+        } catch {
+          break; // reset by peer, or closed by us
+        }
+        if (n === null) break;
+        const chunk = buf.subarray(0, n);
+        if (this.#mode === "unknown") {
+          if (chunk[0] === 0x7b || chunk[0] === 0x20 || chunk[0] === 0x0a) {
+            this.#mode = "legacy";
+            (this.peer as { legacy: boolean }).legacy = true;
+          } else if (looksLikeHttp(chunk)) {
+            log.warn(`peer ${this.peer.id}: HTTP request on the broker port refused`);
+            break;
+          } else this.#mode = "framed";
+        }
+        if (this.#mode === "legacy") {
+          let end: number;
+          try {
+            end = scanner.scan(chunk);
+          } catch {
+            break;
+          }
+          if (scanner.length > this.#limits.maxFrame) {
+            await this.#writeLegacy({
+              status: "error",
+              code: "E_TOO_LARGE",
+              message: `Request is over the limit of ${this.#limits.maxFrame} bytes`,
+            });
+            break;
+          }
+          if (end < 0) {
+            legacyChunks.push(chunk.slice());
+            continue;
+          }
+          legacyChunks.push(chunk.subarray(0, end));
+          const payload = concat(legacyChunks);
+          legacyChunks = [];
+          await this.#serveLegacy(payload);
+          break; // one request per legacy connection
+        }
+        // Framed.
+        let completed = false;
+        for (const event of decoder.push(chunk)) {
+          completed = true;
+          if (event.kind === "error") {
+            this.#queueReply(undefined, errorBody("E_BAD_FRAME", event.message));
+            await this.#flushAndWait();
+            this.close();
+            return;
+          }
+          this.#dispatch(event.payload);
+        }
+        // The idle clock runs only while a frame is incomplete.
+        if (!decoder.partial) this.partialSince = 0;
+        else if (completed || this.partialSince === 0) this.partialSince = Date.now();
+      }
+      // The peer closed its side (or we did): let in-flight handlers finish, then flush.
+      await this.#idle();
+      await this.#flushAndWait();
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the connection; in-flight waits are cancelled. Safe twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  /** Resolves when in-flight requests have answered (shutdown). */
+  idle(): Promise<void> {
+    return this.#idle();
+  }
+
+  #idle(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  #dispatch(payload: Uint8Array): void {
+    let id: RequestId | undefined;
+    let work: Promise<HandlerResult>;
+    try {
+      const raw = decodePayload(payload);
+      id = requestIdOf(raw);
+      const req = parseRequest(raw);
+      work = this.#service.handle(req, this.peer);
+    } catch (e) {
+      this.#queueReply(id, errorFrom(e));
+      return;
+    }
+    this.#inflight++;
+    work.then(
+      (result) => this.#queueReply(id, { status: "ok", ...result.reply }),
+      (e) => this.#queueReply(id, errorFrom(e)),
+    ).finally(() => {
+      if (--this.#inflight === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
+    });
+  }
+
+  async #serveLegacy(payload: Uint8Array): Promise<void> {
+    let result: HandlerResult | undefined;
+    let reply: Record<string, unknown>;
+    try {
+      const req = parseRequest(decodePayload(payload));
+      result = await this.#service.handle(req, this.peer);
+      reply = { status: "ok", ...result.reply };
+    } catch (e) {
+      reply = errorFrom(e);
+    }
+    const written = await this.#writeLegacy(reply);
+    if (written && result?.afterWrite) {
+      try {
+        await result.afterWrite();
+      } catch (e) {
+        log.error(`legacy check ack failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  async #writeLegacy(reply: Record<string, unknown>): Promise<boolean> {
+    try {
+      await writeAll(this.#conn, encoder.encode(JSON.stringify(reply)));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #queueReply(id: RequestId | undefined, body: Record<string, unknown>): void {
+    if (this.#closed) return;
+    const reply = id === undefined ? body : { id, ...body };
+    const frame = framePayload(encoder.encode(JSON.stringify(reply)));
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    if (!this.#writing) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#pending.length > 0 && !this.#closed) {
+        const batch = this.#pending.length === 1 ? this.#pending[0] : concat(this.#pending);
+        this.#pending = [];
+        this.#writeStarted = Date.now();
+        await writeAll(this.#conn, batch);
+        this.#pendingBytes -= batch.length;
+        if (this.#pendingBytes <= MAX_PENDING_WRITE) {
+          for (const w of this.#drainWaiters.splice(0)) w();
+        }
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#writing = false;
+      if (this.#pending.length === 0 || this.#closed) {
+        for (const w of this.#drainWaiters.splice(0)) w();
+      }
+    }
+  }
+
+  #drained(): Promise<void> {
+    if (this.#pendingBytes <= MAX_PENDING_WRITE || this.#closed) return Promise.resolve();
+    return new Promise((r) => this.#drainWaiters.push(r));
+  }
+
+  async #flushAndWait(): Promise<void> {
+    while (!this.#closed && (this.#writing || this.#pending.length > 0)) {
+      if (!this.#writing) void this.#flush();
+      await new Promise<void>((r) => this.#drainWaiters.push(r));
+    }
+  }
+}
+
+function looksLikeHttp(chunk: Uint8Array): boolean {
+  if (chunk.length < 4) return chunk[0] >= 0x41 && chunk[0] <= 0x5a; // uppercase ASCII start
+  const head = String.fromCharCode(chunk[0], chunk[1], chunk[2], chunk[3]);
+  return HTTP_VERBS.includes(head);
+}
+
+function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  return { status: "error", code, message, ...details };
+}
+
+function errorFrom(e: unknown): Record<string, unknown> {
+  if (e instanceof IpcError) return errorBody(e.code, e.message, e.details);
+  log.error(`internal error: ${(e as Error)?.stack ?? e}`);
+  return errorBody("E_INTERNAL", `Internal error: ${(e as Error)?.message ?? e}`);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < data.length) at += await conn.write(data.subarray(at));
+}

@@ -1,0 +1,138 @@
+/**
+ * The broker's data directory: created private (0700), locked exclusively
+ * while a broker owns it, and home of the shared secret (`secret`, 0600).
+ * Clients of the same OS user read the secret from here.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { IpcError } from "../protocol/errors.ts";
+import { newSecret } from "./auth.ts";
+
+/** An open, locked data directory. */
+export interface DataDir extends AsyncDisposable {
+  path: string;
+  /** The secret registrations are checked against. */
+  secret: string;
+  /** Where the secret came from. */
+  secretSource: "env" | "file";
+  /** Releases the lock. Safe twice. */
+  release(): void;
+}
+
+const isWindows = Deno.build.os === "windows";
+
+/** Creates `path` (mode 0700) if needed and refuses a world-writable one. */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new IpcError("E_STORE", `Cannot create data dir "${path}": ${(e as Error).message}`);
+  }
+  if (isWindows) return;
+  const info = await Deno.stat(path);
+  if (!info.isDirectory) throw new IpcError("E_STORE", `Data dir "${path}" is not a directory`);
+  if (info.mode !== null && (info.mode & 0o002) !== 0) {
+    throw new IpcError(
+      "E_STORE",
+      `Data dir "${path}" is world-writable: run "chmod 700 ${path}" or pick another --data-dir`,
+    );
+  }
+}
+
+/**
+ * Reads the secret file of a data dir, or returns undefined when there is none.
+ * Used by clients; the broker uses {@linkcode openDataDir}.
+ */
+export async function readSecret(dataDir: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(join(dataDir, "secret"))).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads, or creates once (0600, exclusively), the data dir's secret. */
+async function loadOrCreateSecret(path: string): Promise<string> {
+  const file = join(path, "secret");
+  const existing = await readSecret(path);
+  if (existing) {
+    if (!isWindows) {
+      const info = await Deno.stat(file);
+      if (info.mode !== null && (info.mode & 0o077) !== 0) await Deno.chmod(file, 0o600);
+    }
+    return existing;
+  }
+  const secret = newSecret();
+  try {
+    await Deno.writeTextFile(file, secret + "\n", { mode: 0o600, createNew: true });
+    return secret;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      const again = await readSecret(path);
+      if (again) return again;
+    }
+    throw new IpcError("E_STORE", `Cannot write secret "${file}": ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Opens and locks a data directory. Fails at once (E_STORE) when another
+ * broker holds it: only one broker may own a data dir.
+ */
+export async function openDataDir(path: string, envSecret?: string): Promise<DataDir> {
+  await ensurePrivateDir(path);
+  let lock: Deno.FsFile;
+  try {
+    lock = await Deno.open(join(path, "broker.lock"), {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+  } catch (e) {
+    throw new IpcError(
+      "E_STORE",
+      `Cannot open lock file in data dir "${path}": ${(e as Error).message}`,
+    );
+  }
+  let locked = false;
+  try {
+    locked = await lock.tryLock(true);
+  } catch (e) {
+    lock.close();
+    throw new IpcError("E_STORE", `Cannot lock data dir "${path}": ${(e as Error).message}`);
+  }
+  if (!locked) {
+    lock.close();
+    throw new IpcError(
+      "E_STORE",
+      `Data dir "${path}" is in use by another broker: stop it, or give this one another --data-dir`,
+    );
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    try {
+      lock.unlockSync();
+    } catch { /* closing releases it too */ }
+    lock.close();
+  };
+  try {
+    await lock.truncate(0);
+    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    const secret = envSecret ?? await loadOrCreateSecret(path);
+    return {
+      path,
+      secret,
+      secretSource: envSecret ? "env" : "file",
+      release,
+      [Symbol.asyncDispose]: () => Promise.resolve(release()),
+    };
+  } catch (e) {
+    release();
+    throw e instanceof IpcError ? e : new IpcError("E_STORE", (e as Error).message);
+  }
+}

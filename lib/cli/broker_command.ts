@@ -1,0 +1,213 @@
+/**
+ * `agent-ipc broker`: runs a broker in the foreground until SIGINT or SIGTERM,
+ * then shuts down in order (listener, connections, store). Settings come from
+ * flags, then `IPC_*` variables, then defaults.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
+import { IpcError } from "../protocol/errors.ts";
+import { logger, setLogLevel, setLogSink } from "../log.ts";
+import { type Broker, checkNetworkMode, startBroker } from "../broker/server.ts";
+
+const log = logger("broker");
+
+/** Help text of `broker`. */
+export const BROKER_HELP = `Usage: agent-ipc broker [options]
+
+Runs the message broker in the foreground (Ctrl-C stops it cleanly).
+
+Options:
+  --host HOST           address to bind (default 127.0.0.1, IPC_HOST)
+  --port PORT           port to bind (default 9876, IPC_PORT)
+  --data-dir DIR        state directory (default: per-user data dir, IPC_DATA_DIR)
+  --store STORE         "sqlite" (default) or nats://host:4222 (IPC_STORE)
+  --nats-token TOKEN    NATS token (IPC_NATS_TOKEN)
+  --nats-creds FILE     NATS credentials file (IPC_NATS_CREDS)
+  --http-port PORT      web console port (default 9877, IPC_HTTP_PORT)
+  --no-http             do not serve the web console
+  --history-days N      keep delivered messages N days for history (default 30)
+  --max-frame BYTES     largest request (default 1048576, IPC_MAX_FRAME)
+  --max-connections N   (default 4096, IPC_MAX_CONNECTIONS)
+  --idle-timeout-ms MS  time to complete a started frame (default 10000)
+  --queue-cap N         messages per recipient queue (default 10000, IPC_QUEUE_CAP)
+  --tls-cert FILE       PEM certificate: required to bind a non-loopback --host
+  --tls-key FILE        PEM private key
+  --log-file FILE       append logs to FILE instead of stderr
+  --log-level LEVEL     debug, info, warn, error, silent (IPC_LOG)
+  -h, --help            show this help
+
+Example:
+  agent-ipc broker --port 9876 --data-dir ~/.local/share/agent-ipc
+`;
+
+/** Flag definitions of `broker`, shared with commands that host one. */
+export const BROKER_FLAGS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "data-dir": { type: "string" },
+  store: { type: "string" },
+  "nats-token": { type: "string" },
+  "nats-creds": { type: "string" },
+  "http-port": { type: "string" },
+  "no-http": { type: "boolean" },
+  "history-days": { type: "string" },
+  "max-frame": { type: "string" },
+  "max-connections": { type: "string" },
+  "idle-timeout-ms": { type: "string" },
+  "queue-cap": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-ca": { type: "string" },
+  "log-file": { type: "string" },
+  "log-level": { type: "string" },
+} as const;
+
+function int(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(
+      `Invalid --${flag} "${value}": expected a whole number from ${min} to ${max}`,
+    );
+  }
+  return n;
+}
+
+/** Applies parsed broker flags over settings from the environment. */
+export function applyBrokerFlags(
+  values: Record<string, string | boolean | undefined>,
+  env?: EnvReader,
+): Settings {
+  const s = settingsFromEnv(env);
+  const str = (k: string) => values[k] as string | undefined;
+  if (str("host")) s.host = str("host")!;
+  if (str("port") !== undefined) s.port = int(str("port")!, "port", 0, 65535);
+  if (str("data-dir")) s.dataDir = str("data-dir")!;
+  if (str("store")) s.store = str("store")!;
+  if (str("nats-token")) s.natsToken = str("nats-token");
+  if (str("nats-creds")) s.natsCreds = str("nats-creds");
+  if (str("http-port") !== undefined) s.httpPort = int(str("http-port")!, "http-port", 0, 65535);
+  if (values["no-http"]) s.noHttp = true;
+  if (str("history-days") !== undefined) {
+    s.historyDays = int(str("history-days")!, "history-days", 0, 3650);
+  }
+  if (str("max-frame") !== undefined) {
+    s.maxFrame = int(str("max-frame")!, "max-frame", 1024, 64 * 1024 * 1024);
+  }
+  if (str("max-connections") !== undefined) {
+    s.maxConnections = int(str("max-connections")!, "max-connections", 1, 1_000_000);
+  }
+  if (str("idle-timeout-ms") !== undefined) {
+    s.idleTimeoutMs = int(str("idle-timeout-ms")!, "idle-timeout-ms", 100, 3_600_000);
+  }
+  if (str("queue-cap") !== undefined) s.queueCap = int(str("queue-cap")!, "queue-cap", 1, 1e7);
+  if (str("tls-cert")) s.tlsCert = str("tls-cert");
+  if (str("tls-key")) s.tlsKey = str("tls-key");
+  if (str("tls-ca")) s.tlsCa = str("tls-ca");
+  if (str("log-level")) s.logLevel = str("log-level");
+  return s;
+}
+
+/** Starts a broker from settings (TLS files are read here). */
+export async function startBrokerFromSettings(
+  s: Settings,
+  listener?: Deno.Listener,
+): Promise<Broker> {
+  if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
+    throw new IpcError("E_BAD_FIELD", "Give both --tls-cert and --tls-key, or neither");
+  }
+  checkNetworkMode(s.host, s.tlsCert !== undefined, s.secret !== undefined);
+  const tls = s.tlsCert && s.tlsKey
+    ? { cert: await Deno.readTextFile(s.tlsCert), key: await Deno.readTextFile(s.tlsKey) }
+    : undefined;
+  return await startBroker({
+    host: s.host,
+    port: s.port,
+    dataDir: s.dataDir,
+    store: s.store,
+    natsToken: s.natsToken,
+    natsCreds: s.natsCreds,
+    secret: s.secret,
+    maxFrame: s.maxFrame,
+    maxConnections: s.maxConnections,
+    idleTimeoutMs: s.idleTimeoutMs,
+    queueCap: s.queueCap,
+    historyDays: s.historyDays,
+    listener,
+    tls,
+  });
+}
+
+/** Runs `broker`; returns the exit code. */
+export async function runBrokerCommand(
+  args: string[],
+  io: { stdout: (s: string) => void; stderr: (s: string) => void } = {
+    stdout: (s) => console.log(s),
+    stderr: (s) => console.error(s),
+  },
+): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { ...BROKER_FLAGS, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    io.stderr(
+      `agent-ipc broker: ${(e as Error).message}\nRun "agent-ipc broker --help" for usage.`,
+    );
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(BROKER_HELP);
+    return 0;
+  }
+  let settings: Settings;
+  try {
+    settings = applyBrokerFlags(values);
+  } catch (e) {
+    io.stderr(`agent-ipc broker: ${(e as Error).message}`);
+    return 2;
+  }
+  setLogLevel(settings.logLevel);
+  const logFile = values["log-file"] as string | undefined;
+  let logHandle: Deno.FsFile | undefined;
+  if (logFile) {
+    try {
+      logHandle = await Deno.open(logFile, { append: true, create: true, mode: 0o600 });
+      const enc = new TextEncoder();
+      setLogSink((line) => {
+        try {
+          logHandle!.writeSync(enc.encode(line + "\n"));
+        } catch { /* disk full: drop the log line, not the broker */ }
+      });
+    } catch (e) {
+      io.stderr(`agent-ipc broker: cannot open log file "${logFile}": ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  let broker: Broker;
+  try {
+    broker = await startBrokerFromSettings(settings);
+  } catch (e) {
+    const msg = e instanceof Deno.errors.AddrInUse
+      ? `port ${settings.port} on ${settings.host} is already in use (another broker or program): ` +
+        `"agent-ipc status" tells whether it is a broker; otherwise pick --port`
+      : (e as Error).message;
+    log.error(`cannot start: ${msg}`);
+    if (logHandle) io.stderr(`agent-ipc broker: ${msg}`);
+    logHandle?.close();
+    return 1;
+  }
+  const stop = () => void broker.close();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
+  await broker.finished;
+  for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  logHandle?.close();
+  return 0;
+}

@@ -1,0 +1,321 @@
+/**
+ * The client every front end uses (CLI, MCP server, benchmark, tests): one
+ * method per action, the session carried for you, and self-healing: when the
+ * broker's connection drops it re-runs the election at once (jittered), binds
+ * its session on the new broker, re-registers if allowed and needed, and
+ * retries the request that was cut off.
+ *
+ * @module
+ */
+
+import { IpcError } from "../protocol/errors.ts";
+import type { JsonObject, OkReply, WireInstance, WireMessage } from "../protocol/messages.ts";
+import { authToken } from "../broker/auth.ts";
+import { readSecret } from "../broker/data_dir.ts";
+import type { Broker } from "../broker/server.ts";
+import { logger } from "../log.ts";
+import { connectOrElect, type ElectionOptions } from "./election.ts";
+import type { FramedClient } from "./framed_client.ts";
+
+const log = logger("client");
+
+/** A session: the name and the token the broker gave it. */
+export interface Session {
+  name: string;
+  token: string;
+}
+
+/** Something that happened to the client's link with the broker. */
+export type ClientEvent =
+  | { type: "connected"; hosting: boolean }
+  | { type: "lost"; reason: string }
+  | { type: "session"; session: Session | null };
+
+/** Client settings. */
+export interface AgentClientOptions extends Omit<ElectionOptions, "signal"> {
+  /** IPC_SHARED_SECRET; otherwise read from the data dir when registering. */
+  secret?: string;
+  /** A saved session to resume. */
+  session?: Session;
+  /** Register again by itself when the broker no longer knows the session. */
+  autoReregister?: boolean;
+  /** Told of connection changes and of new or lost sessions. */
+  onEvent?: (event: ClientEvent) => void;
+  /** How many times a request cut off by a lost broker is retried (default 5). */
+  retries?: number;
+}
+
+/** The result of `send`. */
+export interface SendResult {
+  message: string;
+  messageId: string;
+  to: string;
+  queuedForFuture: boolean;
+  large?: { path: string; size: number };
+}
+
+/** A client of the broker. */
+export class AgentClient implements AsyncDisposable {
+  readonly #o: AgentClientOptions;
+  #conn: FramedClient | undefined;
+  #hosted: Broker | undefined;
+  #connecting: Promise<FramedClient> | undefined;
+  #session: Session | undefined;
+  #closed = false;
+  readonly #abort = new AbortController();
+
+  private constructor(options: AgentClientOptions) {
+    this.#o = options;
+    this.#session = options.session;
+  }
+
+  /** Connects (electing a broker if needed) and resumes the given session, if any. */
+  static async connect(options: AgentClientOptions): Promise<AgentClient> {
+    const client = new AgentClient(options);
+    await client.#ensure();
+    return client;
+  }
+
+  /** The current session, if registered. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /** The registered name, if any. */
+  get name(): string | undefined {
+    return this.#session?.name;
+  }
+
+  /** The broker this process hosts, if it won the election. */
+  get hostedBroker(): Broker | undefined {
+    return this.#hosted;
+  }
+
+  /** True while connected. */
+  get connected(): boolean {
+    return this.#conn !== undefined && !this.#conn.isClosed;
+  }
+
+  #emit(event: ClientEvent): void {
+    try {
+      this.#o.onEvent?.(event);
+    } catch { /* observers must not break the client */ }
+  }
+
+  #setSession(s: Session | undefined): void {
+    this.#session = s;
+    this.#emit({ type: "session", session: s ?? null });
+  }
+
+  #ensure(): Promise<FramedClient> {
+    if (this.#closed) return Promise.reject(new IpcError("E_UNAVAILABLE", "Client closed"));
+    if (this.#conn && !this.#conn.isClosed) return Promise.resolve(this.#conn);
+    return this.#connecting ??= this.#elect().finally(() => this.#connecting = undefined);
+  }
+
+  async #elect(): Promise<FramedClient> {
+    const { client, hosted } = await connectOrElect({ ...this.#o, signal: this.#abort.signal });
+    if (this.#closed) {
+      client.close();
+      await hosted?.close();
+      throw new IpcError("E_UNAVAILABLE", "Client closed");
+    }
+    if (hosted) this.#hosted = hosted;
+    this.#conn = client;
+    this.#emit({ type: "connected", hosting: hosted !== undefined || this.#hosted !== undefined });
+    client.closed.then(() => this.#lost(client));
+    if (this.#session) await this.#resume(client);
+    return client;
+  }
+
+  /** Binds the session on a (new) broker, re-registering when allowed and needed. */
+  async #resume(client: FramedClient): Promise<void> {
+    const s = this.#session!;
+    try {
+      await client.request({ action: "whoami", session_token: s.token });
+    } catch (e) {
+      if (!(e instanceof IpcError) || e.code !== "E_SESSION") throw e;
+      if (!this.#o.autoReregister) {
+        this.#setSession(undefined);
+        return;
+      }
+      log.info(`session of ${s.name} unknown to the broker: registering again`);
+      await this.#registerOn(client, s.name);
+    }
+  }
+
+  #lost(client: FramedClient): void {
+    if (this.#conn !== client || this.#closed) return;
+    this.#conn = undefined;
+    this.#emit({ type: "lost", reason: "connection to broker closed" });
+    // Re-elect at once (the backoff inside is jittered) so the service comes back
+    // even when this client has nothing to send.
+    this.#ensure().catch((e) => log.warn(`re-election failed: ${(e as Error).message}`));
+  }
+
+  async #registerOn(client: FramedClient, name: string): Promise<OkReply> {
+    const secret = this.#o.secret ?? await readSecret(this.#o.dataDir);
+    if (!secret) {
+      throw new IpcError(
+        "E_AUTH",
+        `No shared secret: set IPC_SHARED_SECRET or make sure "${this.#o.dataDir}/secret" is readable`,
+      );
+    }
+    const reply = await client.request({
+      action: "register",
+      instance_id: name,
+      auth_token: authToken(name, secret),
+    });
+    this.#setSession({ name, token: String(reply.session_token) });
+    return reply;
+  }
+
+  /**
+   * Sends one request with the session, retrying across a broker failover.
+   * Throws IpcError with the broker's code on an error reply.
+   */
+  async call(body: Record<string, unknown>): Promise<OkReply> {
+    const retries = this.#o.retries ?? 5;
+    for (let attempt = 0;; attempt++) {
+      const conn = await this.#ensure();
+      const req = this.#session && body.action !== "register"
+        ? { ...body, session_token: this.#session.token }
+        : body;
+      try {
+        return await conn.request(req);
+      } catch (e) {
+        if (!(e instanceof IpcError) || attempt >= retries) throw e;
+        if (e.code === "E_UNAVAILABLE" || e.code === "E_SHUTTING_DOWN") continue;
+        if (e.code === "E_SESSION" && this.#o.autoReregister && this.#session) {
+          await this.#registerOn(conn, this.#session.name);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Registers `name`; the session is kept (and reported through `onEvent`). */
+  async register(name: string): Promise<{ name: string; queued: number; message: string }> {
+    const retries = this.#o.retries ?? 5;
+    for (let attempt = 0;; attempt++) {
+      const conn = await this.#ensure();
+      try {
+        const reply = await this.#registerOn(conn, name);
+        return { name, queued: Number(reply.queued ?? 0), message: reply.message };
+      } catch (e) {
+        if (e instanceof IpcError && e.code === "E_UNAVAILABLE" && attempt < retries) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Sends a message to one instance (or a future one). */
+  async send(to: string, content: string, data?: JsonObject): Promise<SendResult> {
+    const r = await this.call({
+      action: "send",
+      to_id: to,
+      message: data === undefined ? { content } : { content, data },
+    });
+    return {
+      message: r.message,
+      messageId: String(r.message_id),
+      to: String(r.to_id),
+      queuedForFuture: r.queued_for_future === true,
+      large: r.large as SendResult["large"],
+    };
+  }
+
+  /** Sends a message to every other registered instance. */
+  async broadcast(
+    content: string,
+    data?: JsonObject,
+  ): Promise<{ message: string; delivered: string[]; missed: string[] }> {
+    const r = await this.call({
+      action: "broadcast",
+      message: data === undefined ? { content } : { content, data },
+    });
+    return {
+      message: r.message,
+      delivered: r.delivered as string[],
+      missed: r.missed as string[],
+    };
+  }
+
+  /** Reads queued messages; with `ack` they leave the queue in the same step. */
+  async check(
+    opts: { ack?: boolean; limit?: number } = {},
+  ): Promise<{ messages: WireMessage[]; remaining: number }> {
+    const r = await this.call({ action: "check", ack: opts.ack ?? false, limit: opts.limit });
+    return { messages: r.messages as WireMessage[], remaining: Number(r.remaining ?? 0) };
+  }
+
+  /** Acknowledges delivered messages by id. */
+  async ack(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.call({ action: "ack", ids });
+    return Number(r.acked);
+  }
+
+  /** Waits up to `timeoutMs` for messages (returns at once when some are queued). */
+  async wait(
+    opts: { timeoutMs?: number; ack?: boolean; limit?: number } = {},
+  ): Promise<{ messages: WireMessage[]; timedOut: boolean }> {
+    const r = await this.call({
+      action: "wait",
+      timeout_ms: opts.timeoutMs,
+      ack: opts.ack ?? false,
+      limit: opts.limit,
+    });
+    return { messages: r.messages as WireMessage[], timedOut: r.timed_out === true };
+  }
+
+  /** Every registered instance. */
+  async list(): Promise<WireInstance[]> {
+    return (await this.call({ action: "list" })).instances as WireInstance[];
+  }
+
+  /** Renames this instance; the session follows. */
+  async rename(newName: string): Promise<OkReply> {
+    const r = await this.call({ action: "rename", new_id: newName });
+    if (this.#session) this.#setSession({ ...this.#session, name: newName });
+    return r;
+  }
+
+  /** This instance's name and queue depth. */
+  async whoami(): Promise<{ name: string; queued: number }> {
+    const r = await this.call({ action: "whoami" });
+    return { name: String(r.instance_id), queued: Number(r.queued) };
+  }
+
+  /** Broker status (with instances when registered). */
+  status(): Promise<OkReply> {
+    return this.call({ action: "status" });
+  }
+
+  /** Revokes this session. */
+  async unregister(): Promise<OkReply> {
+    const r = await this.call({ action: "unregister" });
+    this.#setSession(undefined);
+    return r;
+  }
+
+  /** Disconnects; stops the hosted broker, if any. Safe twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    await this.#connecting?.catch(() => {});
+    const conn = this.#conn;
+    this.#conn = undefined;
+    if (conn) {
+      conn.close();
+      await conn.closed;
+    }
+    await this.#hosted?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The "democratic" election: connect to the broker on the well-known port,
+ * or, when nobody answers, race to bind it. A long-lived process (the MCP
+ * server) that wins hosts the broker in-process; a short-lived one (a CLI
+ * command) starts a detached background broker instead. Retries use jittered
+ * exponential backoff so survivors of a broker's death do not stampede.
+ *
+ * @module
+ */
+
+import { IpcError } from "../protocol/errors.ts";
+import { PERMISSION_FLAGS } from "../permissions.ts";
+import { logger } from "../log.ts";
+import { type Broker, type BrokerOptions, isAddrInUse, startBroker } from "../broker/server.ts";
+import { type ConnectOptions, FramedClient } from "./framed_client.ts";
+
+const log = logger("election");
+
+/** What to do when no broker answers. */
+export type ElectionRole = "host" | "spawn" | "none";
+
+/** Election settings. */
+export interface ElectionOptions extends ConnectOptions {
+  role: ElectionRole;
+  dataDir: string;
+  /** Everything else a hosted broker needs (store, secret, limits). */
+  broker?: Partial<BrokerOptions>;
+  /** Extra arguments for a detached broker (e.g. `--store`). */
+  spawnArgs?: string[];
+  /** Give up after this long (default 10 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The outcome: a verified connection, and the broker when this process hosts it. */
+export interface Elected {
+  client: FramedClient;
+  hosted?: Broker;
+}
+
+/** The command that starts a detached broker of this same program. */
+export function brokerCommand(args: string[]): { cmd: string; args: string[] } {
+  const standalone = (Deno.build as { standalone?: boolean }).standalone === true;
+  if (standalone) return { cmd: Deno.execPath(), args: ["broker", ...args] };
+  const entry = new URL("../../main.ts", import.meta.url).href;
+  return { cmd: Deno.execPath(), args: ["run", ...PERMISSION_FLAGS, entry, "broker", ...args] };
+}
+
+/** Starts a detached background broker; it outlives this process. */
+export function spawnDetachedBroker(options: ElectionOptions): void {
+  const args = [
+    "--host",
+    options.host,
+    "--port",
+    String(options.port),
+    "--data-dir",
+    options.dataDir,
+    "--log-file",
+    `${options.dataDir}/broker.log`,
+    ...(options.spawnArgs ?? []),
+  ];
+  const { cmd, args: full } = brokerCommand(args);
+  log.info(`no broker on ${options.host}:${options.port}: starting one in the background`);
+  const child = new Deno.Command(cmd, {
+    args: full,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+function isRefused(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionRefused ||
+    e instanceof Deno.errors.ConnectionReset ||
+    (e instanceof Error && /refused|os error 111|os error 61|10061/i.test(e.message));
+}
+
+/** Connects and checks that an agent-ipc broker answers. */
+async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
+  const client = await FramedClient.connect(options);
+  try {
+    const reply = await Promise.race([
+      client.request({ action: "ping" }),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new IpcError("E_UNAVAILABLE", "no answer to ping within 3 s")),
+          3_000,
+        )
+      ),
+    ]);
+    if (reply.broker !== "agent-ipc") throw new IpcError("E_UNAVAILABLE", "not agent-ipc");
+    return client;
+  } catch (e) {
+    client.close();
+    await client.closed;
+    if (e instanceof IpcError && /lost|closed|not agent-ipc|ping/.test(e.message)) {
+      throw new IpcError(
+        "E_UNAVAILABLE",
+        `Port ${options.port} on ${options.host} is used by another program, not an agent-ipc broker: ` +
+          "stop it, or choose another port with --port / IPC_PORT",
+      );
+    }
+    throw e;
+  }
+}
+
+/**
+ * Connects to the broker, electing one when nobody answers.
+ * Throws IpcError E_UNAVAILABLE when none could be reached within the timeout,
+ * and E_STORE when this process won the port but cannot open the data dir.
+ */
+export async function connectOrElect(options: ElectionOptions): Promise<Elected> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let spawned = false;
+  let lastError: unknown;
+  for (let attempt = 0;; attempt++) {
+    if (options.signal?.aborted) throw new IpcError("E_UNAVAILABLE", "Election cancelled");
+    try {
+      return { client: await connectVerified(options) };
+    } catch (e) {
+      lastError = e;
+      if (
+        e instanceof IpcError && e.code === "E_UNAVAILABLE" && /another program/.test(e.message)
+      ) {
+        throw e;
+      }
+      if (!isRefused(e)) log.debug(`connect failed: ${(e as Error).message}`);
+    }
+    if (options.role === "host") {
+      let listener: Deno.Listener | undefined;
+      try {
+        listener = Deno.listen({ hostname: options.host, port: options.port });
+      } catch (e) {
+        if (!isAddrInUse(e)) throw e;
+      }
+      if (listener) {
+        const hosted = await startBroker({
+          ...options.broker,
+          host: options.host,
+          port: (listener.addr as Deno.NetAddr).port,
+          dataDir: options.dataDir,
+          listener,
+        });
+        log.info(`won the election: hosting the broker on ${options.host}:${hosted.port}`);
+        try {
+          return { client: await connectVerified({ ...options, port: hosted.port }), hosted };
+        } catch (e) {
+          await hosted.close();
+          throw e;
+        }
+      }
+    } else if (options.role === "spawn" && !spawned) {
+      spawned = true;
+      spawnDetachedBroker(options);
+    } else if (options.role === "none") {
+      break;
+    }
+    if (Date.now() >= deadline) break;
+    // Jittered exponential backoff: 0-20 ms, 0-40 ms, … capped at 0-400 ms.
+    await sleep(Math.random() * Math.min(400, 20 * 2 ** attempt), options.signal);
+  }
+  throw new IpcError(
+    "E_UNAVAILABLE",
+    `No broker reachable on ${options.host}:${options.port}` +
+      (options.role === "spawn"
+        ? ` (a background broker was started: see ${options.dataDir}/broker.log)`
+        : "") +
+      (lastError ? `: ${(lastError as Error).message}` : ""),
+  );
+}

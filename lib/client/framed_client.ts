@@ -1,0 +1,196 @@
+/**
+ * A framed connection to a broker: pipelined requests matched to replies by
+ * `id`, writes coalesced from one queue (frames never interleave), and every
+ * pending request rejected with E_UNAVAILABLE the moment the connection drops.
+ *
+ * @module
+ */
+
+import { IpcError, isErrorCode } from "../protocol/errors.ts";
+import { DEFAULT_MAX_FRAME, FrameDecoder, framePayload } from "../protocol/framing.ts";
+import type { OkReply, Reply } from "../protocol/messages.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** How to reach a broker. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** TLS (network mode): PEM CA certificates to trust; `true` for the system store. */
+  tls?: { caCerts?: string[] } | true;
+  /** Largest reply accepted. */
+  maxFrame?: number;
+}
+
+interface Pending {
+  resolve: (reply: Reply) => void;
+  reject: (e: unknown) => void;
+}
+
+/** One framed connection. */
+export class FramedClient implements AsyncDisposable {
+  readonly #conn: Deno.Conn;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #queue: Uint8Array[] = [];
+  #writing = false;
+  #closed = false;
+  #closeReason: string | undefined;
+  /** Resolves when the connection is gone (by either side). */
+  readonly closed: Promise<void>;
+
+  private constructor(conn: Deno.Conn, maxFrame: number) {
+    this.#conn = conn;
+    this.closed = this.#readLoop(maxFrame);
+  }
+
+  /** Connects. Rejects with the OS error (e.g. `Deno.errors.ConnectionRefused`). */
+  static async connect(options: ConnectOptions): Promise<FramedClient> {
+    let conn: Deno.Conn;
+    if (options.tls) {
+      conn = await Deno.connectTls({
+        hostname: options.host,
+        port: options.port,
+        caCerts: options.tls === true ? undefined : options.tls.caCerts,
+      });
+    } else {
+      conn = await Deno.connect({ hostname: options.host, port: options.port });
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch { /* fine */ }
+    }
+    return new FramedClient(conn, options.maxFrame ?? DEFAULT_MAX_FRAME * 2);
+  }
+
+  /** True once the connection is gone. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of requests awaiting replies. */
+  get inflight(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends one request and resolves with its reply, whatever its status.
+   * Rejects with IpcError E_UNAVAILABLE when the connection drops first.
+   */
+  requestRaw(body: Record<string, unknown>): Promise<Reply> {
+    if (this.#closed) {
+      return Promise.reject(
+        new IpcError("E_UNAVAILABLE", `Connection to broker closed${this.#reason()}`),
+      );
+    }
+    const id = this.#nextId++;
+    const frame = framePayload(encoder.encode(JSON.stringify({ ...body, id })));
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#queue.push(frame);
+      if (!this.#writing) void this.#flush();
+    });
+  }
+
+  /** Sends one request; resolves with an ok reply or throws IpcError with its code. */
+  async request(body: Record<string, unknown>): Promise<OkReply> {
+    const reply = await this.requestRaw(body);
+    if (reply.status === "ok") return reply;
+    const code = isErrorCode(reply.code) ? reply.code : "E_INTERNAL";
+    const { status: _s, code: _c, message, id: _i, ...details } = reply;
+    throw new IpcError(code, String(message ?? "Broker error"), details);
+  }
+
+  /** Closes the connection; pending requests reject. Safe twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* gone */ }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.closed;
+  }
+
+  #reason(): string {
+    return this.#closeReason ? `: ${this.#closeReason}` : "";
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length && !this.#closed) {
+        const parts = this.#queue;
+        this.#queue = [];
+        let data: Uint8Array;
+        if (parts.length === 1) data = parts[0];
+        else {
+          let n = 0;
+          for (const p of parts) n += p.length;
+          data = new Uint8Array(n);
+          let at = 0;
+          for (const p of parts) {
+            data.set(p, at);
+            at += p.length;
+          }
+        }
+        let at = 0;
+        while (at < data.length) at += await this.#conn.write(data.subarray(at));
+      }
+    } catch (e) {
+      this.#closeReason = (e as Error).message;
+      this.close();
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #readLoop(maxFrame: number): Promise<void> {
+    const frames = new FrameDecoder(maxFrame);
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await this.#conn.read(buf);
+        } catch (e) {
+          if (!this.#closed) this.#closeReason = (e as Error).message;
+          break;
+        }
+        if (n === null) break;
+        for (const ev of frames.push(buf.subarray(0, n))) {
+          if (ev.kind === "error") {
+            this.#closeReason = `bad reply frame: ${ev.message}`;
+            this.close();
+            break;
+          }
+          let reply: Reply;
+          try {
+            reply = JSON.parse(decoder.decode(ev.payload));
+          } catch {
+            this.#closeReason = "reply is not JSON";
+            this.close();
+            break;
+          }
+          const p = typeof reply.id === "number" ? this.#pending.get(reply.id) : undefined;
+          if (p) {
+            this.#pending.delete(reply.id as number);
+            p.resolve(reply);
+          } else if (reply.status === "error" && reply.id === undefined) {
+            // A connection-level error (bad frame): the broker closes next.
+            this.#closeReason = String(reply.message);
+          }
+        }
+        if (this.#closed) break;
+      }
+    } finally {
+      this.close();
+      const err = new IpcError("E_UNAVAILABLE", `Connection to broker lost${this.#reason()}`);
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+    }
+  }
+}

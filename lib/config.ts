@@ -1,0 +1,116 @@
+/**
+ * Settings shared by the broker and its clients, with their defaults and the
+ * `IPC_*` environment variables that set them. Flags (parsed in the CLI)
+ * override the environment, which overrides the defaults.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** Everything the broker and clients can be told. */
+export interface Settings {
+  /** Broker address. */
+  host: string;
+  port: number;
+  /** Broker state: SQLite file, secret, large messages, lock. */
+  dataDir: string;
+  /** Web console port (0: any free port). */
+  httpPort: number;
+  /** Turn the web console off. */
+  noHttp: boolean;
+  /** "sqlite" (default) or a `nats://` URL. */
+  store: string;
+  natsToken?: string;
+  natsCreds?: string;
+  /** Largest frame payload, bytes. */
+  maxFrame: number;
+  maxConnections: number;
+  /** A connection must complete a started (or its first) frame within this. */
+  idleTimeoutMs: number;
+  /** Per-recipient queue cap. */
+  queueCap: number;
+  /** Days delivered messages are kept for history and search. */
+  historyDays: number;
+  /** Client session file. */
+  sessionFile: string;
+  /** `IPC_SHARED_SECRET`, when set: overrides the data-dir secret. */
+  secret?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  logLevel?: string;
+}
+
+/** Reads an environment variable; undefined when unset or not permitted. */
+export type EnvReader = (name: string) => string | undefined;
+
+/** Deno's environment, tolerant of a missing `--allow-env`. */
+export const denoEnv: EnvReader = (name) => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The user's home directory, or "." when unknown. */
+export function homeDir(env: EnvReader = denoEnv): string {
+  return env("HOME") ?? env("USERPROFILE") ?? ".";
+}
+
+/**
+ * The per-user data directory of the OS:
+ * Linux `$XDG_DATA_HOME/agent-ipc` or `~/.local/share/agent-ipc`;
+ * macOS `~/Library/Application Support/agent-ipc`; Windows `%APPDATA%\agent-ipc`.
+ */
+export function defaultDataDir(
+  env: EnvReader = denoEnv,
+  os: typeof Deno.build.os = Deno.build.os,
+): string {
+  if (os === "windows") {
+    const appData = env("APPDATA") ?? join(homeDir(env), "AppData", "Roaming");
+    return join(appData, "agent-ipc");
+  }
+  if (os === "darwin") return join(homeDir(env), "Library", "Application Support", "agent-ipc");
+  const xdg = env("XDG_DATA_HOME");
+  return join(
+    xdg && xdg.startsWith("/") ? xdg : join(homeDir(env), ".local", "share"),
+    "agent-ipc",
+  );
+}
+
+function intFrom(env: EnvReader, name: string, fallback: number, min: number, max: number): number {
+  const raw = env(name);
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(`Invalid ${name} "${raw}": expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Settings from the environment and defaults. Throws a RangeError on a bad value. */
+export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
+  return {
+    host: env("IPC_HOST") || "127.0.0.1",
+    port: intFrom(env, "IPC_PORT", 9876, 0, 65535),
+    dataDir: env("IPC_DATA_DIR") || defaultDataDir(env),
+    httpPort: intFrom(env, "IPC_HTTP_PORT", 9877, 0, 65535),
+    noHttp: env("IPC_NO_HTTP") === "1",
+    store: env("IPC_STORE") || "sqlite",
+    natsToken: env("IPC_NATS_TOKEN") || undefined,
+    natsCreds: env("IPC_NATS_CREDS") || undefined,
+    maxFrame: intFrom(env, "IPC_MAX_FRAME", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxConnections: intFrom(env, "IPC_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+    idleTimeoutMs: intFrom(env, "IPC_IDLE_TIMEOUT_MS", 10_000, 100, 3_600_000),
+    queueCap: intFrom(env, "IPC_QUEUE_CAP", 10_000, 1, 10_000_000),
+    historyDays: intFrom(env, "IPC_HISTORY_DAYS", 30, 0, 3650),
+    sessionFile: env("IPC_SESSION_FILE") || join(homeDir(env), ".ipc-session"),
+    secret: env("IPC_SHARED_SECRET") || undefined,
+    tlsCert: env("IPC_TLS_CERT") || undefined,
+    tlsKey: env("IPC_TLS_KEY") || undefined,
+    tlsCa: env("IPC_TLS_CA") || undefined,
+    logLevel: env("IPC_LOG") || undefined,
+  };
+}

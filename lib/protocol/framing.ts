@@ -1,0 +1,193 @@
+/**
+ * Pure framing for the agent-ipc wire: `[4-byte big-endian length][UTF-8 JSON]`.
+ * No I/O: {@linkcode FrameDecoder.push} takes bytes as they arrive and returns
+ * the complete frames; {@linkcode encodeFrame} builds one frame. Lengths are
+ * checked against the cap before anything is allocated.
+ *
+ * @module
+ */
+
+/** The default cap on one frame's payload: 1 MiB. */
+export const DEFAULT_MAX_FRAME = 1024 * 1024;
+
+/** What {@linkcode FrameDecoder.push} reports. */
+export type FrameEvent =
+  | { kind: "frame"; payload: Uint8Array }
+  | { kind: "error"; code: "E_BAD_FRAME"; message: string };
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes one value as a frame.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeFrame({ action: "ping" });
+ * ```
+ */
+export function encodeFrame(value: unknown): Uint8Array {
+  const body = encoder.encode(JSON.stringify(value));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+/** Encodes a frame around an already encoded UTF-8 JSON payload. */
+export function framePayload(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+/**
+ * Incremental decoder of length-prefixed frames. Feed it chunks of any size
+ * (one byte at a time works); it returns every frame completed by the chunk.
+ * After an error the decoder is broken for good: the caller closes the
+ * connection, since framing can no longer be trusted.
+ *
+ * Payloads returned are views that stay valid after later pushes.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder(1024);
+ * for (const event of decoder.push(chunk)) {
+ *   if (event.kind === "frame") handle(event.payload);
+ * }
+ * ```
+ */
+export class FrameDecoder {
+  readonly #max: number;
+  readonly #header = new Uint8Array(4);
+  #headerFill = 0;
+  #body: Uint8Array | null = null;
+  #bodyFill = 0;
+  #broken = false;
+
+  /** @param maxFrame the largest payload accepted, in bytes */
+  constructor(maxFrame: number = DEFAULT_MAX_FRAME) {
+    this.#max = maxFrame;
+  }
+
+  /** True while part of a frame has been received but not all of it. */
+  get partial(): boolean {
+    return this.#headerFill > 0 || this.#body !== null;
+  }
+
+  /** Number of bytes of the current partial frame held in memory. */
+  get buffered(): number {
+    return this.#headerFill + this.#bodyFill;
+  }
+
+  /** Feeds bytes; returns the frames (and at most one error) they complete. */
+  push(chunk: Uint8Array): FrameEvent[] {
+    const events: FrameEvent[] = [];
+    if (this.#broken) return events;
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      if (this.#body === null) {
+        // Fast path: a whole header sits in the chunk and nothing is pending.
+        let length: number;
+        if (this.#headerFill === 0 && n - pos >= 4) {
+          length = ((chunk[pos] << 24) >>> 0) + (chunk[pos + 1] << 16) + (chunk[pos + 2] << 8) +
+            chunk[pos + 3];
+          pos += 4;
+        } else {
+          const take = Math.min(4 - this.#headerFill, n - pos);
+          this.#header.set(chunk.subarray(pos, pos + take), this.#headerFill);
+          this.#headerFill += take;
+          pos += take;
+          if (this.#headerFill < 4) break;
+          length = new DataView(this.#header.buffer).getUint32(0);
+        }
+        this.#headerFill = 0;
+        if (length === 0) {
+          this.#broken = true;
+          events.push({ kind: "error", code: "E_BAD_FRAME", message: "Frame length is 0" });
+          return events;
+        }
+        if (length > this.#max) {
+          this.#broken = true;
+          events.push({
+            kind: "error",
+            code: "E_BAD_FRAME",
+            message: `Frame length "${length}" is over the limit of ${this.#max} bytes`,
+          });
+          return events;
+        }
+        if (n - pos >= length) {
+          // Whole payload in this chunk: copy once so the view outlives the chunk.
+          events.push({ kind: "frame", payload: chunk.slice(pos, pos + length) });
+          pos += length;
+          continue;
+        }
+        this.#body = new Uint8Array(length);
+        this.#bodyFill = 0;
+      }
+      const body = this.#body;
+      const take = Math.min(body.length - this.#bodyFill, n - pos);
+      body.set(chunk.subarray(pos, pos + take), this.#bodyFill);
+      this.#bodyFill += take;
+      pos += take;
+      if (this.#bodyFill === body.length) {
+        events.push({ kind: "frame", payload: body });
+        this.#body = null;
+        this.#bodyFill = 0;
+      }
+    }
+    return events;
+  }
+}
+
+/**
+ * Finds the end of one JSON object in a byte stream, for legacy connections
+ * (the original's clients send one object with no length, no newline and no
+ * half-close). Tracks strings and escapes, so braces inside strings do not
+ * count. Works on UTF-8 bytes: every structural character is ASCII.
+ */
+export class JsonObjectScanner {
+  #depth = 0;
+  #inString = false;
+  #escape = false;
+  #started = false;
+  #length = 0;
+
+  /** Bytes scanned so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Scans `chunk`; returns the index in `chunk` just past the object's closing
+   * brace, or -1 when the object is not complete yet. Throws a `SyntaxError`
+   * when the stream cannot be one JSON object (it does not start with `{`).
+   */
+  scan(chunk: Uint8Array): number {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      this.#length++;
+      if (!this.#started) {
+        if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+        if (c !== 0x7b) throw new SyntaxError('Legacy request does not start with "{"');
+        this.#started = true;
+        this.#depth = 1;
+        continue;
+      }
+      if (this.#inString) {
+        if (this.#escape) this.#escape = false;
+        else if (c === 0x5c) this.#escape = true;
+        else if (c === 0x22) this.#inString = false;
+        continue;
+      }
+      if (c === 0x22) this.#inString = true;
+      else if (c === 0x7b || c === 0x5b) this.#depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        this.#depth--;
+        if (this.#depth === 0) return i + 1;
+      }
+    }
+    return -1;
+  }
+}

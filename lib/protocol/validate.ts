@@ -1,0 +1,199 @@
+/**
+ * The one gate between untrusted bytes and typed requests: decodes a payload
+ * (UTF-8, JSON, object) and checks every field of its action. Returns a typed
+ * {@linkcode Request} or throws an {@linkcode IpcError} with a stable code.
+ *
+ * @module
+ */
+
+import { IpcError } from "./errors.ts";
+import type { Action, JsonObject, MessageBody, Request, RequestId } from "./messages.ts";
+import { ACTIONS } from "./messages.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Instance names: 1 to 32 of `A-Z a-z 0-9 _ -`, matched exactly. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Names no instance may register. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(["system", "all", "*", "human"]);
+
+/** Longest accepted `wait` timeout: 5 minutes. */
+export const MAX_WAIT_MS = 300_000;
+
+/** Throws unless `name` is a valid instance name (reserved names allowed). */
+export function checkName(name: unknown, field: string): string {
+  if (typeof name !== "string") {
+    throw new IpcError("E_BAD_FIELD", `Field "${field}" must be a string`);
+  }
+  if (!NAME_PATTERN.test(name)) {
+    throw new IpcError(
+      "E_BAD_NAME",
+      `Invalid name ${JSON.stringify(name.slice(0, 40))}: use 1 to 32 of A-Z a-z 0-9 _ -`,
+    );
+  }
+  return name;
+}
+
+/** Decodes a frame payload to a JSON object, or throws E_BAD_UTF8 / E_BAD_JSON / E_NOT_OBJECT. */
+export function decodePayload(payload: Uint8Array): JsonObject {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    throw new IpcError("E_BAD_UTF8", "Request is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new IpcError("E_BAD_JSON", "Request is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new IpcError("E_NOT_OBJECT", "Request must be a JSON object");
+  }
+  return value as JsonObject;
+}
+
+/** The request id of a raw object, if it carries a usable one. */
+export function requestIdOf(raw: JsonObject): RequestId | undefined {
+  const id = raw.id;
+  if (typeof id === "string" && id.length <= 128) return id;
+  if (typeof id === "number" && Number.isFinite(id)) return id;
+  return undefined;
+}
+
+function optString(raw: JsonObject, field: string): string | undefined {
+  const v = raw[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new IpcError("E_BAD_FIELD", `Field "${field}" must be a string`);
+  return v;
+}
+
+function optBool(raw: JsonObject, field: string): boolean | undefined {
+  const v = raw[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") {
+    throw new IpcError("E_BAD_FIELD", `Field "${field}" must be true or false`);
+  }
+  return v;
+}
+
+function optInt(raw: JsonObject, field: string, min: number, max: number): number | undefined {
+  const v = raw[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new IpcError(
+      "E_BAD_FIELD",
+      `Field "${field}" must be a whole number from ${min} to ${max}`,
+    );
+  }
+  return v;
+}
+
+function body(raw: JsonObject): MessageBody {
+  const m = raw.message;
+  if (typeof m === "string") {
+    // Accepted for convenience; the original's scripts always send an object.
+    return { content: m };
+  }
+  if (typeof m !== "object" || m === null || Array.isArray(m)) {
+    throw new IpcError("E_BAD_FIELD", `Field "message" must be an object {"content": string}`);
+  }
+  const { content, data } = m as JsonObject;
+  if (typeof content !== "string") {
+    throw new IpcError("E_BAD_FIELD", `Field "message.content" must be a string`);
+  }
+  if (data !== undefined && data !== null) {
+    if (typeof data !== "object" || Array.isArray(data)) {
+      throw new IpcError("E_BAD_FIELD", `Field "message.data" must be an object`);
+    }
+    return { content, data: data as JsonObject };
+  }
+  return { content };
+}
+
+/**
+ * Checks a decoded object and returns the typed request.
+ *
+ * @example
+ * ```ts
+ * const req = parseRequest({ action: "send", to_id: "fred", message: { content: "hi" } });
+ * ```
+ */
+export function parseRequest(raw: JsonObject): Request {
+  const action = raw.action;
+  if (typeof action !== "string" || !(ACTIONS as readonly string[]).includes(action)) {
+    throw new IpcError(
+      "E_UNKNOWN_ACTION",
+      `Unknown action ${
+        JSON.stringify(typeof action === "string" ? action.slice(0, 40) : action ?? null)
+      }: use one of ${ACTIONS.join(", ")}`,
+    );
+  }
+  const base = {
+    id: requestIdOf(raw),
+    session_token: optString(raw, "session_token"),
+  };
+  switch (action as Action) {
+    case "register": {
+      const instance_id = checkName(raw.instance_id, "instance_id");
+      const auth_token = optString(raw, "auth_token");
+      if (auth_token === undefined) {
+        throw new IpcError("E_BAD_FIELD", `Field "auth_token" is required to register`);
+      }
+      return { ...base, action: "register", instance_id, auth_token };
+    }
+    case "send": {
+      const to = raw.to_id;
+      if (typeof to !== "string") {
+        throw new IpcError("E_BAD_FIELD", `Field "to_id" must be a string`);
+      }
+      if (to !== "*") checkName(to, "to_id");
+      return { ...base, action: "send", to_id: to, message: body(raw) };
+    }
+    case "broadcast":
+      return { ...base, action: "broadcast", message: body(raw) };
+    case "check":
+      return {
+        ...base,
+        action: "check",
+        ack: optBool(raw, "ack"),
+        limit: optInt(raw, "limit", 1, 10_000),
+      };
+    case "ack": {
+      const ids = raw.ids;
+      if (
+        !Array.isArray(ids) || ids.length > 10_000 ||
+        !ids.every((x) => typeof x === "string" && x.length <= 64)
+      ) {
+        throw new IpcError(
+          "E_BAD_FIELD",
+          `Field "ids" must be a list of message ids (at most 10000)`,
+        );
+      }
+      return { ...base, action: "ack", ids: ids as string[] };
+    }
+    case "wait":
+      return {
+        ...base,
+        action: "wait",
+        timeout_ms: optInt(raw, "timeout_ms", 0, MAX_WAIT_MS),
+        ack: optBool(raw, "ack"),
+        limit: optInt(raw, "limit", 1, 10_000),
+      };
+    case "rename": {
+      const new_id = checkName(raw.new_id, "new_id");
+      const old_id = raw.old_id === undefined || raw.old_id === null
+        ? undefined
+        : checkName(raw.old_id, "old_id");
+      return { ...base, action: "rename", new_id, old_id };
+    }
+    case "list":
+    case "whoami":
+    case "status":
+    case "unregister":
+    case "ping":
+      return { ...base, action } as Request;
+  }
+}
