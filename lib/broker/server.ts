@@ -192,10 +192,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       clearInterval(purgeTimer);
       service.stop();
       // Let in-flight requests answer (bounded), then close every connection.
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         Promise.all([...connections].map((c) => c.idle())),
-        new Promise((r) => setTimeout(r, 2_000)),
+        new Promise((r) => graceTimer = setTimeout(r, 2_000)),
       ]);
+      clearTimeout(graceTimer);
       for (const c of connections) c.close();
       await Promise.all([...served]);
       unwatch?.();

@@ -75,7 +75,7 @@ export class FrameDecoder {
     return this.#headerFill > 0 || this.#body !== null;
   }
 
-  /** Number of bytes of the current partial frame held in memory. */
+  /** Bytes of the current partial frame held (header bytes while incomplete, then payload). */
   get buffered(): number {
     return this.#headerFill + this.#bodyFill;
   }

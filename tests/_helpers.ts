@@ -1,0 +1,167 @@
+/**
+ * Test helpers shared by broker, client and CLI tests: an in-process broker on
+ * a free port in a temp data dir, and a raw socket client that speaks frames
+ * or legacy JSON byte for byte.
+ *
+ * @module
+ */
+
+import { authToken } from "../lib/broker/auth.ts";
+import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/server.ts";
+import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
+
+/** A broker for one test, with its temp dir removed on dispose. */
+export interface TestBroker extends AsyncDisposable {
+  broker: Broker;
+  port: number;
+  dataDir: string;
+  secret: string;
+  /** The auth token of `name` under this broker's secret. */
+  auth(name: string): string;
+}
+
+/** Starts an in-process broker on port 0 in a fresh temp dir. */
+export async function testBroker(options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "ipc-test-" });
+  const broker = await startBroker({ host: "127.0.0.1", port: 0, dataDir, ...options });
+  return {
+    broker,
+    port: broker.port,
+    dataDir,
+    secret: broker.dataDir.secret,
+    auth: (name) => authToken(name, broker.dataDir.secret),
+    async [Symbol.asyncDispose]() {
+      await broker.close();
+      if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** A raw TCP client for protocol tests. */
+export class RawClient implements AsyncDisposable {
+  readonly conn: Deno.TcpConn;
+  readonly #frames = new FrameDecoder(64 * 1024 * 1024);
+  #queue: Record<string, unknown>[] = [];
+  readonly #buf = new Uint8Array(65536);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Writes raw bytes. */
+  async write(bytes: Uint8Array | string): Promise<void> {
+    const data = typeof bytes === "string" ? enc.encode(bytes) : bytes;
+    let at = 0;
+    while (at < data.length) at += await this.conn.write(data.subarray(at));
+  }
+
+  /** Sends one framed request. */
+  send(obj: unknown): Promise<void> {
+    return this.write(encodeFrame(obj));
+  }
+
+  /** Reads the next framed reply; null when the broker closed the connection. */
+  async next(timeoutMs = 5000): Promise<Record<string, unknown> | null> {
+    const timer = setTimeout(() => this.conn.close(), timeoutMs);
+    try {
+      while (this.#queue.length === 0) {
+        let n: number | null;
+        try {
+          n = await this.conn.read(this.#buf);
+        } catch {
+          n = null;
+        }
+        if (n === null) return null;
+        for (const ev of this.#frames.push(this.#buf.subarray(0, n))) {
+          if (ev.kind === "frame") this.#queue.push(JSON.parse(dec.decode(ev.payload)));
+        }
+      }
+      return this.#queue.shift()!;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a request and returns its reply. */
+  async request(obj: Record<string, unknown>): Promise<Record<string, unknown>> {
+    await this.send(obj);
+    const r = await this.next();
+    if (r === null) throw new Error("connection closed");
+    return r;
+  }
+
+  /** Reads everything until the broker closes (legacy replies). */
+  async readToEnd(timeoutMs = 5000): Promise<string> {
+    const timer = setTimeout(() => this.conn.close(), timeoutMs);
+    const parts: Uint8Array[] = [];
+    try {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await this.conn.read(this.#buf);
+        } catch {
+          break;
+        }
+        if (n === null) break;
+        parts.push(this.#buf.slice(0, n));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    return dec.decode(all);
+  }
+
+  /** True when the broker closes the connection within `timeoutMs`. */
+  async closedWithin(timeoutMs: number): Promise<boolean> {
+    const t0 = Date.now();
+    try {
+      const r = await this.next(timeoutMs);
+      if (r !== null) return false;
+    } catch {
+      return false;
+    }
+    return Date.now() - t0 < timeoutMs;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/** One legacy request: one write, no newline, no half-close; the whole reply. */
+export async function legacyRequest(
+  port: number,
+  obj: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  await using c = await RawClient.connect(port);
+  await c.write(JSON.stringify(obj));
+  return JSON.parse(await c.readToEnd());
+}
+
+/** A free TCP port on loopback (bind port 0, read it, release it). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
