@@ -1,0 +1,171 @@
+/**
+ * What `setup` writes for the agent-ipc MCP server: how to launch it (the
+ * installed binary, the running compiled binary, or `deno run` with the
+ * permission flags) and how an entry merges with one already in a config.
+ *
+ * @module
+ */
+
+import { posix, win32 } from "node:path";
+import { PERMISSION_FLAGS } from "../permissions.ts";
+
+/** The key under which every assistant's config holds the agent-ipc server. */
+export const SERVER_KEY = "agent-ipc";
+
+/** The environment variable that carries the instance name (set with `--name`). */
+export const INSTANCE_ENV = "IPC_INSTANCE";
+
+/** The command and arguments that start the agent-ipc MCP server. */
+export interface ServerLaunch {
+  command: string;
+  args: string[];
+}
+
+/** The fields of an MCP server entry that `setup` owns; other fields are the user's. */
+export interface McpServerEntry {
+  /** `"stdio"` for Claude Code, which records the transport; absent elsewhere. */
+  type?: "stdio";
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+/** What is known about the running program, to decide how to launch the server. */
+export interface LaunchContext {
+  os: typeof Deno.build.os;
+  /** `PATH` (and on Windows `PATHEXT`) are read from here. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** True when running as a `deno compile` binary (`Deno.build.standalone`). */
+  standalone: boolean;
+  /** `Deno.execPath()`: the compiled binary, or the `deno` executable. */
+  execPath: string;
+  /** `Deno.mainModule`: a `file:` URL, or a remote URL. */
+  mainModule: string;
+}
+
+/** The name of the installed executable that `setup` looks for on `PATH`. */
+export const EXECUTABLE_NAME = "agent-ipc";
+
+/**
+ * Decides how an assistant should start the MCP server: the running compiled
+ * binary if this is one, else an `agent-ipc` executable on `PATH`, else
+ * `deno run` with {@linkcode PERMISSION_FLAGS} and the main module (a file path
+ * for local modules, with `--config` when a deno.json sits beside it).
+ *
+ * @example
+ * ```ts
+ * const launch = await resolveLaunch({ os: "linux", env: {}, standalone: true,
+ *   execPath: "/usr/local/bin/agent-ipc", mainModule: "file:///x/main.ts" });
+ * // { command: "/usr/local/bin/agent-ipc", args: ["mcp"] }
+ * ```
+ */
+export async function resolveLaunch(ctx: LaunchContext): Promise<ServerLaunch> {
+  if (ctx.standalone) return { command: ctx.execPath, args: ["mcp"] };
+  const installed = await findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env);
+  if (installed) return { command: installed, args: ["mcp"] };
+  const args = ["run", ...PERMISSION_FLAGS];
+  let module = ctx.mainModule;
+  if (module.startsWith("file:")) {
+    module = fileUrlToPath(module, ctx.os);
+    const path = ctx.os === "windows" ? win32 : posix;
+    const config = path.join(path.dirname(module), "deno.json");
+    // The server may be started from any directory; pin its own config (and lock file).
+    if (await isFile(config)) args.push("--config", config);
+  }
+  args.push(module, "mcp");
+  return { command: ctx.execPath, args };
+}
+
+/**
+ * Finds an executable on `PATH` (with `PATHEXT` on Windows) and returns its
+ * absolute path, or `undefined`. Assistants started from a desktop launcher
+ * often have a shorter `PATH` than a shell, so entries use the full path.
+ */
+export async function findExecutable(
+  name: string,
+  os: typeof Deno.build.os,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string | undefined> {
+  const windows = os === "windows";
+  const path = windows ? win32 : posix;
+  const dirs = (env.PATH ?? env.Path ?? "").split(windows ? ";" : ":").filter((d) => d !== "");
+  const exts = windows ? (env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").filter(Boolean) : [""];
+  for (const dir of dirs) {
+    if (!path.isAbsolute(dir)) continue;
+    for (const ext of exts) {
+      const candidate = path.join(dir, name + ext.toLowerCase());
+      try {
+        const info = await Deno.stat(candidate);
+        if (info.isFile && (windows || info.mode === null || (info.mode & 0o111) !== 0)) {
+          return candidate;
+        }
+      } catch {
+        // Not here; try the next directory.
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Converts a `file:` URL to a path in the style of `os`. */
+export function fileUrlToPath(url: string, os: typeof Deno.build.os): string {
+  const u = new URL(url);
+  const pathname = decodeURIComponent(u.pathname);
+  if (os !== "windows") return pathname;
+  if (u.hostname !== "") return `\\\\${u.hostname}${pathname.replaceAll("/", "\\")}`;
+  return pathname.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\");
+}
+
+/**
+ * Builds the entry for one assistant from the launch command and the
+ * optional instance name (passed both as `--name NAME` and as `IPC_INSTANCE`).
+ */
+export function buildEntry(
+  launch: ServerLaunch,
+  name: string | undefined,
+  withType: boolean,
+): McpServerEntry {
+  const entry: McpServerEntry = withType
+    ? { type: "stdio", command: launch.command, args: [...launch.args] }
+    : { command: launch.command, args: [...launch.args] };
+  if (name !== undefined) {
+    entry.args.push("--name", name);
+    entry.env = { [INSTANCE_ENV]: name };
+  }
+  return entry;
+}
+
+/**
+ * Merges `ours` into an existing entry: the user's other fields (timeouts,
+ * `trust`, `cwd`, their own env variables) stay, in their order; `type`,
+ * `command` and `args` are ours; `IPC_INSTANCE` is ours within `env`, and an
+ * `env` left empty is dropped.
+ */
+export function mergeEntry(
+  existing: Readonly<Record<string, unknown>> | undefined,
+  ours: McpServerEntry,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...existing };
+  for (const [key, value] of Object.entries(ours)) {
+    if (key !== "env") merged[key] = value;
+  }
+  const env: Record<string, unknown> = {};
+  const oldEnv = existing?.env;
+  if (typeof oldEnv === "object" && oldEnv !== null && !Array.isArray(oldEnv)) {
+    for (const [key, value] of Object.entries(oldEnv)) {
+      if (key !== INSTANCE_ENV) env[key] = value;
+    }
+  }
+  Object.assign(env, ours.env);
+  if (Object.keys(env).length > 0) merged.env = env;
+  else delete merged.env;
+  return merged;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}

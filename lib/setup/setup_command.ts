@@ -1,0 +1,277 @@
+/**
+ * The `setup` command: registers agent-ipc as an MCP server ("agent-ipc") in
+ * the configs of Claude Code, Gemini CLI, Codex, Cursor and Windsurf, or takes
+ * it out again. It merges with what is there, does nothing when the entry is
+ * already right, backs a file up before changing it, and with `--dry-run`
+ * shows a diff and writes nothing. A testable function: `main.ts` passes the
+ * arguments and the environment in and exits with the returned code.
+ *
+ * @module
+ */
+
+import { isAbsolute, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { IpcError } from "../protocol/errors.ts";
+import { readConfigFile, writeConfigFile } from "./config_file.ts";
+import type { ConfigEdit } from "./config_edit.ts";
+import { editJsonConfig } from "./json_config.ts";
+import { buildEntry, resolveLaunch, SERVER_KEY, type ServerLaunch } from "./server_entry.ts";
+import {
+  isTargetId,
+  resolveTarget,
+  TARGET_IDS,
+  TARGET_LABELS,
+  type TargetConfig,
+  type TargetContext,
+  type TargetId,
+  WSL_NOTE,
+} from "./targets.ts";
+import { editTomlConfig } from "./toml_config.ts";
+import { unifiedDiff } from "./unified_diff.ts";
+
+/** What `setup` reads from and writes to; `main.ts` fills it from `Deno`. */
+export interface SetupIo {
+  /** Receives output as is (newlines included). */
+  stdout: (s: string) => void;
+  /** Receives errors and notes as is (newlines included). */
+  stderr: (s: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+  home: string;
+  os: typeof Deno.build.os;
+  isWsl: boolean;
+  cwd: string;
+  /**
+   * How this program runs, to pick the server command; defaults to
+   * `Deno.build.standalone`, `Deno.execPath()` and `Deno.mainModule`.
+   */
+  program?: { standalone: boolean; execPath: string; mainModule: string };
+}
+
+const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>... " +
+  "[--name NAME] [--project DIR] [--remove] [--dry-run]\n";
+
+/**
+ * Runs `setup` with the arguments after the word `setup`. Returns the exit
+ * code: 0 done (or nothing to do), 1 a config could not be changed (the
+ * others are still done), 2 usage error.
+ *
+ * @example
+ * ```ts
+ * const code = await runSetup(["claude", "--name", "fred"], {
+ *   stdout: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
+ *   stderr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+ *   env: Deno.env.toObject(), home: Deno.env.get("HOME") ?? "", os: Deno.build.os,
+ *   isWsl: false, cwd: Deno.cwd(),
+ * });
+ * ```
+ */
+export async function runSetup(args: string[], io: SetupIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        name: { type: "string" },
+        project: { type: "string" },
+        remove: { type: "boolean", default: false },
+        "dry-run": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return usageError(io, (error as Error).message.split(". ")[0]);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(helpText(io));
+    return 0;
+  }
+  if (positionals.length === 0) return usageError(io, "Name an assistant, or all");
+  const unknown = positionals.find((p) => p !== "all" && !isTargetId(p));
+  if (unknown !== undefined) {
+    return usageError(io, `Unknown assistant "${unknown}" (known: ${TARGET_IDS.join(", ")}, all)`);
+  }
+  const all = positionals.includes("all");
+  const ids = all ? [...TARGET_IDS] : [...new Set(positionals as TargetId[])];
+  const name = values.name;
+  if (name !== undefined && !/^[^\s-][^\s]*$/.test(name)) {
+    return usageError(io, `Invalid --name "${name}": it must be one word, not starting with "-"`);
+  }
+  let project: string | undefined;
+  if (values.project !== undefined) {
+    project = isAbsolute(values.project) ? values.project : resolve(io.cwd, values.project);
+    if (!(await isDirectory(project))) {
+      return usageError(io, `--project "${values.project}" is not a directory`);
+    }
+  }
+  const ctx: TargetContext = { os: io.os, isWsl: io.isWsl, home: io.home, env: io.env, project };
+  const targets: TargetConfig[] = [];
+  for (const id of ids) {
+    const target = resolveTarget(id, ctx);
+    if (typeof target === "string") {
+      if (!all) return usageError(io, target);
+      io.stdout(`${TARGET_LABELS[id]}: skipped (no project-level config)\n`);
+    } else {
+      targets.push(target);
+    }
+  }
+
+  const remove = values.remove;
+  const dryRun = values["dry-run"];
+  let launch: ServerLaunch | undefined;
+  if (!remove) {
+    const program = io.program ?? {
+      standalone: Deno.build.standalone,
+      execPath: Deno.execPath(),
+      mainModule: Deno.mainModule,
+    };
+    launch = await resolveLaunch({ os: io.os, env: io.env, ...program });
+    const shown = [launch.command, ...launch.args, ...(name ? ["--name", name] : [])];
+    io.stdout(`MCP server command: ${shown.map(quoteArg).join(" ")}\n`);
+  }
+
+  let failed = false;
+  let done = 0;
+  let changed = 0;
+  const backedUp = new Set<string>();
+  for (const target of targets) {
+    if (all && project === undefined && !(await anyExists(target.markers))) {
+      io.stdout(`${target.label}: skipped (not found: ${target.markers.join(" or ")})\n`);
+      continue;
+    }
+    done++;
+    try {
+      const entry = launch && buildEntry(launch, name, target.withType);
+      const file = await readConfigFile(target.path);
+      const request = {
+        text: file.text,
+        path: target.path,
+        serversKey: target.serversKey,
+        entry,
+      };
+      const edit: ConfigEdit = target.format === "json"
+        ? editJsonConfig(request)
+        : editTomlConfig(request);
+      const where = target.path;
+      if (edit.outcome === "unchanged") {
+        io.stdout(`${target.label}: already configured in ${where}\n`);
+      } else if (edit.outcome === "absent") {
+        io.stdout(`${target.label}: ${SERVER_KEY} is not configured in ${where}\n`);
+      } else if (dryRun) {
+        io.stdout(`${target.label}: ${verb(edit, true)} ${where} (dry run, nothing written)\n`);
+        io.stdout(
+          unifiedDiff(
+            file.text ?? "",
+            edit.text,
+            file.text === undefined ? "/dev/null" : `${where} (now)`,
+            `${where} (after setup)`,
+          ),
+        );
+      } else {
+        const backup = await writeConfigFile(file, edit.text, !backedUp.has(file.realPath));
+        backedUp.add(file.realPath);
+        changed++;
+        const saved = backup ? ` (backup: ${backup})` : "";
+        io.stdout(`${target.label}: ${verb(edit, false)} ${where}${saved}\n`);
+      }
+      if (target.note && edit.outcome !== "absent") io.stdout(`  note: ${target.note}\n`);
+    } catch (error) {
+      failed = true;
+      const message = error instanceof IpcError || error instanceof Deno.errors.PermissionDenied
+        ? error.message
+        : `${target.path}: ${(error as Error).message}`;
+      io.stderr(`agent-ipc setup: ${target.label}: ${message}\n`);
+    }
+  }
+  if (all && done === 0) {
+    io.stderr(
+      "agent-ipc setup: found none of the assistants; name one to configure it anyway " +
+        "(e.g. `agent-ipc setup claude`)\n",
+    );
+    return 1;
+  }
+  if (changed > 0 && !remove) {
+    io.stdout("Restart the assistants (or reload their MCP servers) to pick up agent-ipc.\n");
+  }
+  return failed ? 1 : 0;
+}
+
+function verb(edit: ConfigEdit, dryRun: boolean): string {
+  const [now, past, preposition] = edit.outcome === "added"
+    ? ["add", "added", "to"]
+    : edit.outcome === "updated"
+    ? ["update", "updated", "in"]
+    : ["remove", "removed", "from"];
+  return `${dryRun ? `would ${now}` : past} ${SERVER_KEY} ${preposition}`;
+}
+
+function usageError(io: SetupIo, message: string): number {
+  io.stderr(`agent-ipc setup: ${message}\n${USAGE}Run \`agent-ipc setup --help\` for more.\n`);
+  return 2;
+}
+
+function quoteArg(arg: string): string {
+  return /^[\w@%+=:,./\\-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+async function anyExists(paths: string[]): Promise<boolean> {
+  for (const path of paths) {
+    try {
+      await Deno.stat(path);
+      return true;
+    } catch {
+      // Try the next marker.
+    }
+  }
+  return false;
+}
+
+/** The help text, with the config paths of this machine. */
+export function helpText(io: Pick<SetupIo, "os" | "isWsl" | "home" | "env">): string {
+  const ctx: TargetContext = { os: io.os, isWsl: io.isWsl, home: io.home, env: io.env };
+  const rows = TARGET_IDS.map((id) => {
+    const target = resolveTarget(id, ctx) as TargetConfig;
+    const project = resolveTarget(id, { ...ctx, project: "DIR" });
+    const projectPath = typeof project === "string" ? "(none)" : project.path;
+    return `  ${id.padEnd(9)} ${target.label.padEnd(12)} ${target.path}\n` +
+      `  ${"".padEnd(9)} ${"".padEnd(12)} --project: ${projectPath}\n`;
+  }).join("");
+  const where = io.isWsl ? "WSL" : io.os;
+  return `${USAGE}
+Adds agent-ipc as an MCP server named "${SERVER_KEY}" to an assistant's config, or
+removes it. Other servers and settings in the file are kept; running it again
+changes nothing; a changed file is first copied to <file>.bak.
+
+Assistants and their config files on this machine (${where}):
+${rows}  all       every assistant found on this machine (with --project: every one
+            that has a project-level config)
+
+Options:
+  --name NAME    start the server registered as NAME (adds "--name NAME" to its
+                 args and IPC_INSTANCE=NAME to its env)
+  --project DIR  edit the project's config in DIR instead of the user config
+  --remove       take the agent-ipc entry out instead
+  --dry-run      show the change as a diff and write nothing
+  -h, --help     show this help
+
+The server command is this compiled binary, else an agent-ipc executable on
+PATH, else \`deno run\` with agent-ipc's permission flags and this main module.
+
+Paths: ~ is $HOME on Linux, macOS and WSL and %USERPROFILE% on Windows;
+CLAUDE_CONFIG_DIR and CODEX_HOME move Claude Code's and Codex's configs.
+${WSL_NOTE}
+
+Exit codes: 0 done or nothing to do, 1 a config could not be changed
+(malformed files are left untouched), 2 usage error.
+`;
+}
