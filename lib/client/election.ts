@@ -106,7 +106,9 @@ async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
   } catch (e) {
     client.close();
     await client.closed;
-    if (e instanceof IpcError && /lost|closed|not agent-ipc|ping/.test(e.message)) {
+    // A peer that answers, but not as a broker, is another program. A peer that
+    // closes or stays silent may be a broker starting or dying: the caller retries.
+    if (e instanceof IpcError && /bad reply frame|reply is not JSON|not agent-ipc/.test(e.message)) {
       throw new IpcError(
         "E_UNAVAILABLE",
         `Port ${options.port} on ${options.host} is used by another program, not an agent-ipc broker: ` +
