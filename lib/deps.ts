@@ -25,6 +25,7 @@ export { z } from "npm:zod@4.6.7";
 // The node transport runs on Deno's node:net / node:tls.
 export {
   connect as natsConnect,
+  createInbox,
   credsAuthenticator,
   headers as natsHeaders,
   nanos,

@@ -1,0 +1,343 @@
+/**
+ * The NATS plumbing under `nats_store.ts`: turning a store URL and options
+ * into a connection, knowing whether the server is reachable, bounding every
+ * operation in time, and reading many stream messages in one pull (stream
+ * scans for rename, ack look-ups, history and purge; KV listings).
+ *
+ * @module
+ */
+
+import {
+  AckPolicy,
+  createInbox,
+  credsAuthenticator,
+  DeliverPolicy,
+  type JetStreamManager,
+  nanos,
+  natsConnect,
+  type NatsConnection,
+  type NatsConnectionOptions,
+  type NatsMsg,
+} from "../deps.ts";
+import { IpcError } from "../protocol/errors.ts";
+
+/** Credentials and limits for {@linkcode connectNats}. */
+export interface NatsConnectOptions {
+  token?: string;
+  credsFile?: string;
+  /** Bound on connecting and on each request (ms). */
+  timeoutMs: number;
+}
+
+/** A parsed store URL: what to connect to and what to show in `status`. */
+export interface ParsedNatsUrl {
+  servers: string[];
+  /** The URL with any user, password or token removed. */
+  location: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Set for `tls://` URLs or `?tls=1`: TLS is required. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/**
+ * Parses `nats://[user:pass@|token@]host[:port][,host2:port]` and
+ * `tls://host:port?ca=FILE&cert=FILE&key=FILE`.
+ */
+export function parseNatsUrl(url: string): ParsedNatsUrl {
+  const m = /^(nats|tls):\/\/(?:([^@/]*)@)?([^/?#]+)\/?(?:\?([^#]*))?$/.exec(url.trim());
+  if (!m) {
+    throw new IpcError(
+      "E_STORE",
+      `Cannot parse NATS URL "${url}": use nats://host:4222 or tls://host:4222`,
+    );
+  }
+  const [, scheme, auth, hosts, query] = m;
+  const params = new URLSearchParams(query ?? "");
+  const out: ParsedNatsUrl = {
+    servers: hosts.split(",").map((h) => `nats://${h.includes(":") ? h : `${h}:4222`}`),
+    location: `${scheme}://${hosts}`,
+  };
+  if (auth) {
+    const colon = auth.indexOf(":");
+    if (colon >= 0) {
+      out.user = decodeURIComponent(auth.slice(0, colon));
+      out.pass = decodeURIComponent(auth.slice(colon + 1));
+    } else {
+      out.token = decodeURIComponent(auth);
+    }
+  }
+  const ca = params.get("ca") ?? undefined;
+  const cert = params.get("cert") ?? undefined;
+  const key = params.get("key") ?? undefined;
+  if (scheme === "tls" || params.get("tls") === "1" || ca || cert) {
+    out.tls = { caFile: ca, certFile: cert, keyFile: key };
+  }
+  return out;
+}
+
+/** The reason of a failure, for messages. */
+export function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A connection that knows whether the server is reachable, so operations
+ * wait (boundedly) for a reconnect instead of piling up in the client's
+ * buffer, and fail with E_STORE when NATS stays down.
+ */
+export class NatsLink {
+  readonly nc: NatsConnection;
+  readonly location: string;
+  readonly timeoutMs: number;
+  #up = true;
+  #closed = false;
+  #upWaiters: (() => void)[] = [];
+
+  private constructor(nc: NatsConnection, location: string, timeoutMs: number) {
+    this.nc = nc;
+    this.location = location;
+    this.timeoutMs = timeoutMs;
+    this.#watchStatus();
+  }
+
+  /** Connects; rejects with E_STORE (within `timeoutMs`) when NATS cannot be reached. */
+  static async connect(url: string, opts: NatsConnectOptions): Promise<NatsLink> {
+    const parsed = parseNatsUrl(url);
+    const co: NatsConnectionOptions = {
+      servers: parsed.servers,
+      name: "agent-ipc",
+      timeout: opts.timeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      pingInterval: 10_000,
+      maxPingOut: 2,
+    };
+    const token = opts.token ?? parsed.token;
+    if (token !== undefined) co.token = token;
+    if (parsed.user !== undefined) {
+      co.user = parsed.user;
+      co.pass = parsed.pass;
+    }
+    if (parsed.tls) co.tls = parsed.tls;
+    if (opts.credsFile !== undefined) {
+      let creds: Uint8Array;
+      try {
+        creds = await Deno.readFile(opts.credsFile);
+      } catch (e) {
+        throw new IpcError(
+          "E_STORE",
+          `Cannot read NATS credentials file "${opts.credsFile}": ${reason(e)}`,
+        );
+      }
+      co.authenticator = credsAuthenticator(creds);
+    }
+    let nc: NatsConnection;
+    try {
+      nc = await natsConnect(co);
+    } catch (e) {
+      throw new IpcError(
+        "E_STORE",
+        `Cannot connect to NATS at ${parsed.location}: ${
+          reason(e)
+        } (is nats-server running with -js?)`,
+      );
+    }
+    return new NatsLink(nc, parsed.location, opts.timeoutMs);
+  }
+
+  async #watchStatus(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        if (s.type === "disconnect") this.#up = false;
+        else if (s.type === "reconnect") this.#setUp();
+      }
+    } catch {
+      // the iterator ends with the connection
+    }
+  }
+
+  #setUp(): void {
+    this.#up = true;
+    const waiters = this.#upWaiters;
+    this.#upWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when connected; rejects with E_STORE after `timeoutMs` of disconnection. */
+  ready(op: string): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new IpcError("E_STORE", `NATS store is closed (${op})`));
+    }
+    if (this.#up) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#upWaiters = this.#upWaiters.filter((w) => w !== done);
+        reject(
+          new IpcError(
+            "E_STORE",
+            `NATS at ${this.location} is unreachable (${op} gave up after ${this.timeoutMs} ms)`,
+          ),
+        );
+      }, this.timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#upWaiters.push(done);
+    });
+  }
+
+  /**
+   * Runs `fn` once NATS is reachable and turns any failure into E_STORE
+   * (IpcErrors pass through). Each request inside `fn` is bounded by the
+   * client's request timeout, so nothing waits forever.
+   */
+  async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    await this.ready(op);
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof IpcError) throw e;
+      throw new IpcError("E_STORE", `NATS store ${op} failed (${this.location}): ${reason(e)}`);
+    }
+  }
+
+  /** Closes the connection (bounded). Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#upWaiters) w();
+    this.#upWaiters = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.nc.close().catch(() => {}),
+      new Promise((r) => timer = setTimeout(r, this.timeoutMs)),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/** One message read by {@linkcode scanStream}. */
+export interface ScannedMsg {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  /** The KV operation header (`DEL`, `PURGE`), if any. */
+  kvOp?: string;
+}
+
+/** Options for {@linkcode scanStream}. */
+export interface ScanOptions {
+  /** Only the last message of each subject (KV listings). */
+  lastPerSubject?: boolean;
+  /** Start at this stream sequence. */
+  fromSeq?: number;
+}
+
+const PULL_BATCH = 5_000;
+
+/**
+ * Reads every message of `stream` matching `filter` that exists when the
+ * scan starts, in stream order: one ephemeral in-memory consumer (its
+ * creation reports how many messages match) and batched no-wait pulls.
+ * Used for bulk reads; single reads use direct get.
+ */
+export async function scanStream(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  filter: string,
+  timeoutMs: number,
+  opts: ScanOptions = {},
+): Promise<ScannedMsg[]> {
+  const name = `scan_${crypto.randomUUID().replaceAll("-", "")}`;
+  const ci = await jsm.consumers.add(stream, {
+    name,
+    filter_subject: filter,
+    ack_policy: AckPolicy.None,
+    deliver_policy: opts.lastPerSubject
+      ? DeliverPolicy.LastPerSubject
+      : opts.fromSeq
+      ? DeliverPolicy.StartSequence
+      : DeliverPolicy.All,
+    ...(opts.fromSeq && !opts.lastPerSubject ? { opt_start_seq: opts.fromSeq } : {}),
+    mem_storage: true,
+    num_replicas: 1,
+    // Reaped by the server if we vanish before deleting it.
+    inactive_threshold: nanos(Math.max(timeoutMs * 2, 10_000)),
+  });
+  const out: ScannedMsg[] = [];
+  try {
+    let remaining = ci.num_pending;
+    while (remaining > 0) {
+      const batch = Math.min(remaining, PULL_BATCH);
+      const got = await pull(nc, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`, batch, timeoutMs);
+      if (got.length === 0) break;
+      out.push(...got);
+      remaining -= got.length;
+    }
+  } finally {
+    jsm.consumers.delete(stream, name).catch(() => {});
+  }
+  return out;
+}
+
+/** One no-wait pull of up to `batch` messages; ends at `batch` or a status message. */
+function pull(
+  nc: NatsConnection,
+  api: string,
+  batch: number,
+  timeoutMs: number,
+): Promise<ScannedMsg[]> {
+  const inbox = createInbox();
+  const out: ScannedMsg[] = [];
+  return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      if (err) reject(err);
+      else resolve(out);
+    };
+    // Idle bound: each arriving message re-arms it, so a long scan is fine
+    // but a silent server is not waited on forever.
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => finish(new Error(`no reply from NATS for ${timeoutMs} ms while reading ${api}`)),
+        timeoutMs,
+      );
+    };
+    const sub = nc.subscribe(inbox, {
+      callback: (err: Error | null, m: NatsMsg) => {
+        if (err) return finish(err);
+        const code = m.headers?.code ?? 0;
+        if (code !== 0 || !m.reply) {
+          // 404 no messages / 408 request expired: this pull is over.
+          return finish();
+        }
+        out.push({
+          seq: ackSeq(m.reply),
+          subject: m.subject,
+          data: m.data,
+          kvOp: m.headers?.get("KV-Operation") || undefined,
+        });
+        if (out.length >= batch) finish();
+        else arm();
+      },
+    });
+    arm();
+    nc.publish(api, JSON.stringify({ batch, no_wait: true }), { reply: inbox });
+  });
+}
+
+/** The stream sequence from a JetStream delivery's reply subject. */
+function ackSeq(reply: string): number {
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>
+  // or, with domain and account hash: $JS.ACK.<domain>.<hash>.<stream>...
+  const t = reply.split(".");
+  return Number(t.length === 9 ? t[5] : t[7]);
+}

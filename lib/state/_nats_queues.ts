@@ -1,0 +1,356 @@
+/**
+ * The queues of the NATS store: one JetStream subject per recipient
+ * (`p.q.<name>`) in the stream `P_QUEUE`, FIFO in stream order. Owns
+ * enqueue (conditional publishes, so the cap holds across brokers), peek
+ * (direct gets), ack (history record, then delete), depth (the server's
+ * per-subject count) and moving a queue on rename.
+ *
+ * @module
+ */
+
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "../deps.ts";
+import { IpcError } from "../protocol/errors.ts";
+import type { JsonObject } from "../protocol/messages.ts";
+import type { EnqueueOutcome, StoredMessage } from "./store.ts";
+import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
+
+/** How a message is stored: the message and its place in the global order. */
+export interface QueuedDoc extends StoredMessage {
+  /**
+   * The queue-stream sequence it was first stored at. Kept when a rename
+   * moves it (the copy gets a new sequence), so history keeps enqueue order.
+   */
+  order?: number;
+}
+
+/** A history entry: the message, its enqueue order, when it was acknowledged. */
+export interface HistoryDoc extends StoredMessage {
+  order: number;
+  ackedAt: number;
+}
+
+/** What this store knows of a recipient's subject, for conditional publishes. */
+interface Tail {
+  lastSeq: number;
+  count: number;
+}
+
+interface Located {
+  seq: number;
+  subject: string;
+  doc: QueuedDoc;
+}
+
+const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const CAS_ATTEMPTS = 64;
+const ID_CACHE_MAX = 50_000;
+const DELETE_PARALLEL = 64;
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** Conflict of a conditional publish (KV revision or subject sequence). */
+export function isWrongSequence(e: unknown): boolean {
+  if (e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)) return true;
+  return e instanceof Error && /wrong last sequence/i.test(e.message);
+}
+
+/** A missing stream, consumer or message. */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof Error && /no message found|not found/i.test(e.message);
+}
+
+/** Names become subject tokens and KV keys: anything else is refused. */
+export function checkName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new IpcError("E_BAD_NAME", `Name "${name}" cannot be stored in NATS`);
+  }
+  return name;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function parallel<T>(
+  items: T[],
+  limit: number,
+  fn: (t: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Parses a stored payload. */
+export function decodeDoc<T>(data: Uint8Array): T {
+  return JSON.parse(dec.decode(data)) as T;
+}
+
+/** The public fields of a stored document (drops `order`, `ackedAt`). */
+export function toStored(d: StoredMessage): StoredMessage {
+  const m: StoredMessage = { id: d.id, from: d.from, to: d.to, time: d.time, content: d.content };
+  if (d.data !== undefined) m.data = d.data as JsonObject;
+  if (d.large !== undefined) m.large = { path: d.large.path, size: d.large.size };
+  return m;
+}
+
+/** The queue half of the NATS store. */
+export class NatsQueues {
+  readonly #link: NatsLink;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #p: string;
+  /** The queue stream's name. */
+  readonly stream: string;
+  /** The history stream's name. */
+  readonly historyStream: string;
+  /** Where messages this process enqueued or peeked live (a seq never changes content). */
+  readonly #located = new Map<string, Located>();
+  readonly #tails = new Map<string, Tail>();
+  readonly #locks = new Map<string, Promise<void>>();
+
+  constructor(link: NatsLink, js: JetStreamClient, jsm: JetStreamManager, prefix: string) {
+    this.#link = link;
+    this.#js = js;
+    this.#jsm = jsm;
+    this.#p = prefix;
+    this.stream = `${prefix.toUpperCase()}_QUEUE`;
+    this.historyStream = `${prefix.toUpperCase()}_HISTORY`;
+  }
+
+  /** The subject of `name`'s queue. */
+  subject(name: string): string {
+    return `${this.#p}.q.${checkName(name)}`;
+  }
+
+  /** Every queued message (optionally of one recipient), in stream order. */
+  scan(name?: string): Promise<ScannedMsg[]> {
+    const filter = name === undefined ? `${this.#p}.q.*` : this.subject(name);
+    return scanStream(this.#link.nc, this.#jsm, this.stream, filter, this.#link.timeoutMs);
+  }
+
+  /** The recipient a queue subject belongs to. */
+  owner(subject: string): string {
+    return subject.slice(this.#p.length + 3);
+  }
+
+  /** Runs `fn` after every earlier holder of `name`'s queue in this process. */
+  async serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = prev.then(() => new Promise<void>((r) => release = r));
+    this.#locks.set(name, mine);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(name) === mine) this.#locks.delete(name);
+    }
+  }
+
+  #remember(doc: QueuedDoc, seq: number, subject: string): void {
+    this.#located.delete(doc.id);
+    this.#located.set(doc.id, { seq, subject, doc });
+    if (this.#located.size > ID_CACHE_MAX) {
+      this.#located.delete(this.#located.keys().next().value!);
+    }
+  }
+
+  /** Wakes every watcher of `name` (core NATS, no reply). */
+  notify(name: string): void {
+    this.#link.nc.publish(`${this.#p}.n.${name}`);
+  }
+
+  /** Queue depth of every recipient with queued messages. */
+  async counts(): Promise<Map<string, number>> {
+    const si = await this.#jsm.streams.info(this.stream, { subjects_filter: `${this.#p}.q.*` });
+    const out = new Map<string, number>();
+    for (const [subj, n] of Object.entries(si.state.subjects ?? {})) out.set(this.owner(subj), n);
+    return out;
+  }
+
+  /** Unacknowledged messages of `name`. */
+  async depth(name: string): Promise<number> {
+    const subj = this.subject(name);
+    const si = await this.#jsm.streams.info(this.stream, { subjects_filter: subj });
+    return si.state.subjects?.[subj] ?? 0;
+  }
+
+  /** The subject's last sequence, then its count: a publish between the two makes the CAS fail. */
+  async #readTail(name: string): Promise<Tail> {
+    const last = await this.#jsm.direct.getMessage(this.stream, {
+      last_by_subj: this.subject(name),
+    });
+    return { lastSeq: last?.seq ?? 0, count: await this.depth(name) };
+  }
+
+  /** {@link Store.enqueue}: per recipient in order, recipients in parallel. */
+  async enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]> {
+    const outcomes: EnqueueOutcome[] = new Array(messages.length);
+    const byRecipient = new Map<string, number[]>();
+    messages.forEach((m, i) => {
+      checkName(m.to);
+      const list = byRecipient.get(m.to);
+      if (list) list.push(i);
+      else byRecipient.set(m.to, [i]);
+    });
+    await Promise.all([...byRecipient].map(([to, idx]) =>
+      this.serial(to, async () => {
+        for (const i of idx) outcomes[i] = await this.#enqueueOne(messages[i], cap);
+        if (idx.some((i) => outcomes[i].ok)) this.notify(to);
+      })
+    ));
+    return outcomes;
+  }
+
+  async #enqueueOne(m: StoredMessage, cap: number): Promise<EnqueueOutcome> {
+    const subj = this.subject(m.to);
+    const doc = toStored(m);
+    const payload = JSON.stringify(doc);
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      let tail = this.#tails.get(m.to);
+      const fresh = tail === undefined;
+      if (!tail) tail = await this.#readTail(m.to);
+      if (tail.count >= cap) {
+        // A remembered count may be stale-high (acks on other brokers).
+        if (!fresh) {
+          this.#tails.delete(m.to);
+          continue;
+        }
+        this.#tails.set(m.to, tail);
+        return { ok: false, reason: "full", queued: tail.count };
+      }
+      try {
+        // Conditional on the subject's last sequence (the cap holds across
+        // brokers) and deduplicated by id (a retried publish is stored once).
+        const ack = await this.#js.publish(subj, payload, {
+          msgID: m.id,
+          expect: { lastSubjectSequence: tail.lastSeq },
+        });
+        if (ack.duplicate) this.#tails.delete(m.to);
+        else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1 });
+        this.#remember(doc, ack.seq, subj);
+        return { ok: true };
+      } catch (e) {
+        if (!isWrongSequence(e)) throw e;
+        this.#tails.delete(m.to); // another broker wrote or acked: re-read
+      }
+    }
+    throw new IpcError("E_STORE", `NATS store: enqueue for "${m.to}" kept conflicting`);
+  }
+
+  /** {@link Store.peek}: one direct get per message (the server walks its subject index). */
+  async peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
+    const subj = this.subject(name);
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    let seq = 0;
+    while (out.length < limit) {
+      const sm = await this.#jsm.direct.getMessage(this.stream, { next_by_subj: subj, seq });
+      if (!sm) break;
+      const doc = decodeDoc<QueuedDoc>(sm.data);
+      if (maxBytes !== undefined) {
+        bytes += enc.encode(doc.content).length;
+        if (bytes > maxBytes && out.length > 0) break;
+      }
+      out.push(toStored(doc));
+      this.#remember(doc, sm.seq, subj);
+      seq = sm.seq + 1;
+    }
+    return out;
+  }
+
+  /** {@link Store.ack}: history entry first (deduplicated by id), then the delete decides. */
+  async ack(name: string, ids: string[], now: number): Promise<string[]> {
+    const subj = this.subject(name);
+    const wanted = new Set(ids);
+    const known = new Map<string, Located>();
+    for (const id of wanted) {
+      const at = this.#located.get(id);
+      if (at && at.subject === subj) known.set(id, at);
+    }
+    const acked = new Set<string>();
+    const unknown = new Set([...wanted].filter((id) => !known.has(id)));
+    await this.#ackLocated(name, [...known.values()], now, acked, unknown);
+    if (unknown.size > 0) {
+      // Not seen here, or seen at a sequence since moved: look in the queue.
+      const found: Located[] = [];
+      for (const sm of await this.scan(name)) {
+        const doc = decodeDoc<QueuedDoc>(sm.data);
+        if (unknown.has(doc.id)) found.push({ seq: sm.seq, subject: subj, doc });
+      }
+      await this.#ackLocated(name, found, now, acked, new Set());
+    }
+    return ids.filter((id, i) => acked.has(id) && ids.indexOf(id) === i);
+  }
+
+  async #ackLocated(
+    name: string,
+    list: Located[],
+    now: number,
+    acked: Set<string>,
+    missed: Set<string>,
+  ): Promise<void> {
+    await Promise.all(list.map(async (at) => {
+      const h: HistoryDoc = { ...toStored(at.doc), order: at.doc.order ?? at.seq, ackedAt: now };
+      // A repeated or concurrent ack of the same message is stored once.
+      await this.#js.publish(`${this.#p}.h.${h.to}.${h.from}`, JSON.stringify(h), {
+        msgID: `h.${h.id}`,
+      });
+      let deleted: boolean;
+      try {
+        deleted = await this.#jsm.streams.deleteMessage(this.stream, at.seq, false);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        deleted = false;
+      }
+      this.#located.delete(at.doc.id);
+      if (deleted) {
+        acked.add(at.doc.id);
+        const tail = this.#tails.get(name);
+        if (tail) tail.count = Math.max(0, tail.count - 1);
+      } else {
+        missed.add(at.doc.id);
+      }
+    }));
+  }
+
+  /**
+   * Moves `from`'s queue to the end of `to`'s: copies in order (each copy
+   * deduplicated by its source sequence, so a retried move is stored once),
+   * then deletes the originals. A crash between leaves copies and
+   * originals, never neither.
+   */
+  async move(from: string, to: string): Promise<void> {
+    const src = await this.scan(from);
+    if (src.length === 0) return;
+    const dst = this.subject(to);
+    // Publishes on one connection to one stream keep their order.
+    await Promise.all(src.map(async (sm) => {
+      const old = decodeDoc<QueuedDoc>(sm.data);
+      const doc: QueuedDoc = { ...toStored(old), to, order: old.order ?? sm.seq };
+      const ack = await this.#js.publish(dst, JSON.stringify(doc), {
+        msgID: `${doc.id}.m${sm.seq}`,
+      });
+      this.#remember(doc, ack.seq, dst);
+    }));
+    await this.deleteSeqs(src.map((sm) => sm.seq));
+    this.#tails.delete(from);
+    this.#tails.delete(to);
+  }
+
+  /** Deletes queue messages by sequence; returns how many existed. */
+  async deleteSeqs(seqs: number[], stream = this.stream): Promise<number> {
+    let n = 0;
+    await parallel(seqs, DELETE_PARALLEL, async (seq) => {
+      try {
+        if (await this.#jsm.streams.deleteMessage(stream, seq, false)) n++;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    });
+    if (stream === this.stream) this.#tails.clear();
+    return n;
+  }
+}

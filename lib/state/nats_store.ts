@@ -1,0 +1,532 @@
+/**
+ * The NATS JetStream store: all broker state in one NATS server (or
+ * cluster), so brokers on many machines share one registry. This file opens
+ * the store and owns history, purge, large-message objects and wake-ups;
+ * the queues are in `_nats_queues.ts`, the registry in `_nats_registry.ts`,
+ * the connection in `_nats_conn.ts`.
+ *
+ * Layout (`p` is the prefix, default `ipc`; `P` its upper case):
+ * - stream `P_QUEUE`, subjects `p.q.<name>`: the queues, FIFO in stream
+ *   order. An ack deletes the message from this stream, so a queue is
+ *   exactly its subject's live messages: depth is the server's per-subject
+ *   count and peek never walks acknowledged messages.
+ * - stream `P_HISTORY`, subjects `p.h.<to>.<from>`: acknowledged messages
+ *   with their ack time, until `purge`. A separate stream (rather than
+ *   keeping acked messages in the queue stream and tracking acks in KV)
+ *   keeps peek and depth O(queue), not O(history), and lets history queries
+ *   filter by recipient or sender on the server.
+ * - KV buckets `p_instances` (name -> record with its session hashes),
+ *   `p_sessions` (token hash -> name), `p_seen` (name -> last activity,
+ *   apart from the record so activity never conflicts with registrations),
+ *   `p_forwards` (old name -> new name and deadline).
+ * - object store `p_large`: large-message bodies (`putLarge`/`readLarge`).
+ * - core subjects `p.n.<name>`: a wake-up published after each enqueue;
+ *   `watch` subscribes to them, so `wait` is woken, never polls.
+ *
+ * Without transactions, atomicity comes from compare-and-set: records are
+ * updated on their KV revision, an enqueue is a publish conditional on the
+ * recipient subject's last sequence (so the cap holds across brokers), and
+ * every publish carries a message id, so a retried one is stored once.
+ * Multi-key steps (rename) are ordered so that a crash leaves at worst a
+ * message queued twice, never a lost message or a revoked session alive.
+ *
+ * @module
+ */
+
+import {
+  DiscardPolicy,
+  jetstream,
+  type JetStreamManager,
+  jetstreamManager,
+  Kvm,
+  nanos,
+  type NatsStreamConfig,
+  type NatsSubscription,
+  type ObjectStore,
+  Objm,
+  RetentionPolicy,
+  StorageType,
+} from "../deps.ts";
+import { IpcError } from "../protocol/errors.ts";
+import type {
+  EnqueueOutcome,
+  ForwardRecord,
+  HistoryQuery,
+  InstanceRecord,
+  PurgeResult,
+  Retention,
+  Store,
+  StoredMessage,
+} from "./store.ts";
+import { NatsLink, scanStream } from "./_nats_conn.ts";
+import {
+  checkName,
+  decodeDoc,
+  type HistoryDoc,
+  isNotFound,
+  NatsQueues,
+  parallel,
+  type QueuedDoc,
+  toStored,
+} from "./_nats_queues.ts";
+import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
+import { matchesHistory } from "./_history_filter.ts";
+
+/** Options of {@linkcode openNatsStore}. */
+export interface NatsStoreOptions {
+  /** Auth token (else any token in the URL). */
+  token?: string;
+  /** A NATS `.creds` file (JWT + nkey seed). */
+  credsFile?: string;
+  /** This broker's host name, recorded by `register` when the call gives none. */
+  host?: string;
+  /** Namespace of streams, buckets and subjects (default `ipc`): 1-32 of `A-Z a-z 0-9 _ -`. */
+  prefix?: string;
+  /** Bound on connecting, on each NATS request and on waiting for a reconnect (ms, default 5000). */
+  timeoutMs?: number;
+}
+
+const DUPLICATE_WINDOW_MS = 120_000;
+const OBJECT_PREFIX = "nats-obj://";
+
+/**
+ * Connects to NATS and opens (creating when missing) the streams and buckets
+ * of the store. Rejects with E_STORE when NATS cannot be reached in
+ * `timeoutMs` or has no JetStream.
+ *
+ * @example
+ * ```ts
+ * await using store = await openNatsStore("nats://127.0.0.1:4222", { host: "laptop" });
+ * await store.enqueue([{ id: "m1", from: "a", to: "b", time: Date.now(), content: "hi" }], 10_000);
+ * ```
+ */
+export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): Promise<NatsStore> {
+  const prefix = opts.prefix ?? "ipc";
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) {
+    throw new IpcError("E_STORE", `NATS store prefix "${prefix}" must be 1-32 of A-Z a-z 0-9 _ -`);
+  }
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const link = await NatsLink.connect(url, {
+    token: opts.token,
+    credsFile: opts.credsFile,
+    timeoutMs,
+  });
+  try {
+    return await link.run("open", async () => {
+      const jsm = await jetstreamManager(link.nc, { timeout: timeoutMs });
+      const js = jetstream(link.nc, { timeout: timeoutMs });
+      const queues = new NatsQueues(link, js, jsm, prefix);
+      const base: Partial<NatsStreamConfig> = {
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        allow_direct: true,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+        num_replicas: 1,
+      };
+      await Promise.all([
+        ensureStream(jsm, { ...base, name: queues.stream, subjects: [`${prefix}.q.*`] }),
+        ensureStream(jsm, {
+          ...base,
+          name: queues.historyStream,
+          subjects: [`${prefix}.h.*.*`],
+        }),
+      ]);
+      const kvm = new Kvm(js);
+      const bucket = async (name: string) => {
+        try {
+          return await kvm.create(`${prefix}_${name}`, { history: 1 });
+        } catch {
+          return await kvm.open(`${prefix}_${name}`); // created by an older or other broker
+        }
+      };
+      const [instances, sessions, seen, forwards] = await Promise.all(
+        ["instances", "sessions", "seen", "forwards"].map(bucket),
+      );
+      const registry = new NatsRegistry(
+        link,
+        jsm,
+        { instances, sessions, seen, forwards },
+        opts.host,
+      );
+      return new NatsStore(link, jsm, queues, registry, new Objm(js), prefix);
+    });
+  } catch (e) {
+    await link.close();
+    throw e;
+  }
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Partial<NatsStreamConfig> & { name: string },
+): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    try {
+      await jsm.streams.add(cfg);
+    } catch (e2) {
+      if (!/already in use/i.test(String(e2))) throw e2; // another broker was first
+    }
+  }
+}
+
+/** Broker state in NATS JetStream. Open it with {@linkcode openNatsStore}. */
+export class NatsStore implements Store {
+  /** Always `"nats"`. */
+  readonly kind = "nats";
+  /** The server URL, without credentials. */
+  readonly location: string;
+  readonly #link: NatsLink;
+  readonly #jsm: JetStreamManager;
+  readonly #q: NatsQueues;
+  readonly #r: NatsRegistry;
+  readonly #objm: Objm;
+  readonly #p: string;
+  readonly #subs = new Set<NatsSubscription>();
+  #objects: Promise<ObjectStore> | undefined;
+  #closed = false;
+
+  /** Use {@linkcode openNatsStore}. */
+  constructor(
+    link: NatsLink,
+    jsm: JetStreamManager,
+    queues: NatsQueues,
+    registry: NatsRegistry,
+    objm: Objm,
+    prefix: string,
+  ) {
+    this.#link = link;
+    this.#jsm = jsm;
+    this.#q = queues;
+    this.#r = registry;
+    this.#objm = objm;
+    this.#p = prefix;
+    this.location = link.location;
+  }
+
+  #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new IpcError("E_STORE", `NATS store is closed (${op})`));
+    }
+    return this.#link.run(op, fn);
+  }
+
+  // --- sessions ---------------------------------------------------------
+
+  /** {@inheritDoc Store.register} */
+  register(
+    name: string,
+    tokenHash: string,
+    now: number,
+    opts: { revokeOthers: boolean; host?: string },
+  ): Promise<{ queued: number }> {
+    return this.#run("register", async () => {
+      await this.#r.register(name, tokenHash, now, opts);
+      return { queued: await this.#q.depth(name) };
+    });
+  }
+
+  /** {@inheritDoc Store.sessionName} */
+  sessionName(tokenHash: string): Promise<string | null> {
+    return this.#run("sessionName", () => this.#r.sessionName(tokenHash));
+  }
+
+  /** {@inheritDoc Store.removeSession} */
+  removeSession(tokenHash: string): Promise<boolean> {
+    return this.#run("removeSession", () => this.#r.removeSession(tokenHash));
+  }
+
+  /**
+   * Records activity: reads through this store see it at once; NATS gets it
+   * at most every 500 ms (other brokers see it that much later).
+   */
+  touch(name: string, now: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new IpcError("E_STORE", "NATS store is closed"));
+    try {
+      this.#r.touch(name, now);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // --- instances --------------------------------------------------------
+
+  #record(name: string, d: InstanceDoc, seen: number, queued: number): InstanceRecord {
+    const r: InstanceRecord = {
+      name,
+      createdAt: d.createdAt,
+      lastSeen: this.#r.lastSeen(name, d.lastSeen, seen),
+      sessions: d.sessions.length,
+      queued,
+    };
+    if (d.lastRenameAt !== undefined) r.lastRenameAt = d.lastRenameAt;
+    if (d.host !== undefined) r.host = d.host;
+    return r;
+  }
+
+  /** {@inheritDoc Store.instance} */
+  instance(name: string): Promise<InstanceRecord | null> {
+    return this.#run("instance", async () => {
+      const [rec, queued] = await Promise.all([this.#r.instance(name), this.#q.depth(name)]);
+      return rec ? this.#record(name, rec.doc, rec.seen, queued) : null;
+    });
+  }
+
+  /** {@inheritDoc Store.instances} */
+  instances(): Promise<InstanceRecord[]> {
+    return this.#run("instances", async () => {
+      const [{ docs, seen }, counts] = await Promise.all([this.#r.instances(), this.#q.counts()]);
+      return [...docs.keys()].sort().map((name) =>
+        this.#record(name, docs.get(name)!, seen.get(name) ?? 0, counts.get(name) ?? 0)
+      );
+    });
+  }
+
+  // --- queues -----------------------------------------------------------
+
+  /** {@inheritDoc Store.enqueue} */
+  enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]> {
+    return this.#run("enqueue", () => this.#q.enqueue(messages, cap));
+  }
+
+  /** {@inheritDoc Store.peek} (`maxBytes` counts UTF-8 bytes of `content`.) */
+  peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
+    if (limit < 1) return this.#run("peek", () => Promise.resolve([]));
+    return this.#run("peek", () => this.#q.peek(name, limit, maxBytes));
+  }
+
+  /** {@inheritDoc Store.ack} */
+  ack(name: string, ids: string[], now: number): Promise<string[]> {
+    if (ids.length === 0) return this.#run("ack", () => Promise.resolve([]));
+    return this.#run("ack", () => this.#q.ack(name, ids, now));
+  }
+
+  /** {@inheritDoc Store.depth} */
+  depth(name: string): Promise<number> {
+    return this.#run("depth", () => this.#q.depth(name));
+  }
+
+  // --- renames ----------------------------------------------------------
+
+  /**
+   * {@inheritDoc Store.rename}
+   *
+   * As in the SQLite store: forwards that pointed at `from` now point at
+   * `to`, a forward from `to` is dropped, E_NOT_FOUND when `from` has no
+   * record. The queue is appended to `to`'s (moved twice, to catch a message
+   * another broker queued for `from` while the rename was under way).
+   */
+  rename(from: string, to: string, now: number, forwardUntil: number): Promise<void> {
+    return this.#run("rename", () =>
+      this.#q.serial(from, () =>
+        this.#q.serial(to, async () => {
+          await this.#r.rename(from, to, now, forwardUntil);
+          for (let pass = 0; pass < 2; pass++) await this.#q.move(from, to);
+          this.#q.notify(to);
+        })));
+  }
+
+  /** {@inheritDoc Store.forward} (A forward holds while `now <= until`.) */
+  forward(name: string, now: number): Promise<string | null> {
+    return this.#run("forward", () => this.#r.forward(name, now));
+  }
+
+  /** Every forward still stored (expired ones until the next purge). */
+  forwards(): Promise<ForwardRecord[]> {
+    return this.#run("forwards", () => this.#r.forwards());
+  }
+
+  // --- history and upkeep ----------------------------------------------
+
+  /**
+   * {@inheritDoc Store.history}
+   *
+   * Newest first in enqueue order. `since`/`until` are inclusive; `text` is
+   * matched as words (FTS5 operators and quotes are ignored, `word*` is a
+   * prefix). `to`/`from` narrow the scan on the server; the rest is
+   * filtered here, so a query reads the matching part of both streams.
+   */
+  history(query: HistoryQuery): Promise<StoredMessage[]> {
+    return this.#run("history", async () => {
+      const to = query.to === undefined ? "*" : checkName(query.to);
+      const from = query.from === undefined ? "*" : checkName(query.from);
+      const [done, queued] = await Promise.all([
+        scanStream(
+          this.#link.nc,
+          this.#jsm,
+          this.#q.historyStream,
+          `${this.#p}.h.${to}.${from}`,
+          this.#link.timeoutMs,
+        ),
+        this.#q.scan(query.to),
+      ]);
+      // An ack writes history before it deletes from the queue: a message in
+      // both is the same message; its history entry is the newer truth.
+      const byId = new Map<string, { m: StoredMessage; order: number }>();
+      for (const sm of queued) {
+        const d = decodeDoc<QueuedDoc>(sm.data);
+        byId.set(d.id, { m: toStored(d), order: d.order ?? sm.seq });
+      }
+      for (const sm of done) {
+        const d = decodeDoc<HistoryDoc>(sm.data);
+        byId.set(d.id, { m: toStored(d), order: d.order });
+      }
+      let before = Infinity;
+      if (query.beforeId !== undefined) {
+        const anchor = byId.get(query.beforeId);
+        if (!anchor) return [];
+        before = anchor.order;
+      }
+      const limit = Math.max(0, Math.trunc(query.limit ?? 100));
+      const all = [...byId.values()].filter((e) => e.order < before && matchesHistory(e.m, query));
+      return all.sort((a, b) => b.order - a.order).slice(0, limit).map((e) => e.m);
+    });
+  }
+
+  /**
+   * {@inheritDoc Store.purge}
+   *
+   * As in the SQLite store: a queued message is unclaimed when its recipient
+   * has no live session and its `time` is before `now - unclaimedQueueMs`; a
+   * delivered one expires when acknowledged before `now - historyMs`; a
+   * forward when `until < now`. Large-message objects of dropped messages
+   * are deleted. Reads both streams, so run it rarely (the broker: hourly).
+   */
+  purge(now: number, retention: Retention): Promise<PurgeResult> {
+    return this.#run("purge", async () => {
+      const [{ docs }, queued, done] = await Promise.all([
+        this.#r.instances(),
+        this.#q.scan(),
+        scanStream(
+          this.#link.nc,
+          this.#jsm,
+          this.#q.historyStream,
+          `${this.#p}.h.*.*`,
+          this.#link.timeoutMs,
+        ),
+      ]);
+      const large: string[] = [];
+      const queueCutoff = now - retention.unclaimedQueueMs;
+      const dropQueued = queued.filter((sm) => {
+        if ((docs.get(this.#q.owner(sm.subject))?.sessions.length ?? 0) > 0) return false;
+        const d = decodeDoc<QueuedDoc>(sm.data);
+        if (d.time >= queueCutoff) return false;
+        if (d.large) large.push(d.large.path);
+        return true;
+      }).map((sm) => sm.seq);
+      const historyCutoff = now - retention.historyMs;
+      const dropHistory = done.filter((sm) => {
+        const d = decodeDoc<HistoryDoc>(sm.data);
+        if (d.ackedAt >= historyCutoff) return false;
+        if (d.large) large.push(d.large.path);
+        return true;
+      }).map((sm) => sm.seq);
+      const result: PurgeResult = {
+        expiredQueued: await this.#q.deleteSeqs(dropQueued),
+        expiredHistory: await this.#purgeHistory(dropHistory, done.map((sm) => sm.seq)),
+        expiredForwards: await this.#r.purgeForwards(now),
+      };
+      const objects = large.filter((p) => p.startsWith(OBJECT_PREFIX));
+      if (objects.length) {
+        const os = await this.#objectStore();
+        await parallel(objects, 8, async (p) => {
+          await os.delete(p.slice(p.lastIndexOf("/") + 1)).catch(() => {});
+        });
+      }
+      return result;
+    });
+  }
+
+  /** History is in ack order, so expiry is usually a prefix: one purge request. */
+  async #purgeHistory(drop: number[], all: number[]): Promise<number> {
+    let prefix = 0;
+    while (prefix < drop.length && drop[prefix] === all[prefix]) prefix++;
+    let n = 0;
+    if (prefix > 0) {
+      const r = await this.#jsm.streams.purge(this.#q.historyStream, { seq: drop[prefix - 1] + 1 });
+      n += r.purged;
+    }
+    return n + await this.#q.deleteSeqs(drop.slice(prefix), this.#q.historyStream);
+  }
+
+  // --- large messages ---------------------------------------------------
+
+  #objectStore(): Promise<ObjectStore> {
+    this.#objects ??= this.#objm.create(`${this.#p}_large`, { storage: StorageType.File });
+    return this.#objects;
+  }
+
+  /**
+   * Stores a large message body in the NATS object store, where every broker
+   * sharing this NATS can read it. Returns the `large` field to queue with
+   * the message (`path` is `nats-obj://BUCKET/ID`).
+   */
+  putLarge(id: string, content: string): Promise<{ path: string; size: number }> {
+    return this.#run("putLarge", async () => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+        throw new IpcError("E_BAD_FIELD", `Unsafe object name "${id}"`);
+      }
+      const bytes = new TextEncoder().encode(content);
+      await (await this.#objectStore()).putBlob({ name: id }, bytes);
+      return { path: `${OBJECT_PREFIX}${this.#p}_large/${id}`, size: bytes.length };
+    });
+  }
+
+  /** The body stored by {@linkcode putLarge}, or null when it is gone or not ours. */
+  readLarge(path: string): Promise<string | null> {
+    return this.#run("readLarge", async () => {
+      const lead = `${OBJECT_PREFIX}${this.#p}_large/`;
+      if (!path.startsWith(lead)) return null;
+      const bytes = await (await this.#objectStore()).getBlob(path.slice(lead.length));
+      return bytes === null ? null : new TextDecoder().decode(bytes);
+    });
+  }
+
+  // --- wake-ups and lifetime -------------------------------------------
+
+  /**
+   * {@inheritDoc Store.watch}
+   *
+   * Fires for enqueues (and queues moved by a rename) by any store sharing
+   * this NATS, this one included. The subscription survives reconnects.
+   */
+  watch(cb: (recipient: string) => void): () => void {
+    const lead = `${this.#p}.n.`.length;
+    const sub = this.#link.nc.subscribe(`${this.#p}.n.*`, {
+      callback: (err, msg) => {
+        if (!err) cb(msg.subject.slice(lead));
+      },
+    });
+    this.#subs.add(sub);
+    return () => {
+      if (this.#subs.delete(sub)) sub.unsubscribe();
+    };
+  }
+
+  /** {@inheritDoc Store.close} (Writes pending touches, bounded by the timeout.) */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#r.stop();
+    if (this.#r.touchesPending) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#link.ready("close").then(() => this.#r.flushTouches()).catch(() => {}),
+        new Promise((r) => timer = setTimeout(r, this.#link.timeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const sub of this.#subs) sub.unsubscribe();
+    this.#subs.clear();
+    await this.#link.close();
+  }
+
+  /** Same as {@linkcode NatsStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,318 @@
+/**
+ * The NATS store against a real `nats-server -js` on a free loopback port:
+ * its own semantics, two stores (two brokers) sharing one server, wake-ups
+ * across stores, a server restart, and a server that is down.
+ */
+
+import assert from "node:assert/strict";
+import { IpcError } from "../../lib/protocol/errors.ts";
+import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
+import type { StoredMessage } from "../../lib/state/store.ts";
+import { NATS_SKIP_REASON, type NatsServer, startNatsServer } from "../_nats_server.ts";
+
+const ignore = NATS_SKIP_REASON !== null;
+let seq = 0;
+
+function msg(from: string, to: string, content: string, time = 1_000 + seq): StoredMessage {
+  return { id: `m${String(++seq).padStart(6, "0")}`, from, to, time, content };
+}
+
+/** A store on `nats` in its own namespace, so tests sharing a server do not meet. */
+function open(nats: NatsServer, prefix: string, host?: string): Promise<NatsStore> {
+  return openNatsStore(nats.url, { prefix, host, timeoutMs: 2_000 });
+}
+
+async function expectStoreError(p: Promise<unknown>, within: number): Promise<IpcError> {
+  const start = Date.now();
+  const e = await p.then(() => null, (e) => e);
+  assert.ok(e instanceof IpcError, `expected IpcError, got ${e}`);
+  assert.equal(e.code, "E_STORE");
+  assert.ok(Date.now() - start < within, `took ${Date.now() - start} ms`);
+  return e;
+}
+
+Deno.test({ name: "NATS store: queues, sessions, renames, history", ignore }, async (t) => {
+  await using nats = await startNatsServer();
+
+  await t.step("queue: FIFO, peek does not consume, ack by id, depth, cap", async () => {
+    await using s = await open(nats, "q1");
+    const a = msg("x", "bob", "one");
+    const b = msg("x", "bob", "two");
+    const c = msg("x", "bob", "three");
+    assert.deepEqual(await s.enqueue([a, b, c, msg("x", "al", "other")], 3), [
+      { ok: true },
+      { ok: true },
+      { ok: true },
+      { ok: true },
+    ]);
+    assert.deepEqual(await s.enqueue([msg("x", "bob", "four")], 3), [
+      { ok: false, reason: "full", queued: 3 },
+    ]);
+    assert.equal(await s.depth("bob"), 3);
+    assert.deepEqual((await s.peek("bob", 10)).map((m) => m.content), ["one", "two", "three"]);
+    assert.deepEqual(await s.peek("bob", 2), [a, b]);
+    assert.deepEqual(await s.ack("bob", [b.id, "nope", a.id], 5_000), [b.id, a.id]);
+    assert.deepEqual(await s.ack("bob", [b.id], 5_001), [], "an acked id is not acked twice");
+    assert.deepEqual(await s.ack("al", [c.id], 5_002), [], "ids of another queue are ignored");
+    assert.deepEqual(await s.peek("bob", 10), [c]);
+    assert.equal(await s.depth("bob"), 1);
+    assert.deepEqual(await s.enqueue([msg("x", "bob", "again")], 3), [{ ok: true }]);
+    assert.deepEqual(await s.peek("nobody", 10), []);
+    assert.equal(await s.depth("nobody"), 0);
+  });
+
+  await t.step("peek stops at maxBytes but returns at least one", async () => {
+    await using s = await open(nats, "q2");
+    await s.enqueue([msg("x", "b", "aaaa"), msg("x", "b", "bbbb"), msg("x", "b", "éé")], 100);
+    assert.equal((await s.peek("b", 10, 8)).length, 2);
+    assert.equal((await s.peek("b", 10, 1)).length, 1);
+    assert.equal((await s.peek("b", 10, 11)).length, 2, "é is two UTF-8 bytes");
+    assert.equal((await s.peek("b", 10, 12)).length, 3);
+  });
+
+  await t.step("ack finds messages this store never saw", async () => {
+    await using s1 = await open(nats, "q3");
+    await using s2 = await open(nats, "q3");
+    const m = msg("x", "b", "hello");
+    await s1.enqueue([m], 10);
+    assert.deepEqual(await s2.ack("b", [m.id], 9), [m.id]);
+    assert.deepEqual(await s1.ack("b", [m.id], 9), [], "stale location in s1 is not an ack");
+    assert.equal(await s1.depth("b"), 0);
+  });
+
+  await t.step("sessions: register, revoke others, remove", async () => {
+    await using s = await open(nats, "s1", "hostA");
+    assert.deepEqual(await s.register("fred", "h1", 100, { revokeOthers: false }), { queued: 0 });
+    await s.register("fred", "h2", 200, { revokeOthers: false });
+    assert.equal(await s.sessionName("h1"), "fred");
+    let rec = await s.instance("fred");
+    assert.equal(rec?.sessions, 2);
+    assert.equal(rec?.createdAt, 100);
+    assert.equal(rec?.lastSeen, 200);
+    assert.equal(rec?.host, "hostA");
+    await s.enqueue([msg("x", "fred", "hi")], 10);
+    assert.deepEqual(
+      await s.register("fred", "h3", 300, { revokeOthers: true, host: "hostB" }),
+      { queued: 1 },
+    );
+    assert.equal(await s.sessionName("h1"), null);
+    assert.equal(await s.sessionName("h2"), null);
+    assert.equal(await s.sessionName("h3"), "fred");
+    rec = await s.instance("fred");
+    assert.equal(rec?.sessions, 1);
+    assert.equal(rec?.host, "hostB");
+    assert.equal(rec?.queued, 1);
+    assert.equal(await s.removeSession("h3"), true);
+    assert.equal(await s.removeSession("h3"), false);
+    assert.equal((await s.instance("fred"))?.sessions, 0);
+    assert.equal(await s.instance("ghost"), null);
+    // Token hashes that are not valid KV keys still work.
+    await s.register("fred", "a+b/c==", 400, { revokeOthers: false });
+    assert.equal(await s.sessionName("a+b/c=="), "fred");
+  });
+
+  await t.step("touch is seen at once here and by other stores after a flush", async () => {
+    await using s1 = await open(nats, "t1");
+    await using s2 = await open(nats, "t1");
+    await s1.register("amy", "ha", 100, { revokeOthers: false });
+    await s1.touch("amy", 5_000);
+    assert.equal((await s1.instance("amy"))?.lastSeen, 5_000);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await s2.instance("amy"))?.lastSeen, 5_000);
+    assert.equal((await s2.instances())[0].lastSeen, 5_000);
+  });
+
+  await t.step("rename moves record, sessions and queue; old name forwards", async () => {
+    await using s = await open(nats, "r1");
+    await s.register("old", "ho", 100, { revokeOthers: false });
+    await s.enqueue([msg("x", "new", "early")], 10); // a future message for "new"
+    const a = msg("x", "old", "q1");
+    const b = msg("x", "old", "q2");
+    await s.enqueue([a, b], 10);
+    await s.peek("old", 10);
+    await s.enqueue([{ ...msg("x", "elsewhere", "z") }], 10);
+    await s.register("third", "h3", 100, { revokeOthers: false });
+    await s.rename("third", "gone", 150, 10_000);
+    await s.rename("old", "new", 200, 7_200);
+    assert.equal(await s.instance("old"), null);
+    const rec = await s.instance("new");
+    assert.equal(rec?.createdAt, 100);
+    assert.equal(rec?.lastRenameAt, 200);
+    assert.equal(rec?.sessions, 1);
+    assert.equal(rec?.queued, 3);
+    assert.equal(await s.sessionName("ho"), "new");
+    assert.equal(await s.depth("old"), 0);
+    const q = await s.peek("new", 10);
+    assert.deepEqual(q.map((m) => m.content), ["early", "q1", "q2"]);
+    assert.ok(q.every((m) => m.to === "new"));
+    assert.deepEqual(await s.ack("new", [a.id], 300), [a.id], "ack of a moved message");
+    assert.equal(await s.forward("old", 7_200), "new");
+    assert.equal(await s.forward("old", 7_201), null);
+    assert.equal(await s.forward("new", 300), null);
+    await assert.rejects(
+      s.rename("ghost", "x", 1, 2),
+      (e) => (e as IpcError).code === "E_NOT_FOUND",
+    );
+    await s.register("held", "hh", 1, { revokeOthers: false });
+    await assert.rejects(
+      s.rename("new", "held", 1, 2),
+      (e) => (e as IpcError).code === "E_NAME_TAKEN",
+    );
+    // A forward to the renamed name follows it.
+    await s.rename("new", "newer", 400, 9_000);
+    assert.equal(await s.forward("old", 500), "newer");
+    assert.deepEqual((await s.instances()).map((i) => i.name), ["gone", "held", "newer"]);
+  });
+
+  await t.step("history: delivered and queued, filters, paging, newest first", async () => {
+    await using s = await open(nats, "h1");
+    const m1 = msg("ann", "bea", "hello world", 1_000);
+    const m2 = msg("bea", "ann", "hello back", 2_000);
+    const m3 = msg("cid", "bea", "something else", 3_000);
+    const m4 = msg("ann", "bea", "still queued", 4_000);
+    await s.enqueue([m1, m2, m3, m4], 100);
+    await s.peek("bea", 10);
+    await s.ack("bea", [m1.id, m3.id], 5_000);
+    await s.ack("ann", [m2.id], 5_000);
+    const ids = (l: StoredMessage[]) => l.map((m) => m.id);
+    assert.deepEqual(ids(await s.history({})), [m4.id, m3.id, m2.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ to: "bea" })), [m4.id, m3.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ from: "ann" })), [m4.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ between: ["bea", "ann"] })), [m4.id, m2.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ text: "hello" })), [m2.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ text: "hel*" })), [m2.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ text: "hello world" })), [m1.id]);
+    assert.deepEqual(ids(await s.history({ since: 2_000, until: 3_000 })), [m3.id, m2.id]);
+    assert.deepEqual(ids(await s.history({ limit: 2 })), [m4.id, m3.id]);
+    assert.deepEqual(ids(await s.history({ beforeId: m3.id })), [m2.id, m1.id]);
+    assert.deepEqual(ids(await s.history({ beforeId: "unknown" })), []);
+    assert.deepEqual((await s.history({ to: "ann" }))[0], m2);
+  });
+
+  await t.step("purge: unclaimed queues, old history, expired forwards", async () => {
+    await using s = await open(nats, "p1");
+    const day = 86_400_000;
+    await s.register("live", "hl", 0, { revokeOthers: false });
+    const oldLive = msg("x", "live", "kept: live session", 0);
+    const oldGhost = msg("x", "ghost", "dropped", 0);
+    const newGhost = msg("x", "ghost", "kept: recent", 9 * day);
+    const acked = msg("x", "live", "history", 0);
+    await s.enqueue([oldLive, oldGhost, newGhost, acked], 100);
+    await s.ack("live", [acked.id], 1 * day);
+    await s.register("a", "ha", 0, { revokeOthers: false });
+    await s.rename("a", "b", 0, 5 * day);
+    const r = await s.purge(10 * day, { unclaimedQueueMs: 7 * day, historyMs: 2 * day });
+    assert.deepEqual(r, { expiredQueued: 1, expiredHistory: 1, expiredForwards: 1 });
+    assert.deepEqual((await s.history({})).map((m) => m.id), [newGhost.id, oldLive.id]);
+    assert.equal(await s.forward("a", 0), null);
+  });
+
+  await t.step("large messages live in the object store", async () => {
+    await using s1 = await open(nats, "l1");
+    await using s2 = await open(nats, "l1");
+    const body = "x".repeat(300_000);
+    const large = await s1.putLarge("m-big", body);
+    assert.equal(large.size, 300_000);
+    assert.equal(await s2.readLarge(large.path), body);
+    await s1.enqueue([{ ...msg("a", "b", "summary", 0), large }], 10);
+    await s1.purge(100 * 86_400_000, { unclaimedQueueMs: 1, historyMs: 1 });
+    assert.equal(await s2.readLarge(large.path), null, "purged with its message");
+  });
+});
+
+Deno.test({ name: "NATS store: two brokers share one registry", ignore }, async () => {
+  await using nats = await startNatsServer();
+  await using a = await open(nats, "ipc", "host-a");
+  await using b = await open(nats, "ipc", "host-b");
+  await a.register("alice", "ha", 100, { revokeOthers: false });
+  await b.register("bob", "hb", 100, { revokeOthers: false });
+  const list = await b.instances();
+  assert.deepEqual(list.map((i) => [i.name, i.host]), [["alice", "host-a"], ["bob", "host-b"]]);
+  assert.equal(await a.sessionName("hb"), "bob");
+
+  const m = msg("alice", "bob", "cross-machine");
+  await a.enqueue([m], 10);
+  assert.deepEqual(await b.peek("bob", 10), [m]);
+  assert.equal((await a.instance("bob"))?.queued, 1);
+  assert.deepEqual(await b.ack("bob", [m.id], 200), [m.id]);
+  assert.equal(await a.depth("bob"), 0);
+  assert.deepEqual(await a.history({ between: ["alice", "bob"] }), [m]);
+
+  // Renames on one broker are seen by the other, forward included.
+  await a.rename("alice", "alicia", 300, 10_000);
+  assert.equal(await b.sessionName("ha"), "alicia");
+  assert.equal(await b.forward("alice", 400), "alicia");
+
+  // The cap holds across brokers racing for the last places.
+  const racers = Array.from(
+    { length: 10 },
+    (_, i) => (i % 2 ? a : b).enqueue([msg("x", "cap", "r")], 5),
+  );
+  const outcomes = (await Promise.all(racers)).flat();
+  assert.equal(outcomes.filter((o) => o.ok).length, 5);
+  assert.equal(await a.depth("cap"), 5);
+
+  // Concurrent registrations of one name with revokeOthers leave one session.
+  await Promise.all([
+    a.register("solo", "s1", 1, { revokeOthers: true }),
+    b.register("solo", "s2", 1, { revokeOthers: true }),
+  ]);
+  const live = [await a.sessionName("s1"), await a.sessionName("s2")].filter(Boolean);
+  assert.equal(live.length, 1);
+  assert.equal((await b.instance("solo"))?.sessions, 1);
+});
+
+Deno.test({ name: "NATS store: watch() fires across stores", ignore }, async () => {
+  await using nats = await startNatsServer();
+  await using a = await open(nats, "w");
+  await using b = await open(nats, "w");
+  const seen: string[] = [];
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const stop = b.watch((name) => {
+    seen.push(name);
+    if (seen.includes("carol")) resolve();
+  });
+  await a.enqueue([msg("x", "dave", "1"), msg("x", "carol", "2")], 10);
+  const timer = setTimeout(resolve, 3_000);
+  await promise;
+  clearTimeout(timer);
+  stop();
+  stop(); // twice is fine
+  assert.deepEqual([...new Set(seen)].sort(), ["carol", "dave"]);
+});
+
+Deno.test({ name: "NATS store: a server restart loses nothing acknowledged", ignore }, async () => {
+  await using nats = await startNatsServer();
+  await using s = await open(nats, "rs");
+  await s.register("keep", "hk", 1, { revokeOthers: false });
+  const before = Array.from({ length: 50 }, (_, i) => msg("x", "keep", `before ${i}`));
+  await s.enqueue(before, 1_000);
+  await s.ack("keep", [before[0].id], 2);
+  await nats.restart();
+  // The client reconnects by itself; operations wait for it (bounded).
+  const after = msg("x", "keep", "after");
+  assert.deepEqual(await s.enqueue([after], 1_000), [{ ok: true }]);
+  const q = await s.peek("keep", 100);
+  assert.deepEqual(q.map((m) => m.content), [...before.slice(1), after].map((m) => m.content));
+  assert.equal(await s.sessionName("hk"), "keep");
+  assert.deepEqual((await s.history({ text: "before" })).length, 50);
+  // A fresh store (a broker started after the restart) sees the same.
+  await using fresh = await open(nats, "rs");
+  assert.equal(await fresh.depth("keep"), 50);
+});
+
+Deno.test({ name: "NATS store: NATS down gives E_STORE in bounded time", ignore }, async () => {
+  await using nats = await startNatsServer();
+  const s = await open(nats, "down");
+  await s.enqueue([msg("x", "y", "z")], 10);
+  await nats.stop();
+  const e = await expectStoreError(s.depth("y"), 4_000);
+  assert.match(e.message, /unreachable|timeout|failed/);
+  await expectStoreError(s.enqueue([msg("x", "y", "z")], 10), 4_000);
+  await expectStoreError(s.peek("y", 10), 4_000);
+  await s.close();
+  await s.close(); // twice is fine
+  await expectStoreError(s.depth("y"), 100);
+  // Opening against a server that is not there fails fast too.
+  await expectStoreError(openNatsStore(nats.url, { timeoutMs: 2_000 }), 4_000);
+});
