@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { COMPILE_TARGETS, runCompile } from "../../lib/release/compile.ts";
+
+const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const FLAGS = PERMISSION_FLAGS.join(" ");
+
+function expectedCommands(deno: string): string[] {
+  return [
+    `${deno} compile --target x86_64-unknown-linux-gnu --output dist/agent-ipc-x86_64-unknown-linux-gnu ${FLAGS} main.ts`,
+    `${deno} compile --target aarch64-unknown-linux-gnu --output dist/agent-ipc-aarch64-unknown-linux-gnu ${FLAGS} main.ts`,
+    `${deno} compile --target x86_64-apple-darwin --output dist/agent-ipc-x86_64-apple-darwin ${FLAGS} main.ts`,
+    `${deno} compile --target aarch64-apple-darwin --output dist/agent-ipc-aarch64-apple-darwin ${FLAGS} main.ts`,
+    `${deno} compile --target x86_64-pc-windows-msvc --output dist/agent-ipc-x86_64-pc-windows-msvc.exe ${FLAGS} main.ts`,
+  ];
+}
+
+function capture() {
+  const io = { out: "", err: "" };
+  return {
+    io,
+    stdout: (s: string) => io.out += s,
+    stderr: (s: string) => io.err += s,
+  };
+}
+
+Deno.test("compile --dry-run prints the exact commands and builds nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = capture();
+    let ran = 0;
+    const code = await runCompile(["--dry-run"], {
+      ...c,
+      root: dir,
+      deno: "deno",
+      run: () => Promise.resolve(++ran),
+    });
+    assert.equal(code, 0);
+    assert.equal(ran, 0);
+    assert.equal(
+      c.io.out,
+      [
+        `# in ${dir}`,
+        "mkdir -p dist",
+        ...expectedCommands("deno"),
+        "# then write dist/SHA256SUMS (sha256sum format) for the 5 binaries",
+        "",
+      ].join("\n"),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compile builds each target in turn and writes SHA256SUMS", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = capture();
+    const seen: string[][] = [];
+    // Stands in for `deno compile` (which needs a runtime download): writes the output file.
+    const run = async (command: string[], cwd: string) => {
+      seen.push(command);
+      assert.equal(cwd, dir);
+      await Deno.writeTextFile(join(cwd, command[5]), `binary for ${command[3]}\n`);
+      return 0;
+    };
+    assert.equal(await runCompile([], { ...c, root: dir, deno: "deno", run }), 0, c.io.err);
+    assert.deepEqual(seen.map((cmd) => cmd.join(" ")), expectedCommands("deno"));
+    const sums = await Deno.readTextFile(join(dir, "dist", "SHA256SUMS"));
+    assert.equal(sums.trimEnd().split("\n").length, COMPILE_TARGETS.length);
+    assert.match(sums, /^[0-9a-f]{64} {2}agent-ipc-aarch64-apple-darwin\n/);
+    // The real tool agrees with every line.
+    const check = await new Deno.Command("sha256sum", {
+      args: ["-c", "SHA256SUMS"],
+      cwd: join(dir, "dist"),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+    assert.equal(new TextDecoder().decode(check.stdout).match(/: OK$/gm)?.length, 5);
+    assert.match(c.io.out, /wrote dist\/SHA256SUMS\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compile stops at the first failing target, without SHA256SUMS", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = capture();
+    let calls = 0;
+    const run = () => Promise.resolve(++calls === 2 ? 1 : 0);
+    assert.equal(await runCompile([], { ...c, root: dir, deno: "deno", run }), 1);
+    assert.equal(calls, 2);
+    assert.match(c.io.err, /compile: aarch64-unknown-linux-gnu failed with exit code 1/);
+    await assert.rejects(Deno.stat(join(dir, "dist", "SHA256SUMS")), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("compile takes a subset of targets and rejects unknown ones", async () => {
+  const c = capture();
+  assert.equal(
+    await runCompile(["--dry-run", "--target", "x86_64-apple-darwin", "--out", "out/"], {
+      ...c,
+      root: "/repo",
+      deno: "deno",
+    }),
+    0,
+  );
+  assert.match(
+    c.io.out,
+    /^deno compile --target x86_64-apple-darwin --output out\/agent-ipc-x86_64-apple-darwin /m,
+  );
+  assert.equal(c.io.out.match(/ compile /g)?.length, 1);
+  assert.equal(await runCompile(["--target", "riscv"], { ...c, root: "/repo" }), 2);
+  assert.match(c.io.err, /Unknown target "riscv"/);
+  assert.equal(await runCompile(["--bogus"], { ...c, root: "/repo" }), 2);
+});
+
+Deno.test("deno task compile --dry-run runs the script for real", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", join(ROOT, "deno.json"), "compile", "--dry-run"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.ok(stdout.startsWith(`# in ${ROOT}\nmkdir -p dist\n`), stdout);
+  for (const command of expectedCommands(Deno.execPath())) {
+    assert.ok(stdout.includes(command + "\n"), command);
+  }
+});
