@@ -137,6 +137,7 @@ export async function startBrokerFromSettings(
     historyDays: s.historyDays,
     listener,
     tls,
+    console: s.noHttp ? undefined : { port: s.httpPort },
   });
 }
 
@@ -198,8 +199,8 @@ export async function runBrokerCommand(
       ? `port ${settings.port} on ${settings.host} is already in use (another broker or program): ` +
         `"agent-ipc status" tells whether it is a broker; otherwise pick --port`
       : (e as Error).message;
-    log.error(`cannot start: ${msg}`);
-    if (logHandle) io.stderr(`agent-ipc broker: ${msg}`);
+    if (logHandle) log.error(`cannot start: ${msg}`);
+    io.stderr(`agent-ipc broker: cannot start: ${msg}`);
     logHandle?.close();
     return 1;
   }
