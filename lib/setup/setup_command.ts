@@ -9,7 +9,7 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
+import { posix, win32 } from "node:path";
 import { parseArgs } from "node:util";
 import { IpcError } from "../protocol/errors.ts";
 import { readConfigFile, writeConfigFile } from "./config_file.ts";
@@ -99,12 +99,19 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
   if (name !== undefined && !/^[^\s-][^\s]*$/.test(name)) {
     return usageError(io, `Invalid --name "${name}": it must be one word, not starting with "-"`);
   }
+  const path = io.os === "windows" ? win32 : posix;
   let project: string | undefined;
   if (values.project !== undefined) {
-    project = isAbsolute(values.project) ? values.project : resolve(io.cwd, values.project);
+    project = path.resolve(io.cwd, values.project);
     if (!(await isDirectory(project))) {
       return usageError(io, `--project "${values.project}" is not a directory`);
     }
+  }
+  const home = io.os === "windows" ? io.env.USERPROFILE || io.home : io.home;
+  if (!path.isAbsolute(home)) {
+    const variable = io.os === "windows" ? "USERPROFILE" : "HOME";
+    io.stderr(`agent-ipc setup: cannot find the home directory (set ${variable})\n`);
+    return 1;
   }
   const ctx: TargetContext = { os: io.os, isWsl: io.isWsl, home: io.home, env: io.env, project };
   const targets: TargetConfig[] = [];
