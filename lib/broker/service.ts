@@ -204,13 +204,32 @@ export class BrokerService {
 
   #failed(peer: Peer): boolean {
     peer.failures++;
+    this.#windowFailures();
+    this.#failuresInWindow++;
+    return this.#failuresInWindow > FAILURES_PER_WINDOW || peer.failures > FAILURES_PER_CONNECTION;
+  }
+
+  #windowFailures(): number {
     const now = this.#now();
     if (now - this.#failureWindowStart > FAILURE_WINDOW_MS) {
       this.#failureWindowStart = now;
       this.#failuresInWindow = 0;
     }
-    this.#failuresInWindow++;
-    return this.#failuresInWindow > FAILURES_PER_WINDOW || peer.failures > FAILURES_PER_CONNECTION;
+    return this.#failuresInWindow;
+  }
+
+  /**
+   * True while `peer` may not make another attempt: checked BEFORE the attempt
+   * is judged, so that a right guess made while limited is refused like a
+   * wrong one (otherwise the limit would only change the error code). With
+   * `global`, the broker-wide window counts too: registration proofs derive
+   * from a secret that a person may have chosen, so guessing it is throttled
+   * across connections; session tokens are 256 random bits, so a valid one on
+   * a fresh connection is not refused because someone else is failing.
+   */
+  #limited(peer: Peer, global: boolean): boolean {
+    if (peer.failures >= FAILURES_PER_CONNECTION) return true;
+    return global && this.#windowFailures() >= FAILURES_PER_WINDOW;
   }
 
   #rateLimited(): IpcError {
@@ -230,6 +249,7 @@ export class BrokerService {
       this.#o.store.touch(peer.name, this.#now()).catch(() => {});
       return peer.name;
     }
+    if (this.#limited(peer, false)) throw this.#rateLimited();
     const name = await this.#o.store.sessionName(hash);
     if (name === null) {
       if (this.#failed(peer)) throw this.#rateLimited();
@@ -279,6 +299,7 @@ export class BrokerService {
     if (RESERVED_NAMES.has(name)) {
       throw new IpcError("E_RESERVED_NAME", `Name "${name}" is reserved: pick another name`);
     }
+    if (this.#limited(peer, true)) throw this.#rateLimited();
     const expected = authToken(name, this.#o.secret);
     if (!constantTimeEqual(req.auth_token.toLowerCase(), expected)) {
       if (this.#failed(peer)) throw this.#rateLimited();
