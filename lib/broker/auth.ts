@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
  * The registration proof for `name`: lower-case hex SHA-256 of `name:secret`,
@@ -33,6 +33,20 @@ export function newSecret(): string {
 /** What the store keeps of a session token: its SHA-256, hex. */
 export function hashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/**
+ * What the broker stores of a session token: HMAC-SHA256 of the token keyed by
+ * the shared secret, hex. Keyed so that changing the secret (and restarting
+ * the broker) invalidates every session issued under the old one.
+ *
+ * @example
+ * ```ts
+ * sessionHash(newSessionToken(), "s3cret"); // 64 hex characters
+ * ```
+ */
+export function sessionHash(token: string, secret: string): string {
+  return createHmac("sha256", secret).update(token, "utf8").digest("hex");
 }
 
 /** Compares two strings in time that depends only on their lengths. */

@@ -25,7 +25,7 @@ import type {
 import { RESERVED_NAMES } from "../protocol/validate.ts";
 import type { Store, StoredMessage } from "../state/store.ts";
 import { VERSION } from "../version.ts";
-import { authToken, constantTimeEqual, hashToken, newSessionToken } from "./auth.ts";
+import { authToken, constantTimeEqual, newSessionToken, sessionHash } from "./auth.ts";
 import { BrokerEvents } from "./events.ts";
 import { LARGE_MESSAGE_BYTES, writeLargeMessage } from "./large_messages.ts";
 import { WaiterRegistry } from "./waiters.ts";
@@ -244,7 +244,7 @@ export class BrokerService {
         'Not registered: run "agent-ipc register NAME" (or the register tool) first',
       );
     }
-    const hash = hashToken(token);
+    const hash = sessionHash(token, this.#o.secret);
     if (peer.tokenHash === hash && peer.name) {
       this.#o.store.touch(peer.name, this.#now()).catch(() => {});
       return peer.name;
@@ -316,7 +316,7 @@ export class BrokerService {
       );
     }
     const token = newSessionToken();
-    const hash = hashToken(token);
+    const hash = sessionHash(token, this.#o.secret);
     const { queued } = await this.#o.store.register(name, hash, this.#now(), {
       revokeOthers: true,
       host: this.#o.hostName,
