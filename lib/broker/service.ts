@@ -116,6 +116,8 @@ export class BrokerService {
   readonly #now: () => number;
   /** Connected peers bound to a name. */
   readonly #online = new Map<string, Set<Peer>>();
+  /** Names whose registration is in progress, and by whom. */
+  readonly #registering = new Map<string, Peer>();
   #failureWindowStart = 0;
   #failuresInWindow = 0;
   #connections = 0;
@@ -309,7 +311,8 @@ export class BrokerService {
           "(the secret is IPC_SHARED_SECRET or the data dir's secret file)",
       );
     }
-    if (this.#heldByOther(name, peer)) {
+    const claimant = this.#registering.get(name);
+    if (this.#heldByOther(name, peer) || (claimant !== undefined && claimant !== peer)) {
       throw new IpcError(
         "E_NAME_TAKEN",
         `Name "${name}" is in use by a connected instance: pick another name, or stop that instance first`,
@@ -317,10 +320,18 @@ export class BrokerService {
     }
     const token = newSessionToken();
     const hash = sessionHash(token, this.#o.secret);
-    const { queued } = await this.#o.store.register(name, hash, this.#now(), {
-      revokeOthers: true,
-      host: this.#o.hostName,
-    });
+    // Claim the name while the store works: a concurrent register of it must
+    // not pass the check above and revoke this one's session in its turn.
+    this.#registering.set(name, peer);
+    let queued: number;
+    try {
+      ({ queued } = await this.#o.store.register(name, hash, this.#now(), {
+        revokeOthers: true,
+        host: this.#o.hostName,
+      }));
+    } finally {
+      if (this.#registering.get(name) === peer) this.#registering.delete(name);
+    }
     // Sessions of this name on dead connections are revoked: forget their caches.
     this.#bind(peer, name, hash);
     this.events.emit({ type: "registered", name });
