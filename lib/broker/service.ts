@@ -660,7 +660,15 @@ export class BrokerService {
   }
 
   async #unregister(name: string, peer: Peer): Promise<HandlerResult> {
-    if (peer.tokenHash) await this.#o.store.removeSession(peer.tokenHash);
+    const hash = peer.tokenHash;
+    if (hash) await this.#o.store.removeSession(hash);
+    // Other connections that showed the same token cached it: revoke it there too.
+    for (const p of [...(this.#online.get(name) ?? [])]) {
+      if (p === peer || p.tokenHash !== hash) continue;
+      this.#unbind(p);
+      p.name = undefined;
+      p.tokenHash = undefined;
+    }
     this.#unbind(peer);
     peer.name = undefined;
     peer.tokenHash = undefined;
