@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { IpcError } from "../protocol/errors.ts";
 import type {
   AckRequest,
@@ -90,6 +91,28 @@ const idPrefix = crypto.getRandomValues(new Uint32Array(1))[0].toString(36).padS
 export function newMessageId(now: number = Date.now()): string {
   idCounter = (idCounter + 1) % 2_176_782_336;
   return `${now.toString(36)}-${idPrefix}${idCounter.toString(36).padStart(6, "0")}`;
+}
+
+/**
+ * Bytes `m` takes in a reply, or an upper bound: short content is bounded
+ * without serialising it (JSON escapes cost at most 6 bytes a code unit).
+ */
+export function wireBytes(m: WireMessage): number {
+  const c = m.message.content;
+  let n = 400 + (c.length <= 4096 ? 6 * c.length : Buffer.byteLength(JSON.stringify(c)));
+  if (m.message.data !== undefined) n += Buffer.byteLength(JSON.stringify(m.message.data));
+  if (m.large) n += Buffer.byteLength(JSON.stringify(m.large.path)) + 40;
+  return n;
+}
+
+/** The first of `messages` whose wire forms fit in `budget` bytes; at least one. */
+export function fitReply(messages: WireMessage[], budget: number): WireMessage[] {
+  let total = 0;
+  for (let i = 0; i < messages.length; i++) {
+    total += wireBytes(messages[i]);
+    if (total > budget && i > 0) return messages.slice(0, i);
+  }
+  return messages;
 }
 
 /** Turns a stored message into its wire form. */
@@ -372,6 +395,7 @@ export class BrokerService {
     to: string,
     body: MessageBody,
   ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
+    this.#checkData(body);
     const now = this.#now();
     let target = to;
     let forwardedFrom: string | undefined;
@@ -413,6 +437,23 @@ export class BrokerService {
     if (!outcome.ok) throw this.#queueFull(to);
     this.#delivered(msg);
     return msg;
+  }
+
+  /**
+   * Refuses `data` that serialises to more than a frame. A request fits in a
+   * frame, but JSON numbers grow when written back (`9e20` is 21 bytes), and a
+   * stored message that no reply can carry would block its recipient's queue.
+   */
+  #checkData(body: MessageBody): void {
+    if (body.data === undefined) return;
+    const bytes = Buffer.byteLength(JSON.stringify(body.data));
+    if (bytes > this.#o.maxFrame) {
+      throw new IpcError(
+        "E_TOO_LARGE",
+        `Field "message.data" is ${bytes} bytes once serialised: the limit is ${this.#o.maxFrame} bytes ` +
+          '(long text belongs in "content", which is stored as a file)',
+      );
+    }
   }
 
   #queueFull(to: string): IpcError {
@@ -458,6 +499,7 @@ export class BrokerService {
   }
 
   async #broadcast(req: BroadcastRequest, from: string): Promise<HandlerResult> {
+    this.#checkData(req.message);
     const now = this.#now();
     const recipients = (await this.#o.store.instances())
       .filter((i) => i.sessions > 0 && i.name !== from)
@@ -501,7 +543,9 @@ export class BrokerService {
     const limit = req.limit ?? DEFAULT_CHECK_LIMIT;
     if (peer.legacy) return await this.#legacyCheck(name, limit);
     const messages = await this.#o.store.peek(name, limit, this.#o.maxFrame / 2);
-    const wire = messages.map(toWire);
+    // The store counts content only: data and escapes could push the reply past
+    // what a client reads, and a reply it cannot read would block its queue.
+    const wire = fitReply(messages.map(toWire), this.#o.maxFrame);
     if (req.ack && wire.length) await this.#ackIds(name, wire.map((m) => m.id));
     const remaining = await this.#o.store.depth(name);
     return {
