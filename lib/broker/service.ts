@@ -567,13 +567,14 @@ export class BrokerService {
     const fitted: WireMessage[] = [];
     let size = 200;
     for (const m of messages) {
-      let s = JSON.stringify(m).length + 1;
+      // Bytes, not UTF-16 units: the legacy client reads 64 KiB of bytes once.
+      let s = Buffer.byteLength(JSON.stringify(m)) + 1;
       let item = m;
       if (s > LEGACY_REPLY_MAX - 300) {
         // One message too big for any legacy reply: deliver it without its data.
         item = { ...m, message: { content: m.message.content } };
         (item as unknown as Record<string, unknown>).data_omitted = true;
-        s = JSON.stringify(item).length + 1;
+        s = Buffer.byteLength(JSON.stringify(item)) + 1;
       }
       if (size + s > LEGACY_REPLY_MAX && fitted.length > 0) break;
       size += s;
