@@ -399,8 +399,11 @@ export class BrokerService {
     const now = this.#now();
     let target = to;
     let forwardedFrom: string | undefined;
-    const record = await this.#o.store.instance(to);
-    if (!record || record.sessions === 0) {
+    // A name connected here has a live session: it neither forwards nor is a
+    // future name, so the store is not asked (a read per send under load).
+    const online = this.#online.has(to);
+    const record = online ? undefined : await this.#o.store.instance(to);
+    if (!online && (!record || record.sessions === 0)) {
       const fwd = await this.#o.store.forward(to, now);
       if (fwd) {
         forwardedFrom = to;
