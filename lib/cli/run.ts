@@ -1,19 +1,228 @@
 /**
- * Picks the command from the arguments and runs it; returns the exit status.
+ * The command line: picks the command from the arguments, runs it with an
+ * injectable {@linkcode CliIo} and returns the exit status (0 success,
+ * 1 the operation failed, 2 usage error). Client commands live in
+ * `session_commands.ts` and `message_commands.ts`; `broker`, `setup`, `mcp`
+ * and `web` are loaded only when asked for, so a client command starts fast.
  *
  * @module
  */
 
-import { runBrokerCommand } from "./broker_command.ts";
+import { VERSION } from "../version.ts";
+import { homeDir } from "../config.ts";
+import { type CliIo, denoIo } from "./cli_io.ts";
+import { type ClientCommand, reportError, runClientCommand, UsageError } from "./_common.ts";
+import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "./session_commands.ts";
+import { BROADCAST, CHECK, SEND, WAIT } from "./message_commands.ts";
 
-/** Runs the command line `args`; returns the exit status (0, 1 failure, 2 usage). */
-export async function runCli(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
-  switch (command) {
-    case "broker":
-      return await runBrokerCommand(rest);
-    default:
-      console.error(`agent-ipc: unknown command "${command ?? ""}"`);
-      return 2;
+/** A command as the dispatcher sees it. */
+interface Command {
+  /** One line for the command list. */
+  summary: string;
+  /** Full help, or how to get it from the command itself. */
+  help: (io: CliIo) => Promise<string | number>;
+  run: (args: string[], io: CliIo) => Promise<number>;
+}
+
+// deno-lint-ignore no-explicit-any
+function client(cmd: ClientCommand<any>, summary: string): Command {
+  return {
+    summary,
+    help: () => Promise.resolve(cmd.help),
+    run: (args, io) => runClientCommand(cmd, args, io),
+  };
+}
+
+/** Runs a command that prints its own help (`setup --help`, `mcp --help`, `web --help`). */
+const ownHelp = (name: string) => async (io: CliIo) => await COMMANDS[name].run(["--help"], io);
+
+function lineIo(io: CliIo) {
+  const nl = (s: string) => s.endsWith("\n") ? s : s + "\n";
+  return { stdout: (s: string) => io.stdout(nl(s)), stderr: (s: string) => io.stderr(nl(s)) };
+}
+
+async function isWsl(io: CliIo): Promise<boolean> {
+  if (Deno.build.os !== "linux") return false;
+  if (io.env.WSL_DISTRO_NAME || io.env.WSL_INTEROP) return true;
+  try {
+    return /microsoft/i.test(await Deno.readTextFile("/proc/sys/kernel/osrelease"));
+  } catch {
+    return false;
   }
+}
+
+/** Loads an optional module; a clear exit-1 error when it is not part of this build. */
+async function load<T>(name: string, importer: () => Promise<T>, io: CliIo): Promise<T | null> {
+  try {
+    return await importer();
+  } catch (e) {
+    io.stderr(`agent-ipc ${name}: this command is not available: ${(e as Error).message}\n`);
+    return null;
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  register: client(REGISTER, "claim a name and save the session"),
+  send: client(SEND, `send a message ("-": read it from stdin)`),
+  broadcast: client(BROADCAST, "send a message to every other instance"),
+  check: client(CHECK, "print and acknowledge your messages (--peek: keep them)"),
+  wait: client(WAIT, "wait for messages (--follow: keep printing them)"),
+  list: client(LIST, "list the registered instances"),
+  rename: client(RENAME, "change your name (the old one forwards for 2 hours)"),
+  whoami: client(WHOAMI, "your name and queued messages"),
+  status: client(STATUS, "broker address, pid, version, uptime, store, queues"),
+  unregister: client(UNREGISTER, "end your session and delete the session file"),
+  broker: {
+    summary: "run the broker in the foreground",
+    help: async () => (await import("./broker_command.ts")).BROKER_HELP,
+    run: async (args, io) => {
+      const { runBrokerCommand } = await import("./broker_command.ts");
+      return await runBrokerCommand(args, lineIo(io));
+    },
+  },
+  mcp: {
+    summary: "run the MCP server over stdio (for AI assistants)",
+    help: ownHelp("mcp"),
+    run: async (args, io) => {
+      const mod = await load("mcp", () => import("../mcp/mcp_command.ts"), io);
+      return mod ? await mod.runMcpCommand(args) : 1;
+    },
+  },
+  setup: {
+    summary: "add agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf",
+    help: ownHelp("setup"),
+    run: async (args, io) => {
+      const mod = await load("setup", () => import("../setup/setup_command.ts"), io);
+      if (!mod) return 1;
+      return await mod.runSetup(args, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: io.env,
+        home: homeDir((name) => io.env[name]),
+        os: Deno.build.os,
+        isWsl: await isWsl(io),
+        cwd: Deno.cwd(),
+      });
+    },
+  },
+  web: {
+    summary: "print the web console's address with its login token",
+    help: ownHelp("web"),
+    run: async (args, io) => {
+      const mod = await load("web", () => import("../web/web_command.ts"), io);
+      return mod ? await mod.runWebCommand(args) : 1;
+    },
+  },
+};
+
+const GROUPS: [string, string[]][] = [
+  ["Messaging", [
+    "register",
+    "send",
+    "broadcast",
+    "check",
+    "wait",
+    "list",
+    "rename",
+    "whoami",
+    "status",
+    "unregister",
+  ]],
+  ["Running and setting up", ["broker", "mcp", "setup", "web"]],
+];
+
+const USAGES: Record<string, string> = {
+  register: "register NAME",
+  send: "send TO MESSAGE...",
+  broadcast: "broadcast MESSAGE...",
+  rename: "rename NEW",
+  setup: "setup TARGET...",
+};
+
+/** The general help text. */
+export function generalHelp(): string {
+  let out = `agent-ipc ${VERSION}: lets AI assistants (and you) message each other.
+
+Usage: agent-ipc COMMAND [ARGUMENTS] [OPTIONS]
+`;
+  for (const [title, names] of GROUPS) {
+    out += `\n${title}:\n`;
+    for (const name of names) {
+      out += `  ${(USAGES[name] ?? name).padEnd(22)}${COMMANDS[name].summary}\n`;
+    }
+  }
+  out += `
+Other:
+  help [COMMAND]        this help, or a command's (same as COMMAND --help)
+  --version             print the version
+
+Options of every messaging command:
+  --host HOST  --port PORT  --data-dir DIR  --session-file FILE  --json  -h, --help
+Environment: IPC_HOST, IPC_PORT, IPC_DATA_DIR, IPC_SESSION_FILE, IPC_SHARED_SECRET, IPC_LOG.
+A messaging command that finds no broker starts one in the background.
+Exit status: 0 success, 1 the operation failed, 2 usage error.
+
+Example:
+  agent-ipc register fred && agent-ipc send bob "hello" && agent-ipc check
+`;
+  return out;
+}
+
+async function help(args: string[], io: CliIo): Promise<number> {
+  const json = args.includes("--json");
+  const rest = args.filter((a) => a !== "--json");
+  if (rest.length === 0) {
+    io.stdout(json ? JSON.stringify({ ok: true, help: generalHelp() }) + "\n" : generalHelp());
+    return 0;
+  }
+  const name = rest[0];
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd || rest.length > 1) {
+    const what = cmd ? `Unexpected argument "${rest[1]}"` : `Unknown command "${name}"`;
+    return reportError(
+      "help",
+      io,
+      json,
+      new UsageError(`${what}: usage is "agent-ipc help [COMMAND]"`),
+    );
+  }
+  const text = await cmd.help(io);
+  if (typeof text === "number") return text;
+  io.stdout(json ? JSON.stringify({ ok: true, help: text }) + "\n" : text);
+  return 0;
+}
+
+/**
+ * Runs the command line `args` (without the program name); returns the exit
+ * status: 0 success, 1 the operation failed, 2 usage error.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(["send", "bob", "hello"]);
+ * ```
+ */
+export async function runCli(args: string[], io: CliIo = denoIo()): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined) {
+    io.stderr(generalHelp());
+    return 2;
+  }
+  if (command === "--version" || command === "-V") {
+    const json = rest.includes("--json");
+    if (rest.some((a) => a !== "--json")) {
+      return reportError("", io, json, new UsageError(`Unexpected argument "${rest[0]}"`));
+    }
+    io.stdout(
+      json ? JSON.stringify({ ok: true, version: VERSION }) + "\n" : `agent-ipc ${VERSION}\n`,
+    );
+    return 0;
+  }
+  if (command === "help" || command === "--help" || command === "-h") return await help(rest, io);
+  if (!Object.hasOwn(COMMANDS, command)) {
+    const hint = command.startsWith("-")
+      ? `Unknown option "${command}" before the command: put options after it`
+      : `Unknown command "${command}"`;
+    return reportError("", io, args.includes("--json"), new UsageError(hint));
+  }
+  return await COMMANDS[command].run(rest, io);
 }

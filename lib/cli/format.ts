@@ -1,0 +1,130 @@
+/**
+ * How the CLI shows things to people: messages clearly attributed
+ * (`[2026-11-21 10:00:00Z] fred -> bob: text`), instance tables and broker
+ * status. Pure functions from wire data to text; `--json` output does not
+ * come through here.
+ *
+ * @module
+ */
+
+import type { WireInstance, WireMessage } from "../protocol/messages.ts";
+
+/** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
+export function formatTime(iso: string): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** A duration in seconds as `3d 4h`, `2h 5m`, `4m 10s` or `9s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const d = Math.floor(s / 86_400), h = Math.floor(s / 3600) % 24;
+  const m = Math.floor(s / 60) % 60, sec = s % 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${sec}s`;
+  return `${sec}s`;
+}
+
+/** `1 message`, `2 messages`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** A byte count as `512 bytes`, `10.5 KB`, `1.2 MB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * One message, attributed, ending in a newline. Continuation lines of the
+ * content are indented; data follows as JSON; a large message names its file.
+ *
+ * @example
+ * ```ts
+ * formatMessage({ id: "1", from: "fred", to: "bob", timestamp: "2026-11-21T10:00:00.000Z",
+ *   message: { content: "hi" } });
+ * // "[2026-11-21 10:00:00Z] fred -> bob: hi\n"
+ * ```
+ */
+export function formatMessage(m: WireMessage): string {
+  const content = m.message.content.replace(/\r?\n/g, "\n  ");
+  let out = `[${formatTime(m.timestamp)}] ${m.from} -> ${m.to}: ${content}\n`;
+  if (m.message.data !== undefined) out += `  data: ${JSON.stringify(m.message.data)}\n`;
+  if (m.large && !m.message.content.includes(m.large.path)) {
+    out += `  (large message, ${formatBytes(m.large.size)}: full content in ${m.large.path})\n`;
+  }
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) => r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i])).join("  "))
+    .map((line) => line.trimEnd() + "\n")
+    .join("");
+}
+
+/** The instances as a table; `me` is marked. */
+export function formatInstances(instances: WireInstance[], me?: string): string {
+  if (instances.length === 0) return "No registered instances\n";
+  const rows = [["NAME", "STATUS", "QUEUED", "LAST SEEN", "HOST"]];
+  for (const i of instances) {
+    rows.push([
+      i.id === me ? `${i.id} (you)` : i.id,
+      i.online ? "online" : "offline",
+      String(i.queued),
+      formatTime(i.last_seen),
+      i.host ?? "",
+    ]);
+  }
+  return table(rows);
+}
+
+/** The `broker` object of a status reply. */
+export interface BrokerStatus {
+  host: string;
+  port: number;
+  pid: number;
+  version: string;
+  uptime_s: number;
+  data_dir: string;
+  store: string;
+  store_location?: string;
+  connections: number;
+  waiting: number;
+  host_name?: string;
+  /** The web console's address, when it runs. */
+  console_url?: string;
+}
+
+/** A status reply as text. */
+export function formatStatus(
+  broker: BrokerStatus,
+  me: string | undefined,
+  instances: WireInstance[] | undefined,
+  sessionFile: string,
+): string {
+  let out = table([
+    ["Broker:", `${broker.host}:${broker.port} (agent-ipc ${broker.version}, pid ${broker.pid})`],
+    ["Uptime:", formatDuration(broker.uptime_s)],
+    ["Data dir:", broker.data_dir],
+    ["Store:", broker.store + (broker.store_location ? ` (${broker.store_location})` : "")],
+    ["Connections:", `${broker.connections} (${broker.waiting} waiting)`],
+    ...(broker.console_url
+      ? [["Console:", `${broker.console_url} ("agent-ipc web" to log in)`]]
+      : []),
+    ["You:", me ? `${me} (session in ${sessionFile})` : "not registered"],
+  ]);
+  if (instances) {
+    const queued = instances.reduce((n, i) => n + i.queued, 0);
+    out += `\n${plural(instances.length, "instance")}, ${plural(queued, "message")} queued\n`;
+    if (instances.length) out += formatInstances(instances, me);
+  } else {
+    out += `\nRegister ("agent-ipc register NAME") to see instances and queue depths\n`;
+  }
+  return out;
+}

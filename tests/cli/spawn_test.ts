@@ -1,0 +1,67 @@
+/**
+ * End-to-end: a command that finds no broker starts a detached background
+ * broker (never one inside its own process), which keeps running after the
+ * command exits and serves the next commands.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { freePort } from "../_helpers.ts";
+import { CliPlace, jsonOf } from "./_cli.ts";
+
+async function refused(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+Deno.test("the first command starts a detached broker that outlives it", async () => {
+  const port = freePort();
+  await using place = await CliPlace.create(port);
+  let pid: number | undefined;
+  try {
+    // No broker on the port: `register` starts one in the background and proceeds.
+    let r = await place.run("ann", ["register", "ann"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      `agent-ipc: no broker on 127.0.0.1:${port}: starting one in the background\n`,
+    );
+    assert.match(r.stdout, /^Registered ann\n/);
+
+    // The command has exited; the broker still answers, in another process.
+    r = await place.run("ann", ["status", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "no second broker is started");
+    const broker = jsonOf(r).broker as Record<string, unknown>;
+    pid = broker.pid as number;
+    assert.equal(typeof pid, "number");
+    assert.notEqual(pid, Deno.pid);
+    assert.equal(broker.port, port);
+    assert.equal(broker.data_dir, place.dataDir);
+    assert.equal(jsonOf(r).instance_id, "ann");
+    const log = await Deno.readTextFile(join(place.dataDir, "broker.log"));
+    assert.match(log, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
+
+    // It serves later commands of other agents too.
+    r = await place.run("ben", ["register", "ben"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.equal((await place.run("ben", ["send", "ann", "still there?"])).code, 0);
+    r = await place.run("ann", ["check"]);
+    assert.match(r.stdout, /ben -> ann: still there\?\n$/);
+  } finally {
+    if (pid !== undefined) {
+      Deno.kill(pid, "SIGTERM");
+      assert.ok(await refused(port, 10_000), "the background broker stopped");
+    }
+  }
+});
