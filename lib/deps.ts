@@ -7,18 +7,29 @@
  * @module
  */
 
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js"
-export {
-  McpServer,
-  ResourceTemplate,
-} from "npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js"
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/mcp"
+export { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/stdio"
 export { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types.js"
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
 export {
+  ErrorCode,
+  McpError,
+  ResourceUpdatedNotificationSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/types"
+export type { CallToolResult, JSONRPCMessage } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/shared/transport"
+export type { Transport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/transport.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/inMemory"
+export { InMemoryTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/inMemory.js";
+// Client side: used by the MCP end-to-end tests.
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/index"
+export { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/stdio"
+export { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 export { z } from "npm:zod@4.6.7";
 
 // --- NATS (the `nats://` store: lib/state/nats_store.ts) ------------------
