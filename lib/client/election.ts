@@ -92,15 +92,16 @@ function isRefused(e: unknown): boolean {
 async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
   const client = await FramedClient.connect(options);
   try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const reply = await Promise.race([
       client.request({ action: "ping" }),
       new Promise<never>((_, reject) =>
-        setTimeout(
+        timer = setTimeout(
           () => reject(new IpcError("E_UNAVAILABLE", "no answer to ping within 3 s")),
           3_000,
         )
       ),
-    ]);
+    ]).finally(() => clearTimeout(timer));
     if (reply.broker !== "agent-ipc") throw new IpcError("E_UNAVAILABLE", "not agent-ipc");
     return client;
   } catch (e) {
