@@ -1,0 +1,97 @@
+/**
+ * The SQLite schema of the embedded store and its migrations, in one place.
+ * `PRAGMA user_version` holds the number of migrations applied; opening a
+ * file applies the missing ones, each in its own transaction.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/**
+ * Migration `i` takes a database from version `i` to `i + 1`. Append only:
+ * never edit a migration that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE instances (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    last_rename_at INTEGER,
+    host TEXT
+  ) WITHOUT ROWID;
+
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_by_name ON sessions (name);
+
+  -- seq orders every queue (FIFO) and history (newest first). Acknowledged
+  -- messages stay, with acked_at set, as history until purged. No foreign key
+  -- to instances: messages may wait for a name that never registered.
+  CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    data TEXT,
+    large_path TEXT,
+    large_size INTEGER,
+    acked_at INTEGER
+  );
+  -- The queues: only unacknowledged rows, so peek never walks history.
+  CREATE INDEX messages_queue ON messages (recipient, seq) WHERE acked_at IS NULL;
+  -- History expiry without a scan of the whole table.
+  CREATE INDEX messages_acked ON messages (acked_at) WHERE acked_at IS NOT NULL;
+
+  CREATE TABLE forwards (
+    from_name TEXT PRIMARY KEY,
+    to_name TEXT NOT NULL,
+    until INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Highest messages.seq already in messages_fts (indexed lazily by history()).
+  INSERT INTO meta (key, value) VALUES ('fts_seq', 0);
+
+  -- Contentless: the text lives in messages only; rows can still be deleted.
+  CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = '', contentless_delete = 1);
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings `db` up to {@linkcode SCHEMA_VERSION}. Throws a plain Error when the
+ * file was written by a newer version (the caller adds the path and the fix).
+ */
+export function migrate(db: DatabaseSync): void {
+  const row = db.prepare("PRAGMA user_version").get() as { user_version: number } | undefined;
+  const version = row?.user_version ?? 0;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `schema version ${version} is newer than this agent-ipc knows (${SCHEMA_VERSION}): upgrade agent-ipc`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS[v]);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,786 @@
+/**
+ * The embedded, durable {@linkcode Store}: one SQLite file in the data dir,
+ * through `node:sqlite`. This file owns the group commit of writes, the
+ * per-recipient queue counters, the coalescing of `touch` and the lazy
+ * full-text index; the schema and its migrations are in `_sqlite_schema.ts`.
+ *
+ * Durability: WAL with `synchronous=NORMAL`. A write's promise resolves only
+ * after the COMMIT of its transaction, and a committed transaction is in the
+ * WAL file (in the OS page cache) when COMMIT returns, so it survives a
+ * SIGKILL or crash of the process. A power loss or kernel crash may lose the
+ * last transactions before the next checkpoint; that is the bar we chose for
+ * a local broker (`synchronous=FULL` would fsync every commit).
+ *
+ * One process opens a store file at a time: the queue counters live in
+ * memory and are rebuilt when the file is opened.
+ *
+ * @module
+ */
+
+import { clearImmediate, setImmediate } from "node:timers";
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type SQLOutputValue,
+  type StatementSync,
+} from "node:sqlite";
+import { IpcError } from "../protocol/errors.ts";
+import type { JsonObject } from "../protocol/messages.ts";
+import { migrate } from "./_sqlite_schema.ts";
+import { closedError, openError, storeError } from "./_sqlite_errors.ts";
+import type {
+  EnqueueOutcome,
+  ForwardRecord,
+  HistoryQuery,
+  InstanceRecord,
+  PurgeResult,
+  Retention,
+  Store,
+  StoredMessage,
+} from "./store.ts";
+
+/** When the writes of one event-loop turn are committed. */
+export type FlushMode = "immediate" | "microtask";
+
+/** Tuning of {@linkcode openSqliteStore}; the defaults suit the broker. */
+export interface SqliteStoreOptions {
+  /**
+   * When a batch of writes commits. `"immediate"` (default): in a
+   * `setImmediate` callback, after every I/O callback of this event-loop turn
+   * and its promise chains, however deep, so concurrent requests share one
+   * COMMIT. `"microtask"`: when the microtask queue drains; slightly sooner,
+   * but a caller whose path to the store has more `await`s than the first
+   * caller's misses the batch (measured: half the batch size when half the
+   * requests await two reads first). `setTimeout(0)` is not offered: with
+   * other timers pending it waits 1-2 ms, which caps the broker at a few
+   * hundred commits per second.
+   */
+  flush?: FlushMode;
+  /** `touch` writes `lastSeen` at most this often per name, ms (default 1000). */
+  touchIntervalMs?: number;
+  /** How long to wait for a lock held by another connection, ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Rows indexed for full-text search per transaction (default 10000). */
+  ftsChunk?: number;
+  /** Rows purged per transaction (default 10000). */
+  purgeChunk?: number;
+}
+
+/**
+ * Opens (creating and migrating as needed) the SQLite store at `path`.
+ * Rejects with `IpcError("E_STORE")` naming the path and the fix when the
+ * file cannot be opened, is not a database, or is damaged.
+ *
+ * @example
+ * ```ts
+ * await using store = await openSqliteStore("/tmp/agent-ipc/state.db");
+ * await store.enqueue([{ id: "m1", from: "a", to: "b", time: Date.now(), content: "hi" }], 10_000);
+ * ```
+ */
+export async function openSqliteStore(
+  path: string,
+  opts: SqliteStoreOptions = {},
+): Promise<SqliteStore> {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path);
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    const mode = (db.prepare("PRAGMA journal_mode = WAL").get() as { journal_mode?: string })
+      ?.journal_mode;
+    if (mode !== "wal") throw new Error(`cannot switch to WAL journal mode (got "${mode}")`);
+    db.exec("PRAGMA synchronous = NORMAL");
+    // Foreign keys stay off: nothing in the schema declares one (see _sqlite_schema.ts).
+    db.exec("PRAGMA temp_store = MEMORY");
+    db.exec("PRAGMA cache_size = -32768"); // 32 MiB
+    db.exec("PRAGMA journal_size_limit = 67108864"); // truncate the WAL back to 64 MiB
+    migrate(db);
+    const store = new SqliteStore(db, path, opts);
+    return await Promise.resolve(store);
+  } catch (e) {
+    try {
+      db?.close();
+    } catch {
+      // The open error is the one to report.
+    }
+    throw openError(path, e);
+  }
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  /** Reverts in-memory state (counters, markers) if the transaction rolls back. */
+  undo: (() => void)[];
+}
+
+type Row = Record<string, SQLInputValue>;
+
+const ENQUEUED: EnqueueOutcome = Object.freeze({ ok: true }) as EnqueueOutcome;
+/**
+ * The columns `toMessage` reads, in its order (`peekSized` adds the byte
+ * length). node:sqlite cuts TEXT at the first NUL character when reading, so
+ * content holding one is read as a BLOB of its UTF-8 bytes.
+ */
+const MESSAGE_COLUMNS = "m.seq, m.id, m.sender, m.recipient, m.time, " +
+  "CASE WHEN instr(m.content, char(0)) > 0 THEN CAST(m.content AS BLOB) ELSE m.content END, " +
+  "m.data, m.large_path, m.large_size";
+const utf8 = new TextDecoder();
+
+/** The SQLite {@linkcode Store}; create it with {@linkcode openSqliteStore}. */
+export class SqliteStore implements Store {
+  /** Always `"sqlite"`. */
+  readonly kind = "sqlite";
+  /** The database file. */
+  readonly location: string;
+
+  #db: DatabaseSync;
+  #s: ReturnType<typeof prepareAll>;
+  #flushMode: FlushMode;
+  #touchInterval: number;
+  #ftsChunk: number;
+  #purgeChunk: number;
+  #closed = false;
+  #commits = 0;
+  #batch: Batch | undefined;
+  #immediate: ReturnType<typeof setImmediate> | undefined;
+  #flushNow = () => this.#flush();
+  /** Unacknowledged messages per recipient: keeps the cap check O(1). */
+  #depth = new Map<string, number>();
+  /** Latest `touch` per name, and what the file holds; `#dirty` differ. */
+  #seen = new Map<string, number>();
+  #seenWritten = new Map<string, number>();
+  #dirty = new Set<string>();
+  #ftsSeq: number;
+  #historyStmts = new Map<string, StatementSync>();
+
+  /** Use {@linkcode openSqliteStore}. */
+  constructor(db: DatabaseSync, path: string, opts: SqliteStoreOptions = {}) {
+    this.#db = db;
+    this.location = path;
+    this.#flushMode = opts.flush ?? "immediate";
+    this.#touchInterval = opts.touchIntervalMs ?? 1000;
+    this.#ftsChunk = opts.ftsChunk ?? 10_000;
+    this.#purgeChunk = opts.purgeChunk ?? 10_000;
+    this.#s = prepareAll(db);
+    for (const row of this.#s.depths.all() as { recipient: string; n: number }[]) {
+      this.#depth.set(row.recipient, row.n);
+    }
+    this.#ftsSeq = (this.#s.getMeta.get("fts_seq") as { value: number } | undefined)?.value ?? 0;
+  }
+
+  /** Transactions committed since open: each carries every write of one event-loop turn. */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  // --- group commit -------------------------------------------------------
+
+  /**
+   * Runs `fn` inside the open batch transaction (opening one if needed) and
+   * resolves with its result once that transaction has committed. With
+   * `multi`, `fn` runs under a savepoint so that its failure undoes only its
+   * own statements, not those of the other writers in the batch.
+   */
+  #write<T>(doing: string, multi: boolean, fn: (undo: (() => void)[]) => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError(this.location));
+    let batch: Batch;
+    try {
+      batch = this.#batch ?? this.#begin();
+    } catch (e) {
+      return Promise.reject(storeError(this.location, "begin a transaction", e));
+    }
+    const undo: (() => void)[] = [];
+    let savepoint = false;
+    try {
+      if (multi) {
+        this.#s.savepoint.run();
+        savepoint = true;
+      }
+      const result = fn(undo);
+      if (savepoint) this.#s.release.run();
+      for (const u of undo) batch.undo.push(u);
+      return batch.promise.then(() => result);
+    } catch (e) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+      if (!this.#db.isTransaction) {
+        // SQLite rolled the whole transaction back (disk full, I/O error).
+        this.#abort(batch, e);
+      } else if (savepoint) {
+        try {
+          this.#s.rollbackTo.run();
+          this.#s.release.run();
+        } catch (e2) {
+          this.#abort(batch, e2);
+        }
+      }
+      return Promise.reject(storeError(this.location, doing, e));
+    }
+  }
+
+  #begin(): Batch {
+    this.#s.begin.run();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    // Writes that nobody awaits (touch) must not turn a failed commit into an
+    // unhandled rejection; awaited writes see it through their own `then`.
+    promise.catch(() => {});
+    const batch: Batch = { promise, resolve, reject, undo: [] };
+    this.#batch = batch;
+    if (this.#flushMode === "microtask") queueMicrotask(this.#flushNow);
+    else this.#immediate = setImmediate(this.#flushNow);
+    return batch;
+  }
+
+  #cancelFlush(): void {
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
+  #flush(force = false): void {
+    const batch = this.#batch;
+    if (!batch) return;
+    this.#cancelFlush();
+    try {
+      this.#writeTouches(force, batch.undo);
+      this.#s.commit.run();
+    } catch (e) {
+      this.#abort(batch, e);
+      return;
+    }
+    this.#commits++;
+    this.#batch = undefined;
+    batch.resolve();
+  }
+
+  #abort(batch: Batch, cause: unknown): void {
+    if (this.#batch === batch) {
+      this.#batch = undefined;
+      this.#cancelFlush();
+    }
+    try {
+      if (this.#db.isTransaction) this.#s.rollback.run();
+    } catch {
+      // Nothing more to undo in the file; the batch fails either way.
+    }
+    for (let i = batch.undo.length - 1; i >= 0; i--) batch.undo[i]();
+    batch.reject(storeError(this.location, "commit", cause));
+  }
+
+  #writeTouches(force: boolean, undo: (() => void)[]): void {
+    for (const name of this.#dirty) {
+      const seen = this.#seen.get(name) ?? 0;
+      const written = this.#seenWritten.get(name);
+      if (!force && written !== undefined && seen - written < this.#touchInterval) continue;
+      this.#s.touch.run(seen, name, seen);
+      this.#seenWritten.set(name, seen);
+      this.#dirty.delete(name);
+      undo.push(() => {
+        this.#dirty.add(name);
+        if (written === undefined) this.#seenWritten.delete(name);
+        else this.#seenWritten.set(name, written);
+      });
+    }
+  }
+
+  #read<T>(doing: string, fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError(this.location));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(storeError(this.location, doing, e));
+    }
+  }
+
+  #addDepth(name: string, n: number, undo: (() => void)[]): void {
+    if (n === 0) return;
+    this.#bump(name, n);
+    undo.push(() => this.#bump(name, -n));
+  }
+
+  #bump(name: string, n: number): void {
+    const d = (this.#depth.get(name) ?? 0) + n;
+    if (d > 0) this.#depth.set(name, d);
+    else this.#depth.delete(name);
+  }
+
+  #markSeen(name: string, now: number): void {
+    if (now > (this.#seen.get(name) ?? -Infinity)) this.#seen.set(name, now);
+  }
+
+  // --- sessions -----------------------------------------------------------
+
+  /** {@inheritDoc Store.register} */
+  register(
+    name: string,
+    tokenHash: string,
+    now: number,
+    opts: { revokeOthers: boolean; host?: string },
+  ): Promise<{ queued: number }> {
+    return this.#write("register", true, () => {
+      this.#s.upsertInstance.run(name, now, now, opts.host ?? null);
+      if (opts.revokeOthers) this.#s.deleteSessionsOf.run(name);
+      this.#s.insertSession.run(tokenHash, name, now);
+      this.#markSeen(name, now);
+      this.#seenWritten.set(name, now);
+      return { queued: this.#depth.get(name) ?? 0 };
+    });
+  }
+
+  /** {@inheritDoc Store.sessionName} */
+  sessionName(tokenHash: string): Promise<string | null> {
+    return this.#read("read a session", () => {
+      const row = this.#s.sessionName.get(tokenHash) as { name: string } | undefined;
+      return row?.name ?? null;
+    });
+  }
+
+  /** {@inheritDoc Store.removeSession} */
+  removeSession(tokenHash: string): Promise<boolean> {
+    return this.#write(
+      "remove a session",
+      false,
+      () => Number(this.#s.deleteSession.run(tokenHash).changes) > 0,
+    );
+  }
+
+  /**
+   * Records activity in memory at once (reads see it); the file gets it with
+   * the next committed batch, at most once per `touchIntervalMs` per name,
+   * and at `close`. A crash loses at most that interval of `lastSeen`.
+   */
+  touch(name: string, now: number): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError(this.location));
+    this.#markSeen(name, now);
+    this.#dirty.add(name);
+    const written = this.#seenWritten.get(name);
+    if (!this.#batch && (written === undefined || now - written >= this.#touchInterval)) {
+      try {
+        this.#begin();
+      } catch (e) {
+        return Promise.reject(storeError(this.location, "record activity", e));
+      }
+    }
+    return Promise.resolve();
+  }
+
+  // --- instances ----------------------------------------------------------
+
+  /** {@inheritDoc Store.instance} */
+  instance(name: string): Promise<InstanceRecord | null> {
+    return this.#read("read an instance", () => {
+      const row = this.#s.instance.get(name) as Row | undefined;
+      return row ? this.#toInstance(row) : null;
+    });
+  }
+
+  /** {@inheritDoc Store.instances} */
+  instances(): Promise<InstanceRecord[]> {
+    return this.#read("list instances", () => {
+      return (this.#s.instances.all() as Row[]).map((row) => this.#toInstance(row));
+    });
+  }
+
+  #toInstance(row: Row): InstanceRecord {
+    const name = row.name as string;
+    const rec: InstanceRecord = {
+      name,
+      createdAt: row.created_at as number,
+      lastSeen: Math.max(row.last_seen as number, this.#seen.get(name) ?? -Infinity),
+      sessions: row.sessions as number,
+      queued: this.#depth.get(name) ?? 0,
+    };
+    if (row.last_rename_at !== null) rec.lastRenameAt = row.last_rename_at as number;
+    if (row.host !== null) rec.host = row.host as string;
+    return rec;
+  }
+
+  // --- queues -------------------------------------------------------------
+
+  /** {@inheritDoc Store.enqueue} */
+  enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]> {
+    if (messages.length === 0) return this.#read("enqueue", () => []);
+    return this.#write("enqueue", messages.length > 1, (undo) => {
+      const out: EnqueueOutcome[] = [];
+      const insert = this.#s.insertMessage;
+      for (const m of messages) {
+        const queued = this.#depth.get(m.to) ?? 0;
+        if (queued >= cap) {
+          out.push({ ok: false, reason: "full", queued });
+          continue;
+        }
+        insert.run(
+          m.id,
+          m.from,
+          m.to,
+          m.time,
+          m.content,
+          m.data === undefined ? null : JSON.stringify(m.data),
+          m.large?.path ?? null,
+          m.large?.size ?? null,
+        );
+        this.#addDepth(m.to, 1, undo);
+        out.push(ENQUEUED);
+      }
+      return out;
+    });
+  }
+
+  /** {@inheritDoc Store.peek} */
+  peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
+    return this.#read("read a queue", () => {
+      if (limit < 1 || !this.#depth.has(name)) return [];
+      if (maxBytes === undefined) {
+        return (this.#s.peek.all(name, limit) as unknown as SQLOutputValue[][]).map(toMessage);
+      }
+      const out: StoredMessage[] = [];
+      let total = 0;
+      const rows = this.#s.peekSized.all(name, limit) as unknown as SQLOutputValue[][];
+      for (const row of rows) {
+        total += row[9] as number;
+        if (total > maxBytes && out.length > 0) break;
+        out.push(toMessage(row));
+      }
+      return out;
+    });
+  }
+
+  /** {@inheritDoc Store.ack} */
+  ack(name: string, ids: string[], now: number): Promise<string[]> {
+    if (ids.length === 0) return this.#read("acknowledge", () => []);
+    return this.#write("acknowledge", ids.length > 1, (undo) => {
+      const acked: string[] = [];
+      const stmt = this.#s.ack;
+      for (const id of ids) {
+        if (Number(stmt.run(now, id, name).changes) > 0) acked.push(id);
+      }
+      this.#addDepth(name, -acked.length, undo);
+      return acked;
+    });
+  }
+
+  /** {@inheritDoc Store.depth} */
+  depth(name: string): Promise<number> {
+    return this.#read("count a queue", () => this.#depth.get(name) ?? 0);
+  }
+
+  // --- renames ------------------------------------------------------------
+
+  /**
+   * {@inheritDoc Store.rename}
+   *
+   * Forwards that pointed at `from` now point at `to` (so one hop always
+   * reaches a live name), and a forward from `to` itself is dropped.
+   * Rejects with E_NOT_FOUND when `from` has no instance record.
+   */
+  rename(from: string, to: string, now: number, forwardUntil: number): Promise<void> {
+    return this.#write("rename", true, (undo) => {
+      if (Number((this.#s.sessionCount.get(to) as { n: number }).n) > 0) {
+        throw new IpcError("E_NAME_TAKEN", `Name "${to}" is held by a live session`);
+      }
+      if (from === to) throw new IpcError("E_BAD_FIELD", `Cannot rename "${from}" to itself`);
+      if (!this.#s.instance.get(from)) {
+        throw new IpcError("E_NOT_FOUND", `Instance "${from}" is not registered`);
+      }
+      this.#s.deleteInstance.run(to);
+      this.#s.renameInstance.run(to, now, from);
+      this.#s.renameSessions.run(to, from);
+      const moved = Number(this.#s.moveQueue.run(to, from).changes);
+      this.#addDepth(from, -moved, undo);
+      this.#addDepth(to, moved, undo);
+      this.#s.deleteForward.run(to);
+      this.#s.repointForwards.run(to, from);
+      this.#s.putForward.run(from, to, forwardUntil);
+      const seen = this.#seen.get(from);
+      if (seen !== undefined) this.#markSeen(to, seen);
+      this.#seen.delete(from);
+      this.#dirty.delete(from);
+      this.#seenWritten.delete(from);
+      this.#seenWritten.delete(to);
+      this.#dirty.add(to);
+    });
+  }
+
+  /** {@inheritDoc Store.forward} (A forward holds while `now <= until`.) */
+  forward(name: string, now: number): Promise<string | null> {
+    return this.#read("read a forward", () => {
+      const row = this.#s.forward.get(name, now) as { to_name: string } | undefined;
+      return row?.to_name ?? null;
+    });
+  }
+
+  /** Every forward still in the file (expired ones until the next purge). */
+  forwards(): Promise<ForwardRecord[]> {
+    return this.#read("list forwards", () =>
+      (this.#s.forwards.all() as Row[]).map((r) => ({
+        from: r.from_name as string,
+        to: r.to_name as string,
+        until: r.until as number,
+      })));
+  }
+
+  // --- history and upkeep -------------------------------------------------
+
+  /**
+   * {@inheritDoc Store.history}
+   *
+   * `since` and `until` are inclusive. `text` is an FTS5 query; text that is
+   * not valid FTS5 syntax is searched as plain words. Messages sent since the
+   * last search are indexed first, in chunks, so sends never pay for it.
+   */
+  async history(query: HistoryQuery): Promise<StoredMessage[]> {
+    const text = query.text?.trim();
+    if (text) await this.#indexFts();
+    return this.#read("search history", () => {
+      const where: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (query.from !== undefined) where.push("m.sender = ?"), params.push(query.from);
+      if (query.to !== undefined) where.push("m.recipient = ?"), params.push(query.to);
+      if (query.between) {
+        const [a, b] = query.between;
+        where.push("((m.sender = ? AND m.recipient = ?) OR (m.sender = ? AND m.recipient = ?))");
+        params.push(a, b, b, a);
+      }
+      if (query.since !== undefined) where.push("m.time >= ?"), params.push(query.since);
+      if (query.until !== undefined) where.push("m.time <= ?"), params.push(query.until);
+      if (query.beforeId !== undefined) {
+        where.push("m.seq < (SELECT seq FROM messages WHERE id = ?)");
+        params.push(query.beforeId);
+      }
+      const limit = Math.max(0, Math.trunc(query.limit ?? 100));
+      let sql = `SELECT ${MESSAGE_COLUMNS} FROM messages m`;
+      if (text) {
+        sql += " JOIN messages_fts f ON f.rowid = m.seq";
+        where.unshift("messages_fts MATCH ?");
+      }
+      if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
+      sql += " ORDER BY m.seq DESC LIMIT ?";
+      let stmt = this.#historyStmts.get(sql);
+      if (!stmt) this.#historyStmts.set(sql, stmt = arrays(this.#db.prepare(sql)));
+      const run = (...args: SQLInputValue[]) =>
+        (stmt.all(...args) as unknown as SQLOutputValue[][]).map(toMessage);
+      if (!text) return run(...params, limit);
+      try {
+        return run(text, ...params, limit);
+      } catch {
+        // Not FTS5 syntax (a stray quote, "word:"): search the words as phrases.
+        const words = text.split(/\s+/).map((w) => `"${w.replaceAll('"', '""')}"`).join(" ");
+        return run(words, ...params, limit);
+      }
+    });
+  }
+
+  /** Adds the messages not yet in the full-text index, one chunk per transaction. */
+  async #indexFts(): Promise<void> {
+    const target = (this.#s.maxSeq.get() as { m: number | null }).m ?? 0;
+    while (this.#ftsSeq < target) {
+      await this.#write("index history", true, (undo) => {
+        const from = this.#ftsSeq;
+        const end = (this.#s.ftsChunkEnd.get(from, this.#ftsChunk) as { m: number | null }).m;
+        if (end === null) return;
+        this.#s.ftsIndex.run(from, end);
+        this.#setFtsSeq(end, undo);
+      });
+    }
+  }
+
+  #setFtsSeq(seq: number, undo: (() => void)[]): void {
+    const before = this.#ftsSeq;
+    this.#s.setMeta.run(seq, "fts_seq");
+    this.#ftsSeq = seq;
+    undo.push(() => this.#ftsSeq = before);
+  }
+
+  /**
+   * {@inheritDoc Store.purge}
+   *
+   * A queued message is unclaimed when its recipient has no live session and
+   * its `time` is older than `now - unclaimedQueueMs`; a delivered message
+   * expires when acknowledged before `now - historyMs`; a forward when
+   * `until < now`. Works in chunks of `purgeChunk` rows, one transaction
+   * each, so a large purge does not stall the broker.
+   */
+  async purge(now: number, retention: Retention): Promise<PurgeResult> {
+    const result: PurgeResult = { expiredQueued: 0, expiredHistory: 0, expiredForwards: 0 };
+    const queueCutoff = now - retention.unclaimedQueueMs;
+    const names = await this.#read(
+      "purge",
+      () =>
+        [...this.#depth.keys()].filter((name) =>
+          Number((this.#s.sessionCount.get(name) as { n: number }).n) === 0
+        ),
+    );
+    for (const name of names) {
+      let n: number;
+      do {
+        n = await this.#write("purge", true, (undo) => {
+          this.#s.ftsDeleteQueued.run(name, queueCutoff, this.#purgeChunk, this.#ftsSeq);
+          const gone = Number(this.#s.purgeQueued.run(name, queueCutoff, this.#purgeChunk).changes);
+          this.#addDepth(name, -gone, undo);
+          return gone;
+        });
+        result.expiredQueued += n;
+      } while (n === this.#purgeChunk);
+    }
+    const historyCutoff = now - retention.historyMs;
+    let n: number;
+    do {
+      n = await this.#write("purge", true, () => {
+        this.#s.ftsDeleteHistory.run(historyCutoff, this.#purgeChunk, this.#ftsSeq);
+        return Number(this.#s.purgeHistory.run(historyCutoff, this.#purgeChunk).changes);
+      });
+      result.expiredHistory += n;
+    } while (n === this.#purgeChunk);
+    result.expiredForwards = await this.#write("purge", true, (undo) => {
+      // A deleted newest row lets SQLite reuse its seq: keep the index marker below it.
+      const max = (this.#s.maxSeq.get() as { m: number | null }).m ?? 0;
+      if (this.#ftsSeq > max) this.#setFtsSeq(max, undo);
+      return Number(this.#s.purgeForwards.run(now).changes);
+    });
+    return result;
+  }
+
+  /** {@inheritDoc Store.close} */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    let failure: unknown;
+    try {
+      if (this.#dirty.size > 0 && !this.#batch) this.#begin();
+      const batch = this.#batch;
+      this.#flush(true);
+      if (batch) await batch.promise.catch((e) => failure = e);
+      try {
+        this.#db.exec("PRAGMA analysis_limit = 400; PRAGMA optimize");
+      } catch {
+        // Only a hint for the query planner.
+      }
+    } catch (e) {
+      failure = storeError(this.location, "flush", e);
+    } finally {
+      try {
+        this.#db.close();
+      } catch (e) {
+        failure ??= storeError(this.location, "close", e);
+      }
+    }
+    if (failure) throw failure;
+  }
+
+  /** Same as {@linkcode SqliteStore.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** A row of {@linkcode MESSAGE_COLUMNS} read with `setReturnArrays(true)`. */
+function toMessage(row: SQLOutputValue[]): StoredMessage {
+  const m: StoredMessage = {
+    id: row[1] as string,
+    from: row[2] as string,
+    to: row[3] as string,
+    time: row[4] as number,
+    content: typeof row[5] === "string" ? row[5] : utf8.decode(row[5] as Uint8Array),
+  };
+  if (row[6] !== null) m.data = JSON.parse(row[6] as string) as JsonObject;
+  if (row[7] !== null) m.large = { path: row[7] as string, size: row[8] as number };
+  return m;
+}
+
+/** Rows as arrays: measured 30% faster than objects for message rows. */
+function arrays(stmt: StatementSync): StatementSync {
+  // In Deno's node:sqlite, not yet in the bundled @types/node.
+  (stmt as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+  return stmt;
+}
+
+function prepareAll(db: DatabaseSync) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    begin: p("BEGIN IMMEDIATE"),
+    commit: p("COMMIT"),
+    rollback: p("ROLLBACK"),
+    savepoint: p("SAVEPOINT w"),
+    release: p("RELEASE w"),
+    rollbackTo: p("ROLLBACK TO w"),
+    depths: p(
+      "SELECT recipient, count(*) AS n FROM messages WHERE acked_at IS NULL GROUP BY recipient",
+    ),
+    getMeta: p("SELECT value FROM meta WHERE key = ?"),
+    setMeta: p("UPDATE meta SET value = ? WHERE key = ?"),
+    maxSeq: p("SELECT max(seq) AS m FROM messages"),
+
+    upsertInstance: p(
+      `INSERT INTO instances (name, created_at, last_seen, host) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),
+         host = coalesce(excluded.host, host)`,
+    ),
+    instance: p(
+      `SELECT i.*, (SELECT count(*) FROM sessions s WHERE s.name = i.name) AS sessions
+       FROM instances i WHERE i.name = ?`,
+    ),
+    instances: p(
+      `SELECT i.*, (SELECT count(*) FROM sessions s WHERE s.name = i.name) AS sessions
+       FROM instances i ORDER BY i.name`,
+    ),
+    touch: p("UPDATE instances SET last_seen = ? WHERE name = ? AND last_seen < ?"),
+    deleteInstance: p("DELETE FROM instances WHERE name = ?"),
+    renameInstance: p("UPDATE instances SET name = ?, last_rename_at = ? WHERE name = ?"),
+
+    insertSession: p(
+      "INSERT OR REPLACE INTO sessions (token_hash, name, created_at) VALUES (?, ?, ?)",
+    ),
+    sessionName: p("SELECT name FROM sessions WHERE token_hash = ?"),
+    sessionCount: p("SELECT count(*) AS n FROM sessions WHERE name = ?"),
+    deleteSession: p("DELETE FROM sessions WHERE token_hash = ?"),
+    deleteSessionsOf: p("DELETE FROM sessions WHERE name = ?"),
+    renameSessions: p("UPDATE sessions SET name = ? WHERE name = ?"),
+
+    insertMessage: p(
+      `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    peek: arrays(p(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m
+       WHERE m.recipient = ? AND m.acked_at IS NULL ORDER BY m.seq LIMIT ?`,
+    )),
+    peekSized: arrays(p(
+      `SELECT ${MESSAGE_COLUMNS}, octet_length(m.content) AS bytes FROM messages m
+       WHERE m.recipient = ? AND m.acked_at IS NULL ORDER BY m.seq LIMIT ?`,
+    )),
+    ack: p(
+      "UPDATE messages SET acked_at = ? WHERE id = ? AND recipient = ? AND acked_at IS NULL",
+    ),
+    moveQueue: p("UPDATE messages SET recipient = ? WHERE recipient = ? AND acked_at IS NULL"),
+
+    forward: p("SELECT to_name FROM forwards WHERE from_name = ? AND until >= ?"),
+    forwards: p("SELECT from_name, to_name, until FROM forwards ORDER BY from_name"),
+    deleteForward: p("DELETE FROM forwards WHERE from_name = ?"),
+    repointForwards: p("UPDATE forwards SET to_name = ? WHERE to_name = ?"),
+    putForward: p("INSERT OR REPLACE INTO forwards (from_name, to_name, until) VALUES (?, ?, ?)"),
+    purgeForwards: p("DELETE FROM forwards WHERE until < ?"),
+
+    ftsChunkEnd: p(
+      "SELECT max(seq) AS m FROM (SELECT seq FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)",
+    ),
+    ftsIndex: p(
+      `INSERT INTO messages_fts (rowid, content)
+       SELECT seq, content FROM messages WHERE seq > ? AND seq <= ?`,
+    ),
+    ftsDeleteQueued: p(
+      `DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages
+       WHERE recipient = ? AND acked_at IS NULL AND time < ? ORDER BY seq LIMIT ?) AND rowid <= ?`,
+    ),
+    purgeQueued: p(
+      `DELETE FROM messages WHERE seq IN (SELECT seq FROM messages
+       WHERE recipient = ? AND acked_at IS NULL AND time < ? ORDER BY seq LIMIT ?)`,
+    ),
+    ftsDeleteHistory: p(
+      `DELETE FROM messages_fts WHERE rowid IN (SELECT seq FROM messages
+       WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?) AND rowid <= ?`,
+    ),
+    purgeHistory: p(
+      `DELETE FROM messages WHERE seq IN (SELECT seq FROM messages
+       WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?)`,
+    ),
+  };
+}
