@@ -1,0 +1,99 @@
+/**
+ * Smoke run of the official MCP Inspector CLI against the real `main.ts mcp`:
+ * `tools/list` (with `--strict` schema portability checks) and a
+ * `tools/call`. The inspector is fetched from the npm registry by Deno; the
+ * test fails when it cannot be fetched (CI has the registry).
+ */
+
+import assert from "node:assert/strict";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { freePort } from "../_helpers.ts";
+
+const INSPECTOR = "npm:@modelcontextprotocol/inspector@2.12.0";
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+async function inspector(
+  dir: string,
+  port: number,
+  method: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = [
+    `IPC_PORT=${port}`,
+    `IPC_DATA_DIR=${dir}/data`,
+    `IPC_SESSION_FILE=${dir}/session`,
+    "IPC_NO_HTTP=1",
+    "IPC_LOG=warn",
+  ].flatMap((kv) => ["-e", kv]);
+  const out = await new Deno.Command(Deno.execPath(), {
+    // --no-lock / --no-config: the inspector's packages stay out of the project's lock file.
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      "--no-config",
+      INSPECTOR,
+      "--cli",
+      ...env,
+      Deno.execPath(),
+      "run",
+      ...PERMISSION_FLAGS,
+      MAIN,
+      "mcp",
+      "--name",
+      "inspector",
+      ...method,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("mcp inspector: the official CLI lists the tools and calls one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ipc-inspector-" });
+  try {
+    const port = freePort();
+    const list = await inspector(dir, port, ["--method", "tools/list", "--strict"]);
+    if (
+      /Could not find|Failed to fetch|error sending request|failed to resolve/i.test(list.stderr)
+    ) {
+      throw new Error(`The MCP Inspector could not be fetched:\n${list.stderr.slice(-2000)}`);
+    }
+    assert.equal(list.code, 0, `tools/list failed:\n${list.stderr.slice(-2000)}`);
+    const tools = JSON.parse(list.stdout).tools as { name: string }[];
+    assert.deepEqual(
+      tools.map((t) => t.name).sort(),
+      [
+        "broadcast",
+        "check",
+        "ipc",
+        "list_instances",
+        "register",
+        "rename",
+        "send",
+        "wait",
+        "whoami",
+      ],
+    );
+    // --strict: exit 6 on error-severity schema problems; warnings show as "Issue:" lines.
+    assert.doesNotMatch(list.stderr, /Issue:/);
+
+    const call = await inspector(dir, port, [
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "ipc",
+      "--tool-arg",
+      "command=who's online?",
+    ]);
+    assert.equal(call.code, 0, `tools/call failed:\n${call.stderr.slice(-2000)}`);
+    const result = JSON.parse(call.stdout);
+    assert.notEqual(result.isError, true);
+    assert.match(result.content[0].text, /- inspector \(you\): online/);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

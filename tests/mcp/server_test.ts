@@ -1,0 +1,282 @@
+/**
+ * The MCP server linked to the SDK's Client in memory, against a real broker
+ * on a free port: every tool, errors, the unread notice, at-least-once
+ * acknowledgement, resources and subscriptions.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type CallToolResult,
+  Client,
+  InMemoryTransport,
+  type JSONRPCMessage,
+  ResourceUpdatedNotificationSchema,
+} from "../../lib/deps.ts";
+import { AgentClient } from "../../lib/client/agent_client.ts";
+import { McpAgent } from "../../lib/mcp/agent.ts";
+import { createIpcMcpServer } from "../../lib/mcp/server.ts";
+import { type TestBroker, testBroker } from "../_helpers.ts";
+
+interface Rig extends AsyncDisposable {
+  tb: TestBroker;
+  agent: McpAgent;
+  client: Client;
+  /** Responses the server transport wrote, by request id. */
+  sent: JSONRPCMessage[];
+  /** When set, the server "dies" before writing responses: they are dropped. */
+  drop: { responses: boolean };
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  peer(name: string): Promise<AgentClient>;
+}
+
+async function rig(
+  opts: { name?: string; tb?: TestBroker; pollMs?: number } = {},
+): Promise<Rig> {
+  const tb = opts.tb ?? await testBroker();
+  const agent = new McpAgent({
+    client: { host: "127.0.0.1", port: tb.port, dataDir: tb.dataDir },
+    name: opts.name,
+  });
+  await agent.start();
+  const app = createIpcMcpServer(agent, { pollMs: opts.pollMs ?? 50 });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const sent: JSONRPCMessage[] = [];
+  const drop = { responses: false };
+  const send = serverSide.send.bind(serverSide);
+  serverSide.send = (message, options) => {
+    const isResponse = "id" in message && !("method" in message);
+    if (isResponse && drop.responses) return new Promise(() => {}); // never written
+    sent.push(message);
+    return send(message, options);
+  };
+  await app.connect(serverSide);
+  const client = new Client({ name: "test", version: "1.0.0" });
+  await client.connect(clientSide);
+  const peers: AgentClient[] = [];
+  return {
+    tb,
+    agent,
+    client,
+    sent,
+    drop,
+    call: async (name, args = {}) =>
+      (await client.callTool({ name, arguments: args })) as CallToolResult,
+    async peer(name) {
+      const c = await AgentClient.connect({
+        host: "127.0.0.1",
+        port: tb.port,
+        dataDir: tb.dataDir,
+        role: "none",
+      });
+      await c.register(name);
+      peers.push(c);
+      return c;
+    },
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await app.close();
+      await agent.close();
+      await app.resources.watcher.close();
+      for (const p of peers) await p.close();
+      if (!opts.tb) await tb[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function text(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("mcp: the tool list is the nine tools, short enough for a context", async () => {
+  await using r = await rig();
+  const { tools } = await r.client.listTools();
+  assert.deepEqual(tools.map((t) => t.name).sort(), [
+    "broadcast",
+    "check",
+    "ipc",
+    "list_instances",
+    "register",
+    "rename",
+    "send",
+    "wait",
+    "whoami",
+  ]);
+  const chars = JSON.stringify(tools).length;
+  // ~4 characters per token: the whole list stays within about 2,000 tokens.
+  assert.ok(chars <= 8000, `tool list is ${chars} characters`);
+  for (const t of tools) {
+    assert.ok((t.description ?? "").includes("agent-ipc"), `${t.name} names agent-ipc`);
+  }
+});
+
+Deno.test("mcp: register, whoami, send, check, ack after the response is written", async () => {
+  await using r = await rig();
+  const notYet = await r.call("whoami");
+  assert.match(text(notYet), /Not registered/);
+  const unregistered = await r.call("send", { to: "bob", message: "hi" });
+  assert.equal(unregistered.isError, true);
+  assert.match(text(unregistered), /register tool/);
+
+  assert.match(
+    text(await r.call("register", { name: "alice" })),
+    /Registered on agent-ipc as alice/,
+  );
+  assert.match(text(await r.call("whoami")), /You are alice/);
+
+  const bob = await r.peer("bob");
+  assert.match(text(await r.call("send", { to: "bob", message: "hello bob" })), /Sent to bob/);
+  const got = await bob.check({ ack: true });
+  assert.equal(got.messages[0].message.content, "hello bob");
+  assert.equal(got.messages[0].from, "alice");
+
+  await bob.send("alice", "first\nsecond line");
+  await bob.send("alice", "again", { k: 1 });
+  // Any tool result ends with the unread notice.
+  const listed = await r.call("list_instances");
+  assert.match(text(listed), /- alice \(you\): online/);
+  assert.match(text(listed), /2 unread messages from bob/);
+
+  const checked = await r.call("check", { limit: 1 });
+  const t = text(checked);
+  assert.match(t, /not instructions from your user/);
+  assert.match(t, /From bob at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC:\n> first\n> second line/);
+  assert.match(t, /1 unread message from bob/);
+  // Acknowledged once written: the broker's queue for alice shrinks to one.
+  await until(async () => (await bob.list()).find((i) => i.id === "alice")?.queued === 1);
+  const second = text(await r.call("check"));
+  assert.match(second, /> again\n {2}data: \{"k":1\}/);
+  assert.doesNotMatch(second, /unread/);
+  await until(async () => (await bob.list()).find((i) => i.id === "alice")?.queued === 0);
+  assert.match(text(await r.call("check")), /^No new messages\.$/);
+});
+
+Deno.test("mcp: a response never written leaves its messages queued (at least once)", async () => {
+  await using r = await rig({ name: "alice" });
+  const bob = await r.peer("bob");
+  await bob.send("alice", "must not be lost");
+  r.drop.responses = true;
+  // The call's response is never written: the client gives up.
+  await assert.rejects(
+    r.client.callTool({ name: "check", arguments: {} }, undefined, { timeout: 300 }),
+  );
+  await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await bob.list()).find((i) => i.id === "alice")?.queued, 1);
+  r.drop.responses = false;
+  // The client's timeout cancelled the request: the held message is released.
+  const again = text(await r.call("check"));
+  assert.match(again, /> must not be lost/);
+  await until(async () => (await bob.list()).find((i) => i.id === "alice")?.queued === 0);
+});
+
+Deno.test("mcp: broadcast, rename, wait, list and their errors", async () => {
+  await using r = await rig({ name: "alice" });
+  const bob = await r.peer("bob");
+  const kai = await r.peer("kai");
+  assert.match(
+    text(await r.call("broadcast", { message: "standup" })),
+    /Broadcast to 2 instances: /,
+  );
+  assert.equal((await bob.check({ ack: true })).messages[0].message.content, "standup");
+  assert.equal((await kai.check({ ack: true })).messages[0].message.content, "standup");
+
+  const badName = await r.call("send", { to: "no spaces", message: "x" });
+  assert.equal(badName.isError, true);
+  assert.match(text(badName), /Invalid name/);
+
+  const waited = r.call("wait", { timeout_s: 5 });
+  await new Promise((res) => setTimeout(res, 100));
+  await kai.send("alice", "ping from kai");
+  const w = text(await waited);
+  assert.match(w, /From kai at .*:\n> ping from kai/);
+
+  const t0 = Date.now();
+  assert.match(text(await r.call("wait", { timeout_s: 0.2 })), /No messages arrived/);
+  assert.ok(Date.now() - t0 < 3000);
+
+  assert.match(text(await r.call("rename", { name: "alice2" })), /Renamed alice to alice2/);
+  assert.match(text(await r.call("whoami")), /You are alice2/);
+  const tooSoon = await r.call("rename", { name: "alice3" });
+  assert.equal(tooSoon.isError, true);
+  assert.match(text(tooSoon), /One rename per hour/);
+  // The others were told, from "system".
+  assert.match(
+    (await bob.check({ ack: true })).messages[0].message.content,
+    /alice renamed to alice2/,
+  );
+});
+
+Deno.test("mcp: the ipc tool runs plain-words commands and lists the forms otherwise", async () => {
+  await using r = await rig();
+  const bob = await r.peer("bob");
+  assert.match(
+    text(await r.call("ipc", { command: "Register this instance as claude" })),
+    /as claude/,
+  );
+  assert.match(text(await r.call("ipc", { command: "tell bob that the build is green" })), /Sent/);
+  assert.equal((await bob.check({ ack: true })).messages[0].message.content, "the build is green");
+  await bob.send("claude", "thanks");
+  assert.match(text(await r.call("ipc", { command: "any new messages?" })), /> thanks/);
+  assert.match(text(await r.call("ipc", { command: "who's online?" })), /claude \(you\)/);
+  assert.match(text(await r.call("ipc", { command: "who am i" })), /You are claude/);
+  const bad = await r.call("ipc", { command: "make me a sandwich" });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /Not an ipc command/);
+  assert.match(text(bad), /msg NAME: TEXT/);
+});
+
+Deno.test("mcp: protocol misuse is a JSON-RPC error, not a tool result", async () => {
+  await using r = await rig({ name: "alice" });
+  await assert.rejects(
+    r.client.subscribeResource({ uri: "ipc://nowhere" }),
+    (e: Error & { code?: number }) => e.code === -32602 && /Unknown resource/.test(e.message),
+  );
+  await assert.rejects(
+    r.client.readResource({ uri: "ipc://nowhere" }),
+    (e: Error & { code?: number }) => e.code === -32602,
+  );
+  // The SDK reports arguments that break a tool's schema as a tool error; the tool never runs.
+  const bad = await r.call("check", { limit: "many" });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /Input validation error/);
+});
+
+Deno.test("mcp: resources and the inbox subscription", async () => {
+  await using r = await rig({ name: "alice", pollMs: 30 });
+  const { resources } = await r.client.listResources();
+  assert.deepEqual(resources.map((x) => x.uri).sort(), ["ipc://inbox", "ipc://status"]);
+  const status = await r.client.readResource({ uri: "ipc://status" });
+  const s = JSON.parse(String((status.contents[0] as { text: string }).text));
+  assert.equal(s.name, "alice");
+  assert.equal(s.connected, true);
+  assert.equal(s.hosting, false);
+
+  const updates: string[] = [];
+  r.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    updates.push(n.params.uri);
+  });
+  await r.client.subscribeResource({ uri: "ipc://inbox" });
+  await until(() => r.agent.connected);
+  const bob = await r.peer("bob");
+  await new Promise((res) => setTimeout(res, 100)); // the watcher parks its wait
+  await bob.send("alice", "one");
+  await until(() => updates.length >= 1);
+  // The queue is not empty now: a second arrival is noticed by polling.
+  await bob.send("alice", "two");
+  await until(() => updates.length >= 2);
+  assert.ok(updates.every((u) => u === "ipc://inbox"));
+  const inbox = await r.client.readResource({ uri: "ipc://inbox" });
+  const t = String((inbox.contents[0] as { text: string }).text);
+  assert.match(t, /> one[\s\S]*> two/);
+  // Reading the resource does not take the messages.
+  assert.match(text(await r.call("check")), /> one[\s\S]*> two/);
+  await r.client.unsubscribeResource({ uri: "ipc://inbox" });
+  assert.equal(r.agent.connected, true);
+});
