@@ -70,6 +70,7 @@ export async function writeLargeMessage(
 /** Reads the full content of a large message file (without its header). */
 export async function readLargeMessage(path: string): Promise<string> {
   const text = await Deno.readTextFile(path);
-  const at = text.indexOf("\n---\n\n");
-  return at < 0 ? text : text.slice(at + 6);
+  // The header ends with "\n---\n" (see writeLargeMessage); the content follows at once.
+  const at = text.indexOf("\n---\n");
+  return at < 0 ? text : text.slice(at + 5);
 }
