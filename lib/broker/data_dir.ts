@@ -77,6 +77,11 @@ async function loadOrCreateSecret(path: string): Promise<string> {
   }
 }
 
+/** True when `e` says the data dir is locked by another broker (which may be starting or stopping). */
+export function isDataDirLocked(e: unknown): boolean {
+  return e instanceof IpcError && e.code === "E_STORE" && e.details?.locked === true;
+}
+
 /**
  * Opens and locks a data directory. Fails at once (E_STORE) when another
  * broker holds it: only one broker may own a data dir.
@@ -109,6 +114,7 @@ export async function openDataDir(path: string, envSecret?: string): Promise<Dat
     throw new IpcError(
       "E_STORE",
       `Data dir "${path}" is in use by another broker: stop it, or give this one another --data-dir`,
+      { locked: true },
     );
   }
   let released = false;

@@ -13,6 +13,7 @@ import type { Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
 import { type DataDir, openDataDir } from "./data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
+import { startConsole, type WebConsole } from "../web/console_server.ts";
 
 const log = logger("broker");
 
@@ -40,6 +41,8 @@ export interface BrokerOptions {
   /** TLS for network mode: PEM certificate and key. */
   tls?: { cert: string; key: string };
   hostName?: string;
+  /** The web console (HTTP, loopback by default); off when absent. */
+  console?: { port: number; host?: string };
 }
 
 /** A running broker. */
@@ -50,6 +53,10 @@ export interface Broker extends AsyncDisposable {
   readonly dataDir: DataDir;
   /** Resolves once the broker has fully stopped. */
   readonly finished: Promise<void>;
+  /** The web console's address (without token), when it runs. */
+  readonly consoleUrl?: string;
+  /** The web console's login token, when it runs. */
+  readonly consoleToken?: string;
   /** Stops: listener, then connections, then the store. Safe twice. */
   close(): Promise<void>;
 }
@@ -143,6 +150,28 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
   }, Math.max(50, Math.min(1000, idleTimeoutMs / 4)));
 
+  // The console is optional: a taken port (or any failure) leaves the broker running without it.
+  let webConsole: WebConsole | undefined;
+  if (options.console) {
+    try {
+      webConsole = await startConsole({
+        service,
+        dataDir: options.dataDir,
+        port: options.console.port,
+        host: options.console.host,
+        hostName,
+        brokerAddress: `${addr.hostname}:${addr.port}`,
+      });
+      service.consoleUrl = webConsole.url;
+    } catch (e) {
+      log.warn(
+        isAddrInUse(e)
+          ? `web console not started: port ${options.console.port} is already in use (--http-port, IPC_HTTP_PORT)`
+          : `web console not started: ${(e as Error).message}`,
+      );
+    }
+  }
+
   const l = listener;
   const accepting = (async () => {
     for (;;) {
@@ -184,6 +213,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const close = () =>
     closing ??= (async () => {
       log.info("shutting down");
+      await webConsole?.close().catch((e) =>
+        log.warn(`web console close: ${(e as Error).message}`)
+      );
       try {
         l.close();
       } catch { /* closed */ }
@@ -217,6 +249,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     service,
     dataDir,
     finished,
+    consoleUrl: webConsole?.url,
+    consoleToken: webConsole?.token,
     close,
     [Symbol.asyncDispose]: close,
   };

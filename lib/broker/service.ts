@@ -135,6 +135,8 @@ export class BrokerService {
   readonly events: BrokerEvents;
   readonly waiters = new WaiterRegistry();
   readonly startedAt: number;
+  /** The web console's address (without token), shown by `status`; set by the broker. */
+  consoleUrl?: string;
   readonly #o: ServiceOptions;
   readonly #now: () => number;
   /** The last token each connection showed, with its hash. */
@@ -755,6 +757,7 @@ export class BrokerService {
       connections: this.#connections,
       waiting: this.waiters.size,
       host_name: o.hostName,
+      console_url: this.consoleUrl,
     };
     const reply: Record<string, unknown> = {
       message: `agent-ipc ${VERSION} on ${o.host}:${o.port}`,

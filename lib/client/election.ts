@@ -12,6 +12,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger } from "../log.ts";
 import { type Broker, type BrokerOptions, isAddrInUse, startBroker } from "../broker/server.ts";
+import { isDataDirLocked } from "../broker/data_dir.ts";
 import { type ConnectOptions, FramedClient } from "./framed_client.ts";
 
 const log = logger("election");
@@ -109,7 +110,9 @@ async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
     await client.closed;
     // A peer that answers, but not as a broker, is another program. A peer that
     // closes or stays silent may be a broker starting or dying: the caller retries.
-    if (e instanceof IpcError && /bad reply frame|reply is not JSON|not agent-ipc/.test(e.message)) {
+    if (
+      e instanceof IpcError && /bad reply frame|reply is not JSON|not agent-ipc/.test(e.message)
+    ) {
       throw new IpcError(
         "E_UNAVAILABLE",
         `Port ${options.port} on ${options.host} is used by another program, not an agent-ipc broker: ` +
@@ -149,14 +152,24 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
       } catch (e) {
         if (!isAddrInUse(e)) throw e;
       }
+      let hosted: Broker | undefined;
       if (listener) {
-        const hosted = await startBroker({
-          ...options.broker,
-          host: options.host,
-          port: (listener.addr as Deno.NetAddr).port,
-          dataDir: options.dataDir,
-          listener,
-        });
+        try {
+          hosted = await startBroker({
+            ...options.broker,
+            host: options.host,
+            port: (listener.addr as Deno.NetAddr).port,
+            dataDir: options.dataDir,
+            listener,
+          });
+        } catch (e) {
+          // The data dir is still held by a broker that is stopping (it closed
+          // its port first) or starting (it binds its port last): retry.
+          if (!isDataDirLocked(e)) throw e;
+          lastError = e;
+        }
+      }
+      if (hosted) {
         log.info(`won the election: hosting the broker on ${options.host}:${hosted.port}`);
         try {
           return { client: await connectVerified({ ...options, port: hosted.port }), hosted };
@@ -175,6 +188,7 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
     // Jittered exponential backoff: 0-20 ms, 0-40 ms, … capped at 0-400 ms.
     await sleep(Math.random() * Math.min(400, 20 * 2 ** attempt), options.signal);
   }
+  if (isDataDirLocked(lastError)) throw lastError;
   throw new IpcError(
     "E_UNAVAILABLE",
     `No broker reachable on ${options.host}:${options.port}` +
