@@ -47,8 +47,11 @@ export function brokerCommand(args: string[]): { cmd: string; args: string[] } {
   return { cmd: Deno.execPath(), args: ["run", ...PERMISSION_FLAGS, entry, "broker", ...args] };
 }
 
-/** Starts a detached background broker; it outlives this process. */
-export function spawnDetachedBroker(options: ElectionOptions): void {
+/**
+ * Starts a detached background broker; it outlives this process. Resolves
+ * with its exit code should it exit while this process runs.
+ */
+export function spawnDetachedBroker(options: ElectionOptions): Promise<number> {
   const args = [
     "--host",
     options.host,
@@ -70,6 +73,29 @@ export function spawnDetachedBroker(options: ElectionOptions): void {
     detached: true,
   }).spawn();
   child.unref();
+  return child.status.then((s) => s.code);
+}
+
+/** Why a broker started since `since` could not start, from the data dir's broker.log. */
+async function startupFailure(dataDir: string, since: number): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dataDir}/broker.log`);
+  } catch {
+    return undefined;
+  }
+  const lines = text.slice(-16_384).split("\n").reverse();
+  for (const line of lines) {
+    const at = line.indexOf(" cannot start: ");
+    if (at < 0 || !(Date.parse(line.slice(0, 24)) >= since - 1_000)) continue;
+    return line.slice(at + 15);
+  }
+  return undefined;
+}
+
+/** A broker that lost a race (port or data dir taken by one starting or stopping) may retry. */
+function transientStartFailure(why: string): boolean {
+  return /in use by another broker|already in use/.test(why);
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -130,7 +156,8 @@ async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
  */
 export async function connectOrElect(options: ElectionOptions): Promise<Elected> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let spawned = false;
+  let spawned: { at: number; exit?: number } | undefined;
+  let spawns = 0;
   let lastError: unknown;
   for (let attempt = 0;; attempt++) {
     if (options.signal?.aborted) throw new IpcError("E_UNAVAILABLE", "Election cancelled");
@@ -178,9 +205,29 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
           throw e;
         }
       }
-    } else if (options.role === "spawn" && !spawned) {
-      spawned = true;
-      spawnDetachedBroker(options);
+    } else if (options.role === "spawn") {
+      if (spawned?.exit !== undefined) {
+        // Ours exited and nobody answers: say why rather than wait for the deadline,
+        // unless it only lost a race with a broker that is starting or stopping.
+        // (Killed, or stopped after serving, is not a startup failure: start another.)
+        const why = await startupFailure(options.dataDir, spawned.at);
+        const failed = spawned.exit === 1 || spawned.exit === 2;
+        if ((failed && (why === undefined || !transientStartFailure(why))) || spawns >= 5) {
+          throw new IpcError(
+            "E_UNAVAILABLE",
+            why === undefined
+              ? `The background broker exited (code ${spawned.exit}) without logging why in ` +
+                `${options.dataDir}/broker.log: run "agent-ipc broker --data-dir ${options.dataDir}" to see the error`
+              : `The background broker could not start: ${why}`,
+          );
+        }
+        spawned = undefined;
+      }
+      if (!spawned) {
+        const s: { at: number; exit?: number } = spawned = { at: Date.now() };
+        spawns++;
+        spawnDetachedBroker(options).then((code) => s.exit = code, () => s.exit = -1);
+      }
     } else if (options.role === "none") {
       break;
     }
