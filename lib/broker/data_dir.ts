@@ -42,6 +42,28 @@ export async function ensurePrivateDir(path: string): Promise<void> {
 }
 
 /**
+ * Makes the files at `paths` private to their owner: creates the first one
+ * empty with mode 0600 if it is missing (SQLite gives its -wal and -shm files
+ * the mode of the database file) and clears group and other bits of those
+ * that exist. Used for the store's files, which hold every message.
+ */
+export async function ensurePrivateFiles(paths: string[]): Promise<void> {
+  if (isWindows) return;
+  for (const [i, path] of paths.entries()) {
+    try {
+      if (i === 0) (await Deno.open(path, { create: true, append: true, mode: 0o600 })).close();
+      const info = await Deno.stat(path);
+      if (info.mode !== null && (info.mode & 0o077) !== 0) {
+        await Deno.chmod(path, info.mode & 0o700);
+      }
+    } catch (e) {
+      if (i > 0 && e instanceof Deno.errors.NotFound) continue;
+      throw new IpcError("E_STORE", `Cannot make "${path}" private: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
  * Reads the secret file of a data dir, or returns undefined when there is none.
  * Used by clients; the broker uses {@linkcode openDataDir}.
  */

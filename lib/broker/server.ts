@@ -8,10 +8,10 @@
 
 import { IpcError } from "../protocol/errors.ts";
 import { logger } from "../log.ts";
-import { openStore } from "../state/open_store.ts";
+import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
-import { type DataDir, openDataDir } from "./data_dir.ts";
+import { type DataDir, ensurePrivateFiles, openDataDir } from "./data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { startConsole, type WebConsole } from "../web/console_server.ts";
 
@@ -88,6 +88,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   let store: Store | undefined = options.openedStore;
   try {
     dataDir = await openDataDir(options.dataDir, options.secret);
+    if (!store && (options.store || "sqlite") === "sqlite") {
+      const db = sqlitePath(options.dataDir);
+      await ensurePrivateFiles([db, `${db}-wal`, `${db}-shm`]);
+    }
     store ??= await openStore({
       store: options.store ?? "sqlite",
       dataDir: options.dataDir,
