@@ -85,7 +85,12 @@ const COMMANDS: Record<string, Command> = {
     help: ownHelp("mcp"),
     run: async (args, io) => {
       const mod = await load("mcp", () => import("../mcp/mcp_command.ts"), io);
-      return mod ? await mod.runMcpCommand(args) : 1;
+      if (!mod) return 1;
+      return await mod.runMcpCommand(args, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: (name) => io.env[name],
+      });
     },
   },
   setup: {
@@ -110,7 +115,8 @@ const COMMANDS: Record<string, Command> = {
     help: ownHelp("web"),
     run: async (args, io) => {
       const mod = await load("web", () => import("../web/web_command.ts"), io);
-      return mod ? await mod.runWebCommand(args) : 1;
+      if (!mod) return 1;
+      return await mod.runWebCommand(args, { stdout: io.stdout, stderr: io.stderr, env: io.env });
     },
   },
 };

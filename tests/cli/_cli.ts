@@ -7,11 +7,12 @@
  */
 
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import type { CliIo } from "../../lib/cli/cli_io.ts";
 
 /** Absolute path of the program's entry. */
-export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+export const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 /** What a finished command printed and returned. */
 export interface Result {

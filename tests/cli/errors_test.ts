@@ -213,6 +213,9 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [["status", "--host"], /Option '--host <value>' argument missing/],
   [["unregister", "now"], /Unexpected argument "now"/],
   [["broker", "--bogus"], /^agent-ipc broker: Unknown option '--bogus'/],
+  [["mcp", "--bogus"], /^agent-ipc mcp: Unknown option '--bogus'/],
+  [["setup", "--bogus"], /^agent-ipc setup: /],
+  [["web", "--bogus"], /^agent-ipc web: Unknown option '--bogus'/],
 ];
 
 Deno.test("usage errors exit 2 with a hint, for every command", async () => {

@@ -80,6 +80,11 @@ Deno.test("two agents exchange messages, rename and broadcast; a third gets its 
     new RegExp(`^${STAMP} bob -> alice: reply\\n  line two\\n  data: \\{"pr":42\\}\\n$`),
   );
 
+  // "--" lets a message start with "-".
+  ok(await place.run("bob", ["send", "alice", "--", "-5", "degrees"]), "send --");
+  r = ok(await place.run("alice", ["check"]), "alice check --");
+  assert.match(r.stdout, /bob -> alice: -5 degrees\n$/);
+
   // rename: the session file follows, others are told, the old name forwards.
   r = ok(await place.run("alice", ["rename", "alice2"]), "rename");
   assert.match(

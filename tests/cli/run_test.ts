@@ -114,3 +114,16 @@ Deno.test("runCli: the environment comes from io, not the process", async () => 
   assert.equal(await runCli(["status"], io), 2);
   assert.match(io.err, /Invalid IPC_PORT "70000"/);
 });
+
+Deno.test("runCli: broker, mcp, setup and web are dispatched with the injected io", async () => {
+  for (const name of ["broker", "mcp", "setup", "web"]) {
+    for (const args of [["help", name], [name, "--help"]]) {
+      const io = recordingIo({ ...env, HOME: "/nonexistent" });
+      assert.equal(await runCli(args, io), 0, `${args.join(" ")}: ${io.err}`);
+      assert.match(io.out, new RegExp(`^Usage: agent-ipc ${name}`), args.join(" "));
+    }
+    const io = recordingIo({ ...env, HOME: "/nonexistent" });
+    assert.equal(await runCli([name, "--bogus"], io), 2, name);
+    assert.match(io.err, new RegExp(`^agent-ipc ${name}: Unknown option '--bogus'`));
+  }
+});
