@@ -1,0 +1,115 @@
+/**
+ * Failover during a graceful stop: a broker process gets SIGTERM while
+ * clients that may host a broker (role "host", as the MCP server) keep
+ * sending. The stopping broker closes its port first and holds its data dir
+ * until its store is closed, so the first survivors to bind the port find the
+ * data dir still locked: they must retry, not fail the caller's request.
+ */
+import assert from "node:assert/strict";
+import { AgentClient } from "../../lib/client/agent_client.ts";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { setLogLevel } from "../../lib/log.ts";
+import { freePort } from "../_helpers.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+async function waitForPing(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is lost", {
+  sanitizeOps: true,
+  sanitizeResources: true,
+}, async () => {
+  setLogLevel("error");
+  const dataDir = await Deno.makeTempDir({ prefix: "ipc-failover-" });
+  const port = freePort();
+  const broker = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMISSION_FLAGS,
+      main,
+      "broker",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--no-http",
+    ],
+    env: { IPC_LOG: "error" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const clients: AgentClient[] = [];
+  try {
+    await waitForPing(port, 10_000);
+    const n = 6;
+    for (let i = 0; i < n; i++) {
+      clients.push(
+        await AgentClient.connect({
+          host: "127.0.0.1",
+          port,
+          dataDir,
+          role: "host",
+          timeoutMs: 10_000,
+        }),
+      );
+    }
+    await Promise.all(clients.map((c, i) => c.register(`agent${i}`)));
+    const acked: string[][] = clients.map(() => []);
+    const errors: string[] = [];
+    let stop = false;
+    const senders = clients.map(async (c, i) => {
+      for (let k = 0; !stop; k++) {
+        const body = `${i}:${k}`;
+        try {
+          await c.send(`agent${(i + 1) % n}`, body);
+          acked[(i + 1) % n].push(body);
+        } catch (e) {
+          errors.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    broker.kill("SIGTERM");
+    assert.equal((await broker.status).code, 0, "the broker stops cleanly on SIGTERM");
+    await new Promise((r) => setTimeout(r, 1_500));
+    stop = true;
+    await Promise.all(senders);
+    assert.deepEqual(errors, [], "no send failed during the failover");
+    assert.equal(clients.filter((c) => c.hostedBroker).length, 1, "exactly one survivor hosts");
+    // Every acknowledged send arrives, in order, once acked.
+    for (const [i, c] of clients.entries()) {
+      const got: string[] = [];
+      for (;;) {
+        const { messages } = await c.check({ limit: 1000 });
+        if (messages.length === 0) break;
+        got.push(...messages.map((m) => m.message.content));
+        await c.ack(messages.map((m) => m.id));
+      }
+      // A send retried across the failover may arrive twice (at-least-once): dedupe.
+      const unique = got.filter((x, j) => got.indexOf(x) === j);
+      assert.deepEqual(unique, acked[i], `agent${i}`);
+    }
+    assert.ok(acked.flat().length > 100, `only ${acked.flat().length} messages`);
+  } finally {
+    // The host last: the others' connections close before its broker does.
+    clients.sort((a, b) => Number(!!a.hostedBroker) - Number(!!b.hostedBroker));
+    for (const c of clients) await c.close();
+    try {
+      broker.kill("SIGKILL");
+    } catch { /* exited */ }
+    await broker.status;
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
