@@ -6,6 +6,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
 import { IpcError } from "../protocol/errors.ts";
@@ -179,6 +180,8 @@ export async function runBrokerCommand(
   let logHandle: Deno.FsFile | undefined;
   if (logFile) {
     try {
+      // The log usually lives in the data dir, which may not exist yet on a fresh machine.
+      await Deno.mkdir(dirname(logFile), { recursive: true, mode: 0o700 });
       logHandle = await Deno.open(logFile, { append: true, create: true, mode: 0o600 });
       const enc = new TextEncoder();
       setLogSink((line) => {

@@ -150,7 +150,9 @@ export class AgentClient implements AsyncDisposable {
     this.#emit({ type: "lost", reason: "connection to broker closed" });
     // Re-elect at once (the backoff inside is jittered) so the service comes back
     // even when this client has nothing to send.
-    this.#ensure().catch((e) => log.warn(`re-election failed: ${(e as Error).message}`));
+    this.#ensure().catch((e) => {
+      if (!this.#closed) log.warn(`re-election failed: ${(e as Error).message}`);
+    });
   }
 
   async #registerOn(client: FramedClient, name: string): Promise<OkReply> {
