@@ -1,0 +1,75 @@
+/**
+ * `agent-ipc broker` as a real process: starts on a fresh machine (data dir
+ * and log directory created), answers, and stops cleanly on SIGTERM with
+ * nothing half-written; usage errors exit 2.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { runBrokerCommand } from "../../lib/cli/broker_command.ts";
+import { freePort, RawClient } from "../_helpers.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
+
+Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", async () => {
+  const root = await Deno.makeTempDir();
+  const dataDir = join(root, "not", "there", "yet");
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMISSION_FLAGS,
+      main,
+      "broker",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--log-file",
+      join(dataDir, "broker.log"),
+      "--no-http",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    let client: RawClient | undefined;
+    for (let i = 0; i < 100 && !client; i++) {
+      try {
+        client = await RawClient.connect(port);
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.ok(client, "the broker answers");
+    const ping = await client.request({ action: "ping" });
+    assert.equal(ping.broker, "agent-ipc");
+    client.close();
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assert.equal(status.code, 0);
+    const log = await Deno.readTextFile(join(dataDir, "broker.log"));
+    assert.match(log, /listening on 127\.0\.0\.1:\d+/);
+    assert.match(log, /shutting down[\s\S]*stopped/);
+    if (Deno.build.os !== "windows") {
+      assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+    }
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("broker: --help exits 0 on stdout, bad flags exit 2 on stderr", async () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s) };
+  assert.equal(await runBrokerCommand(["--help"], io), 0);
+  assert.match(out.join(""), /Usage: agent-ipc broker/);
+  assert.equal(await runBrokerCommand(["--bogus"], io), 2);
+  assert.equal(await runBrokerCommand(["--port", "70000"], io), 2);
+  assert.match(err.join("\n"), /Invalid --port "70000"/);
+});
