@@ -22,6 +22,12 @@ const encoder = new TextEncoder();
 
 /** Reading stops while more than this many reply bytes wait to be written. */
 export const MAX_PENDING_WRITE = 4 * 1024 * 1024;
+/**
+ * Reading stops while this many requests of one connection are in the works:
+ * a client that pipelines `wait`s (which answer late) without end would
+ * otherwise hold unbounded memory, since no reply bytes pile up to stop it.
+ */
+export const MAX_INFLIGHT = 1024;
 /** A write that does not finish within this closes the connection. */
 export const WRITE_TIMEOUT_MS = 30_000;
 
@@ -49,6 +55,7 @@ export class BrokerConnection {
   #drainWaiters: (() => void)[] = [];
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
+  #slotWaiters: (() => void)[] = [];
   #closed = false;
   /** When a frame (or the connection) started and is not complete: the idle clock. */
   partialSince: number;
@@ -84,6 +91,10 @@ export class BrokerConnection {
     try {
       while (!this.#closed) {
         if (this.#pendingBytes > MAX_PENDING_WRITE) await this.#drained();
+        if (this.#inflight >= MAX_INFLIGHT) {
+          await new Promise<void>((r) => this.#slotWaiters.push(r));
+          continue;
+        }
         let n: number | null;
         try {
           n = await this.#conn.read(buf);
@@ -159,6 +170,7 @@ export class BrokerConnection {
       this.#conn.close();
     } catch { /* already closed */ }
     for (const w of this.#drainWaiters.splice(0)) w();
+    for (const w of this.#slotWaiters.splice(0)) w();
   }
 
   /** Resolves when in-flight requests have answered (shutdown). */
@@ -189,6 +201,7 @@ export class BrokerConnection {
       (e) => this.#queueReply(id, errorFrom(e)),
     ).finally(() => {
       if (--this.#inflight === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
+      if (this.#slotWaiters.length) { for (const w of this.#slotWaiters.splice(0)) w(); }
     });
   }
 
