@@ -148,6 +148,31 @@ Deno.test(
   },
 );
 
+Deno.test("pipelined waits that answer late cannot pile up without bound", opts, async () => {
+  await using tb = await testBroker();
+  const { c, token } = await registered(tb.port, tb.auth, "waiter");
+  try {
+    // 20,000 five-minute waits in one go: no reply bytes accumulate to stop
+    // the reading, so only a cap on requests in the works bounds them.
+    const one = encodeFrame({ action: "wait", timeout_ms: 300_000, session_token: token });
+    const all = new Uint8Array(one.length * 20_000);
+    for (let i = 0; i < 20_000; i++) all.set(one, i * one.length);
+    const writing = c.write(all).catch(() => {});
+    let most = 0;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      most = Math.max(most, tb.broker.service.waiters.size);
+    }
+    assert.ok(most > 500, `only ${most} waits were taken in`);
+    assert.ok(most < 2_000, `${most} waits held at once`);
+    assert.equal((await legacyRequest(tb.port, { action: "ping" })).status, "ok");
+    c.close();
+    await writing;
+  } finally {
+    c.close();
+  }
+});
+
 Deno.test("a full queue refuses with E_QUEUE_FULL and drops nothing", opts, async () => {
   await using tb = await testBroker({ queueCap: 5 });
   const { c: a } = await registered(tb.port, tb.auth, "alice");
