@@ -30,6 +30,8 @@ async function probe(): Promise<string | null> {
 
 /** A running nats-server. */
 export interface NatsServer extends AsyncDisposable {
+  /** Kills the server and removes its store now (for `unload` handlers). */
+  killSync(): void;
   /** `nats://127.0.0.1:PORT`. */
   readonly url: string;
   readonly port: number;
@@ -133,6 +135,22 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   await start();
   return {
+    killSync() {
+      try {
+        proc?.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      proc = null;
+      if (!removed) {
+        removed = true;
+        try {
+          Deno.removeSync(storeDir, { recursive: true });
+        } catch {
+          // already gone
+        }
+      }
+    },
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
@@ -150,4 +168,22 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       }
     },
   };
+}
+
+/**
+ * One server for a whole test module, started when the module loads (call it
+ * at top level, so no single test owns the process) and killed when the
+ * module's tests are done. Null when `nats-server` is not installed.
+ *
+ * @example
+ * ```ts
+ * const shared = await moduleNatsServer();
+ * Deno.test({ name: "x", ignore: !shared }, async () => { shared!.url; });
+ * ```
+ */
+export async function moduleNatsServer(): Promise<NatsServer | null> {
+  if (NATS_SKIP_REASON !== null) return null;
+  const server = await startNatsServer();
+  globalThis.addEventListener("unload", () => server.killSync());
+  return server;
 }

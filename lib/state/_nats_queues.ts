@@ -29,10 +29,20 @@ export interface HistoryDoc extends StoredMessage {
   ackedAt: number;
 }
 
-/** What this store knows of a recipient's subject, for conditional publishes. */
+/**
+ * What this store knows of a recipient's subject, for conditional publishes.
+ * `count` is never below the real count when it is used: it is exact when
+ * read, our own publishes add one, and a publish by another broker shows up
+ * as a sequence conflict whose reply names the subject's new last sequence;
+ * the subject cannot have gained more messages than the stream sequence
+ * advanced, so that difference is added. Acks elsewhere only make it high,
+ * and a high count near the cap is re-read before a message is refused.
+ */
 interface Tail {
   lastSeq: number;
   count: number;
+  /** True when `count` was read from the server (not an upper bound). */
+  exact: boolean;
 }
 
 interface Located {
@@ -182,7 +192,7 @@ export class NatsQueues {
     const last = await this.#jsm.direct.getMessage(this.stream, {
       last_by_subj: this.subject(name),
     });
-    return { lastSeq: last?.seq ?? 0, count: await this.depth(name) };
+    return { lastSeq: last?.seq ?? 0, count: await this.depth(name), exact: true };
   }
 
   /** {@link Store.enqueue}: per recipient in order, recipients in parallel. */
@@ -210,15 +220,9 @@ export class NatsQueues {
     const payload = JSON.stringify(doc);
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let tail = this.#tails.get(m.to);
-      const fresh = tail === undefined;
-      if (!tail) tail = await this.#readTail(m.to);
+      if (!tail || (tail.count >= cap && !tail.exact)) tail = await this.#readTail(m.to);
       if (tail.count >= cap) {
-        // A remembered count may be stale-high (acks on other brokers).
-        if (!fresh) {
-          this.#tails.delete(m.to);
-          continue;
-        }
-        this.#tails.set(m.to, tail);
+        this.#tails.set(m.to, { ...tail, exact: false }); // acks may follow
         return { ok: false, reason: "full", queued: tail.count };
       }
       try {
@@ -229,12 +233,20 @@ export class NatsQueues {
           expect: { lastSubjectSequence: tail.lastSeq },
         });
         if (ack.duplicate) this.#tails.delete(m.to);
-        else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1 });
+        else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1, exact: false });
         this.#remember(doc, ack.seq, subj);
         return { ok: true };
       } catch (e) {
         if (!isWrongSequence(e)) throw e;
-        this.#tails.delete(m.to); // another broker wrote or acked: re-read
+        // Another broker wrote, or a message was acked: the reply names the
+        // subject's last sequence now.
+        const last = Number(/wrong last sequence: (\d+)/i.exec(String(e))?.[1]);
+        if (Number.isFinite(last) && this.#tails.get(m.to) === tail) {
+          const grown = Math.max(0, last - tail.lastSeq);
+          this.#tails.set(m.to, { lastSeq: last, count: tail.count + grown, exact: false });
+        } else {
+          this.#tails.delete(m.to);
+        }
       }
     }
     throw new IpcError("E_STORE", `NATS store: enqueue for "${m.to}" kept conflicting`);
@@ -309,7 +321,11 @@ export class NatsQueues {
       if (deleted) {
         acked.add(at.doc.id);
         const tail = this.#tails.get(name);
-        if (tail) tail.count = Math.max(0, tail.count - 1);
+        if (tail) {
+          tail.count = Math.max(0, tail.count - 1);
+          // An upper bound of 0 means empty: the subject's last sequence is 0.
+          if (tail.count === 0) tail.lastSeq = 0;
+        }
       } else {
         missed.add(at.doc.id);
       }

@@ -8,9 +8,26 @@ import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
 import type { StoredMessage } from "../../lib/state/store.ts";
-import { NATS_SKIP_REASON, type NatsServer, startNatsServer } from "../_nats_server.ts";
+import {
+  moduleNatsServer,
+  NATS_SKIP_REASON,
+  type NatsServer,
+  startNatsServer,
+} from "../_nats_server.ts";
+import { storeContract } from "./store_contract.ts";
 
 const ignore = NATS_SKIP_REASON !== null;
+
+// The shared contract, each test in its own namespace on one server.
+const shared = await moduleNatsServer();
+if (shared) {
+  let n = 0;
+  storeContract("nats", async () => {
+    const prefix = `contract${++n}`;
+    const open = () => openNatsStore(shared.url, { prefix, host: undefined, timeoutMs: 5_000 });
+    return { store: await open(), reopen: open, cleanup: () => Promise.resolve() };
+  });
+}
 let seq = 0;
 
 function msg(from: string, to: string, content: string, time = 1_000 + seq): StoredMessage {
