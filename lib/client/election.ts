@@ -43,8 +43,21 @@ export interface Elected {
 export function brokerCommand(args: string[]): { cmd: string; args: string[] } {
   const standalone = (Deno.build as { standalone?: boolean }).standalone === true;
   if (standalone) return { cmd: Deno.execPath(), args: ["broker", ...args] };
-  const entry = new URL("../../main.ts", import.meta.url).href;
-  return { cmd: Deno.execPath(), args: ["run", ...PERMISSION_FLAGS, entry, "broker", ...args] };
+  return {
+    cmd: Deno.execPath(),
+    args: ["run", ...PERMISSION_FLAGS, programEntry(import.meta.url), "broker", ...args],
+  };
+}
+
+/**
+ * The program's entry module, given this module's URL: `main.ts` two levels
+ * up (a local checkout or a remote URL), or, inside a `deno bundle` file where
+ * this module is inlined, the bundle itself.
+ */
+function programEntry(here: string): string {
+  const path = new URL(here).pathname;
+  if (!path.endsWith("/lib/client/election.ts")) return here;
+  return new URL("../../main.ts", here).href;
 }
 
 /**
