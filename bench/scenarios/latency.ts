@@ -1,0 +1,116 @@
+/**
+ * End-to-end latency: one sender, one receiver blocked in `wait`. Measures
+ * from the start of the `send` call to the moment the receiver's `wait`
+ * returns the message, one message at a time (both agents live in the load
+ * process, so they share one clock). Two variants: `wait` with `ack` (the
+ * message leaves the queue before the reply, the durable consume), and
+ * `wait` without it (the receiver acknowledges afterwards, off the clock).
+ *
+ * @module
+ */
+
+import type { AgentClient } from "../../lib/client/agent_client.ts";
+import { BrokerProcess, runLoad } from "../_processes.ts";
+import {
+  type BenchOptions,
+  connectAgent,
+  content,
+  type LoadIo,
+  type ScenarioResult,
+  type Target,
+} from "../_scenario.ts";
+import { type LatencySummary, Samples, sleep } from "../_stats.ts";
+
+/** Settings of the load side. */
+export interface LatencyConfig extends Target {
+  samples: number;
+  size: number;
+  /** Pause between messages so the receiver is back in `wait`, ms. */
+  gapMs: number;
+}
+
+async function measure(
+  sender: AgentClient,
+  receiver: AgentClient,
+  cfg: LatencyConfig,
+  ack: boolean,
+): Promise<LatencySummary> {
+  const samples = new Samples();
+  const warmup = Math.min(50, Math.ceil(cfg.samples / 10));
+  for (let i = 0; i < cfg.samples + warmup; i++) {
+    const tag = `lat-${ack}-${i}`;
+    const got = (async () => {
+      for (;;) {
+        const r = await receiver.wait({ timeoutMs: 10_000, ack, limit: 10 });
+        const at = performance.now();
+        if (!ack && r.messages.length) await receiver.ack(r.messages.map((m) => m.id));
+        if (r.messages.some((m) => m.message.content.startsWith(tag + " "))) return at;
+        if (r.messages.length === 0 && r.timedOut) throw new Error(`message ${tag} never arrived`);
+      }
+    })();
+    // Let the wait reach the broker and block there before sending.
+    await sleep(cfg.gapMs);
+    const t0 = performance.now();
+    await sender.send("lat_rx", content(tag, cfg.size));
+    const t1 = await got;
+    if (i >= warmup) samples.add(t1 - t0);
+  }
+  return samples.summary();
+}
+
+/** Load side. */
+export async function load(cfg: LatencyConfig, _io: LoadIo): Promise<Record<string, unknown>> {
+  const receiver = await connectAgent(cfg, "lat_rx");
+  const sender = await connectAgent(cfg, "lat_tx");
+  try {
+    return {
+      wait_ack_ms: await measure(sender, receiver, cfg, true),
+      wait_then_ack_ms: await measure(sender, receiver, cfg, false),
+    };
+  } finally {
+    await sender.close();
+    await receiver.close();
+  }
+}
+
+/** Driver side. */
+export async function run(o: BenchOptions): Promise<ScenarioResult> {
+  await using broker = await BrokerProcess.start();
+  const r = await runLoad(
+    "latency",
+    {
+      host: broker.host,
+      port: broker.port,
+      dataDir: broker.dataDir,
+      samples: o.samples,
+      size: o.size,
+      gapMs: 2,
+    } satisfies LatencyConfig,
+  );
+  const withAck = r.wait_ack_ms as LatencySummary;
+  const noAck = r.wait_then_ack_ms as LatencySummary;
+  const lt = (v: number | null, max: number) => v === null ? null : v < max;
+  return {
+    figures: r,
+    rows: [
+      {
+        scenario: "end-to-end, 1 sender → 1 receiver in wait (ack in wait)",
+        metric: "latency p50",
+        value: withAck.p50,
+        unit: "ms",
+        target: "< 1",
+        met: lt(withAck.p50, 1),
+      },
+      {
+        scenario: "",
+        metric: "latency p99",
+        value: withAck.p99,
+        unit: "ms",
+        target: "< 5",
+        met: lt(withAck.p99, 5),
+      },
+      { scenario: "", metric: "latency p50, ack after wait", value: noAck.p50, unit: "ms" },
+      { scenario: "", metric: "latency p99, ack after wait", value: noAck.p99, unit: "ms" },
+    ],
+  };
+}

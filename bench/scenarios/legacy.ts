@@ -1,0 +1,174 @@
+/**
+ * The legacy protocol, as the original's scripts speak it: one TCP
+ * connection per request, one JSON object written with no length and no
+ * newline, the reply read until the broker closes. N agents, each in a loop
+ * of three `send`s to its neighbour and one `check` (which drains its queue).
+ * Reports requests/s and the latency of one request, connect to close.
+ *
+ * @module
+ */
+
+import { authToken } from "../../lib/broker/auth.ts";
+import { readSecret } from "../../lib/broker/data_dir.ts";
+import { BrokerProcess, runLoad } from "../_processes.ts";
+import {
+  type BenchOptions,
+  content,
+  type LoadIo,
+  type ScenarioResult,
+  type Target,
+} from "../_scenario.ts";
+import { type LatencySummary, round, Samples, sleep } from "../_stats.ts";
+
+/** Settings of the load side. */
+export interface LegacyConfig extends Target {
+  agents: number;
+  size: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One legacy request: connect, write the object, read until the broker closes. */
+export async function legacyRequest(
+  host: string,
+  port: number,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const conn = await Deno.connect({ hostname: host, port });
+  try {
+    conn.setNoDelay(true);
+    const data = encoder.encode(JSON.stringify(body));
+    let at = 0;
+    while (at < data.length) at += await conn.write(data.subarray(at));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(64 * 1024);
+    let total = 0;
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      total += n;
+    }
+    const all = new Uint8Array(total);
+    let pos = 0;
+    for (const c of chunks) {
+      all.set(c, pos);
+      pos += c.length;
+    }
+    return JSON.parse(decoder.decode(all));
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Load side. */
+export async function load(cfg: LegacyConfig, io: LoadIo): Promise<Record<string, unknown>> {
+  const secret = await readSecret(cfg.dataDir);
+  if (!secret) throw new Error(`no secret in ${cfg.dataDir}`);
+  const tokens: string[] = [];
+  for (let i = 0; i < cfg.agents; i++) {
+    const name = `lg${i}`;
+    const r = await legacyRequest(cfg.host, cfg.port, {
+      action: "register",
+      instance_id: name,
+      auth_token: authToken(name, secret),
+    });
+    if (r.status !== "ok") throw new Error(`register ${name}: ${r.message}`);
+    tokens.push(String(r.session_token));
+  }
+  const body = content("legacy", cfg.size);
+  let measuring = false, running = true;
+  let requests = 0, errors = 0, received = 0;
+  const latency = new Samples();
+  const errorKinds = new Map<string, number>();
+  const agent = async (i: number) => {
+    const send = {
+      action: "send",
+      from_id: `lg${i}`,
+      to_id: `lg${(i + 1) % cfg.agents}`,
+      message: { content: body },
+      session_token: tokens[i],
+    };
+    const check = { action: "check", instance_id: `lg${i}`, session_token: tokens[i] };
+    for (let n = 0; running; n++) {
+      const t0 = performance.now();
+      try {
+        const r = await legacyRequest(cfg.host, cfg.port, n % 4 === 3 ? check : send);
+        if (r.status !== "ok") throw new Error(String(r.code ?? r.message));
+        if (Array.isArray(r.messages)) received += r.messages.length;
+        if (measuring) {
+          latency.add(performance.now() - t0);
+          requests++;
+        }
+      } catch (e) {
+        errors++;
+        const kind = (e as Error).message.slice(0, 60);
+        errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+        await sleep(1);
+      }
+    }
+  };
+  const loops = Array.from({ length: cfg.agents }, (_, i) => agent(i));
+  await sleep(cfg.warmupMs);
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(cfg.durationMs);
+  measuring = false;
+  const seconds = (performance.now() - t0) / 1000;
+  running = false;
+  await Promise.all(loops);
+  io.log(`legacy: ${requests} requests measured, ${errors} errors`);
+  return {
+    seconds: round(seconds, 3),
+    requests_per_s: round(requests / seconds),
+    latency_ms: latency.summary(),
+    errors,
+    error_kinds: Object.fromEntries(errorKinds),
+    received,
+  };
+}
+
+/** Driver side. */
+export async function run(o: BenchOptions): Promise<ScenarioResult> {
+  await using broker = await BrokerProcess.start();
+  const r = await runLoad(
+    "legacy",
+    {
+      host: broker.host,
+      port: broker.port,
+      dataDir: broker.dataDir,
+      agents: o.legacyAgents,
+      size: o.size,
+      warmupMs: o.quick ? 300 : 1_000,
+      durationMs: Math.min(o.durationS, 10) * 1000,
+    } satisfies LegacyConfig,
+  );
+  const perS = r.requests_per_s as number;
+  const lat = r.latency_ms as LatencySummary;
+  return {
+    figures: r,
+    rows: [
+      {
+        scenario: `legacy, one connection per request (${o.legacyAgents} agents, 3 send : 1 check)`,
+        metric: "requests/s",
+        value: perS,
+        unit: "req/s",
+        target: "≥ 5000",
+        met: perS >= 5_000,
+      },
+      { scenario: "", metric: "request latency p50", value: lat.p50, unit: "ms" },
+      { scenario: "", metric: "request latency p99", value: lat.p99, unit: "ms" },
+      {
+        scenario: "",
+        metric: "failed requests",
+        value: r.errors as number,
+        unit: "reqs",
+      },
+    ],
+  };
+}
