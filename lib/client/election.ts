@@ -245,8 +245,10 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
       break;
     }
     if (Date.now() >= deadline) break;
-    // Jittered exponential backoff: 0-20 ms, 0-40 ms, … capped at 0-400 ms.
-    await sleep(Math.random() * Math.min(400, 20 * 2 ** attempt), options.signal);
+    // Jittered exponential backoff: 0-20 ms, 0-40 ms, … capped at 0-100 ms. A
+    // refused connect on loopback costs next to nothing, while a higher cap
+    // keeps clients asleep after the new broker listens (up to 400 ms measured).
+    await sleep(Math.random() * Math.min(100, 20 * 2 ** attempt), options.signal);
   }
   if (isDataDirLocked(lastError)) throw lastError;
   throw new IpcError(
