@@ -115,13 +115,29 @@ export function fitReply(messages: WireMessage[], budget: number): WireMessage[]
   return messages;
 }
 
+let isoTime = NaN;
+let isoText = "";
+
+/**
+ * `new Date(ms).toISOString()`, remembered for the last `ms` asked: the
+ * messages of one reply mostly share their millisecond, and building a Date
+ * per message was most of what turning them into wire form cost.
+ */
+function isoOf(ms: number): string {
+  if (ms !== isoTime) {
+    isoText = new Date(ms).toISOString();
+    isoTime = ms;
+  }
+  return isoText;
+}
+
 /** Turns a stored message into its wire form. */
 export function toWire(m: StoredMessage): WireMessage {
   const w: WireMessage = {
     id: m.id,
     from: m.from,
     to: m.to,
-    timestamp: new Date(m.time).toISOString(),
+    timestamp: isoOf(m.time),
     message: m.data === undefined ? { content: m.content } : { content: m.content, data: m.data },
   };
   if (m.large) w.large = m.large;
