@@ -107,9 +107,18 @@ async function latencies(store: NatsStore, n: number): Promise<void> {
     await store.ack("lat-r", got.map((x) => x.id), Date.now());
     ack.push(performance.now() - t);
   }
+  const deep = Array.from({ length: 1_000 }, () => message("lat", "deep"));
+  await store.enqueue(deep, 1e6);
+  const deepPeek: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const t = performance.now();
+    await store.peek("deep", 100);
+    deepPeek.push(performance.now() - t);
+  }
   console.log(`enqueue 1 message:  ${percentiles(enq)}`);
   console.log(`peek (1 queued):    ${percentiles(peek)}`);
   console.log(`ack 1 message:      ${percentiles(ack)}`);
+  console.log(`peek 100 of 1000:   ${percentiles(deepPeek)}`);
 }
 
 /** Runs the benchmark and prints the figures. */

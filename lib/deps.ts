@@ -43,6 +43,7 @@ export {
 } from "npm:@nats-io/transport-node@3.4.0";
 export type {
   Msg as NatsMsg,
+  MsgHdrs as NatsMsgHdrs,
   NatsConnection,
   NodeConnectionOptions as NatsConnectionOptions,
   Subscription as NatsSubscription,

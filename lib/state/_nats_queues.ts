@@ -8,11 +8,11 @@
  * @module
  */
 
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "../deps.ts";
+import { JetStreamApiError, type JetStreamManager } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/messages.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
-import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
+import { NatsApiError, type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
 
 /** How a message is stored: the message and its place in the global order. */
 export interface QueuedDoc extends StoredMessage {
@@ -55,13 +55,18 @@ const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const CAS_ATTEMPTS = 64;
 const ID_CACHE_MAX = 50_000;
 const DELETE_PARALLEL = 64;
+/** Peeks read this many messages one by one before switching to a bulk read. */
+const DIRECT_PEEKS = 8;
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
 /** Conflict of a conditional publish (KV revision or subject sequence). */
 export function isWrongSequence(e: unknown): boolean {
-  if (e instanceof JetStreamApiError && (e.code === 10071 || e.code === 10164)) return true;
+  if (
+    (e instanceof JetStreamApiError || e instanceof NatsApiError) &&
+    (e.code === 10071 || e.code === 10164)
+  ) return true;
   return e instanceof Error && /wrong last sequence/i.test(e.message);
 }
 
@@ -107,7 +112,6 @@ export function toStored(d: StoredMessage): StoredMessage {
 /** The queue half of the NATS store. */
 export class NatsQueues {
   readonly #link: NatsLink;
-  readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #p: string;
   /** The queue stream's name. */
@@ -119,9 +123,8 @@ export class NatsQueues {
   readonly #tails = new Map<string, Tail>();
   readonly #locks = new Map<string, Promise<void>>();
 
-  constructor(link: NatsLink, js: JetStreamClient, jsm: JetStreamManager, prefix: string) {
+  constructor(link: NatsLink, jsm: JetStreamManager, prefix: string) {
     this.#link = link;
-    this.#js = js;
     this.#jsm = jsm;
     this.#p = prefix;
     this.stream = `${prefix.toUpperCase()}_QUEUE`;
@@ -183,15 +186,16 @@ export class NatsQueues {
   /** Unacknowledged messages of `name`. */
   async depth(name: string): Promise<number> {
     const subj = this.subject(name);
-    const si = await this.#jsm.streams.info(this.stream, { subjects_filter: subj });
+    const si = await this.#link.fast.api<{ state: { subjects?: Record<string, number> } }>(
+      `$JS.API.STREAM.INFO.${this.stream}`,
+      { subjects_filter: subj },
+    );
     return si.state.subjects?.[subj] ?? 0;
   }
 
   /** The subject's last sequence, then its count: a publish between the two makes the CAS fail. */
   async #readTail(name: string): Promise<Tail> {
-    const last = await this.#jsm.direct.getMessage(this.stream, {
-      last_by_subj: this.subject(name),
-    });
+    const last = await this.#link.fast.directGet(this.stream, { last_by_subj: this.subject(name) });
     return { lastSeq: last?.seq ?? 0, count: await this.depth(name), exact: true };
   }
 
@@ -228,10 +232,7 @@ export class NatsQueues {
       try {
         // Conditional on the subject's last sequence (the cap holds across
         // brokers) and deduplicated by id (a retried publish is stored once).
-        const ack = await this.#js.publish(subj, payload, {
-          msgID: m.id,
-          expect: { lastSubjectSequence: tail.lastSeq },
-        });
+        const ack = await this.#link.fast.publish(subj, payload, m.id, tail.lastSeq);
         if (ack.duplicate) this.#tails.delete(m.to);
         else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1, exact: false });
         this.#remember(doc, ack.seq, subj);
@@ -252,23 +253,43 @@ export class NatsQueues {
     throw new IpcError("E_STORE", `NATS store: enqueue for "${m.to}" kept conflicting`);
   }
 
-  /** {@link Store.peek}: one direct get per message (the server walks its subject index). */
+  /**
+   * {@link Store.peek}: direct gets for the first few messages (one round
+   * trip each: the server walks its per-subject index), then one bulk read
+   * for the rest, so a deep queue costs a few round trips, not `limit`.
+   */
   async peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
     const subj = this.subject(name);
     const out: StoredMessage[] = [];
     let bytes = 0;
     let seq = 0;
-    while (out.length < limit) {
-      const sm = await this.#jsm.direct.getMessage(this.stream, { next_by_subj: subj, seq });
-      if (!sm) break;
-      const doc = decodeDoc<QueuedDoc>(sm.data);
+    const take = (doc: QueuedDoc, at: number): boolean => {
       if (maxBytes !== undefined) {
         bytes += enc.encode(doc.content).length;
-        if (bytes > maxBytes && out.length > 0) break;
+        if (bytes > maxBytes && out.length > 0) return false;
       }
       out.push(toStored(doc));
-      this.#remember(doc, sm.seq, subj);
-      seq = sm.seq + 1;
+      this.#remember(doc, at, subj);
+      seq = at + 1;
+      return true;
+    };
+    while (out.length < Math.min(limit, DIRECT_PEEKS)) {
+      const sm = await this.#link.fast.directGet(this.stream, { next_by_subj: subj, seq });
+      if (!sm || !take(decodeDoc<QueuedDoc>(sm.data), sm.seq)) return out;
+    }
+    if (out.length < limit) {
+      const rest = await scanStream(
+        this.#link.nc,
+        this.#jsm,
+        this.stream,
+        subj,
+        this.#link.timeoutMs,
+        {
+          fromSeq: seq,
+          max: limit - out.length,
+        },
+      );
+      for (const sm of rest) if (!take(decodeDoc<QueuedDoc>(sm.data), sm.seq)) break;
     }
     return out;
   }
@@ -307,16 +328,12 @@ export class NatsQueues {
     await Promise.all(list.map(async (at) => {
       const h: HistoryDoc = { ...toStored(at.doc), order: at.doc.order ?? at.seq, ackedAt: now };
       // A repeated or concurrent ack of the same message is stored once.
-      await this.#js.publish(`${this.#p}.h.${h.to}.${h.from}`, JSON.stringify(h), {
-        msgID: `h.${h.id}`,
-      });
-      let deleted: boolean;
-      try {
-        deleted = await this.#jsm.streams.deleteMessage(this.stream, at.seq, false);
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-        deleted = false;
-      }
+      await this.#link.fast.publish(
+        `${this.#p}.h.${h.to}.${h.from}`,
+        JSON.stringify(h),
+        `h.${h.id}`,
+      );
+      const deleted = await this.#link.fast.deleteMsg(this.stream, at.seq);
       this.#located.delete(at.doc.id);
       if (deleted) {
         acked.add(at.doc.id);
@@ -346,9 +363,7 @@ export class NatsQueues {
     await Promise.all(src.map(async (sm) => {
       const old = decodeDoc<QueuedDoc>(sm.data);
       const doc: QueuedDoc = { ...toStored(old), to, order: old.order ?? sm.seq };
-      const ack = await this.#js.publish(dst, JSON.stringify(doc), {
-        msgID: `${doc.id}.m${sm.seq}`,
-      });
+      const ack = await this.#link.fast.publish(dst, JSON.stringify(doc), `${doc.id}.m${sm.seq}`);
       this.#remember(doc, ack.seq, dst);
     }));
     await this.deleteSeqs(src.map((sm) => sm.seq));
@@ -360,11 +375,7 @@ export class NatsQueues {
   async deleteSeqs(seqs: number[], stream = this.stream): Promise<number> {
     let n = 0;
     await parallel(seqs, DELETE_PARALLEL, async (seq) => {
-      try {
-        if (await this.#jsm.streams.deleteMessage(stream, seq, false)) n++;
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
+      if (await this.#link.fast.deleteMsg(stream, seq)) n++;
     });
     if (stream === this.stream) this.#tails.clear();
     return n;

@@ -149,18 +149,21 @@ export class NatsRegistry {
   /** {@link Store.removeSession} */
   async removeSession(tokenHash: string): Promise<boolean> {
     const key = sessionKey(tokenHash);
-    const s = await this.#read<SessionDoc>(this.#kv.sessions, key);
-    if (!s) return false;
-    try {
-      await this.#kv.sessions.delete(key, { previousSeq: s.rev });
-    } catch (e) {
-      if (isWrongSequence(e)) return false; // removed or moved meanwhile
-      throw e;
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      const s = await this.#read<SessionDoc>(this.#kv.sessions, key);
+      if (!s) return false;
+      try {
+        await this.#kv.sessions.delete(key, { previousSeq: s.rev });
+      } catch (e) {
+        if (isWrongSequence(e)) continue; // moved by a rename meanwhile: again
+        throw e;
+      }
+      await this.#update(s.doc.name, (d) => {
+        d.sessions = d.sessions.filter((h) => h !== key);
+      });
+      return true;
     }
-    await this.#update(s.doc.name, (d) => {
-      d.sessions = d.sessions.filter((h) => h !== key);
-    });
-    return true;
+    throw new IpcError("E_STORE", `NATS store: removing a session kept conflicting`);
   }
 
   /** Compare-and-set loop on one instance record; no-op when it is absent. */
@@ -260,7 +263,7 @@ export class NatsRegistry {
       };
       // The new record first (CAS: a concurrent claim of `to` makes us re-check).
       if (!(await this.#cas(this.#kv.instances, to, doc, dst?.rev ?? null))) continue;
-      await this.#moveSessions(from, to, src, doc.sessions, now);
+      await this.#moveSessions(from, to, src, [...doc.sessions]);
       this.#pendingTouch.delete(from);
       await Promise.all([
         this.#kv.seen.delete(from),
@@ -280,21 +283,24 @@ export class NatsRegistry {
   /**
    * Points the sessions at `to`, then deletes `from`'s record if unchanged;
    * a session added to `from` meanwhile is carried over on the next turn.
+   * Each session moves by compare-and-set, so one removed meanwhile stays
+   * removed (and leaves `to`'s record).
    */
   async #moveSessions(
     from: string,
     to: string,
     src: { doc: InstanceDoc; rev: number },
     carried: string[],
-    now: number,
   ): Promise<void> {
     let cur = src;
     for (let j = 0; j < CAS_ATTEMPTS; j++) {
-      await Promise.all(
-        cur.doc.sessions.map((h) =>
-          this.#kv.sessions.put(h, JSON.stringify({ name: to, createdAt: now }))
-        ),
-      );
+      const gone = (await Promise.all(cur.doc.sessions.map((h) => this.#moveSession(h, from, to))))
+        .flatMap((ok, i) => ok ? [] : [cur.doc.sessions[i]]);
+      if (gone.length) {
+        await this.#update(to, (d) => {
+          d.sessions = d.sessions.filter((h) => !gone.includes(h));
+        });
+      }
       try {
         await this.#kv.instances.delete(from, { previousSeq: cur.rev });
         return;
@@ -305,11 +311,23 @@ export class NatsRegistry {
       if (!again) return;
       cur = again;
       const extra = cur.doc.sessions.filter((h) => !carried.includes(h));
+      carried.push(...extra);
       await this.#update(to, (d) => {
         d.sessions = [...d.sessions, ...extra.filter((h) => !d.sessions.includes(h))];
       });
     }
     throw new IpcError("E_STORE", `NATS store: rename of "${from}" kept conflicting`);
+  }
+
+  /** Moves one session from `from` to `to`; false when it no longer exists. */
+  async #moveSession(key: string, from: string, to: string): Promise<boolean> {
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      const s = await this.#read<SessionDoc>(this.#kv.sessions, key);
+      if (!s) return false;
+      if (s.doc.name !== from) return s.doc.name === to;
+      if (await this.#cas(this.#kv.sessions, key, { ...s.doc, name: to }, s.rev)) return true;
+    }
+    throw new IpcError("E_STORE", `NATS store: moving a session kept conflicting`);
   }
 
   /** {@link Store.forward}: holds while `now <= until`. */

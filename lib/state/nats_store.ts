@@ -115,7 +115,7 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
     return await link.run("open", async () => {
       const jsm = await jetstreamManager(link.nc, { timeout: timeoutMs });
       const js = jetstream(link.nc, { timeout: timeoutMs });
-      const queues = new NatsQueues(link, js, jsm, prefix);
+      const queues = new NatsQueues(link, jsm, prefix);
       const base: Partial<NatsStreamConfig> = {
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
+import { parseNatsUrl } from "../../lib/state/_nats_conn.ts";
 import type { StoredMessage } from "../../lib/state/store.ts";
 import {
   moduleNatsServer,
@@ -85,6 +86,22 @@ Deno.test({ name: "NATS store: queues, sessions, renames, history", ignore }, as
     assert.equal((await s.peek("b", 10, 1)).length, 1);
     assert.equal((await s.peek("b", 10, 11)).length, 2, "é is two UTF-8 bytes");
     assert.equal((await s.peek("b", 10, 12)).length, 3);
+  });
+
+  await t.step("a deep queue peeks in order past the direct reads", async () => {
+    await using s = await open(nats, "q4");
+    const ms = Array.from(
+      { length: 300 },
+      (_, i) => msg("x", "deep", `n${String(i).padStart(3, "0")}`),
+    );
+    await s.enqueue(ms, 1_000);
+    const ids = (l: StoredMessage[]) => l.map((m) => m.id);
+    assert.deepEqual(ids(await s.peek("deep", 100)), ids(ms.slice(0, 100)));
+    assert.deepEqual(ids(await s.peek("deep", 1_000)), ids(ms));
+    // 4 bytes each: the budget cuts inside the bulk part too.
+    assert.deepEqual(ids(await s.peek("deep", 100, 4 * 20 + 2)), ids(ms.slice(0, 20)));
+    await s.ack("deep", ids(ms.slice(0, 150)), 1);
+    assert.deepEqual(ids(await s.peek("deep", 50)), ids(ms.slice(150, 200)));
   });
 
   await t.step("ack finds messages this store never saw", async () => {
@@ -236,6 +253,54 @@ Deno.test({ name: "NATS store: queues, sessions, renames, history", ignore }, as
     assert.equal(await s2.readLarge(large.path), null, "purged with its message");
   });
 });
+
+Deno.test("NATS store: URLs carry servers, credentials and TLS", () => {
+  assert.deepEqual(parseNatsUrl("nats://10.0.0.5"), {
+    servers: ["nats://10.0.0.5:4222"],
+    location: "nats://10.0.0.5",
+  });
+  assert.deepEqual(parseNatsUrl("nats://s3cret@a:4223,b:4224"), {
+    servers: ["nats://a:4223", "nats://b:4224"],
+    location: "nats://a:4223,b:4224",
+    token: "s3cret",
+  });
+  const up = parseNatsUrl("tls://me:p%40ss@host:4443?ca=/etc/ca.pem");
+  assert.equal(up.user, "me");
+  assert.equal(up.pass, "p@ss");
+  assert.equal(up.location, "tls://host:4443", "no credentials in status");
+  assert.deepEqual(up.tls, { caFile: "/etc/ca.pem", certFile: undefined, keyFile: undefined });
+  for (const bad of ["http://x", "nats://", "redis://h:1"]) {
+    assert.throws(() => parseNatsUrl(bad), (e) => (e as IpcError).code === "E_STORE");
+  }
+});
+
+Deno.test({ name: "NATS store: token auth from the option or the URL", ignore }, async () => {
+  await using nats = await startNatsServer({ token: "tok3n" });
+  const e = await expectStoreError(openNatsStore(nats.url, { timeoutMs: 2_000 }), 4_000);
+  assert.match(e.message, /Cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+  await using a = await openNatsStore(nats.url, { token: "tok3n", prefix: "auth" });
+  await using b = await openNatsStore(nats.url.replace("//", "//tok3n@"), { prefix: "auth" });
+  assert.equal(b.location, nats.url);
+  await a.register("n", "h", 1, { revokeOthers: false });
+  assert.equal(await b.sessionName("h"), "n");
+  const missing = openNatsStore(nats.url, { credsFile: "/nonexistent/x.creds" });
+  assert.match((await expectStoreError(missing, 1_000)).message, /credentials file/);
+});
+
+Deno.test(
+  { name: "NATS store: a session removed elsewhere does not survive a rename", ignore },
+  async () => {
+    await using nats = await startNatsServer();
+    await using a = await open(nats, "rm");
+    await using b = await open(nats, "rm");
+    await a.register("pat", "hp1", 1, { revokeOthers: false });
+    await a.register("pat", "hp2", 1, { revokeOthers: false });
+    await Promise.all([b.removeSession("hp1"), a.rename("pat", "kim", 2, 3)]);
+    assert.equal(await a.sessionName("hp1"), null);
+    assert.equal(await a.sessionName("hp2"), "kim");
+    assert.equal((await b.instance("kim"))?.sessions, 1);
+  },
+);
 
 Deno.test({ name: "NATS store: two brokers share one registry", ignore }, async () => {
   await using nats = await startNatsServer();
