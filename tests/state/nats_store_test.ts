@@ -383,6 +383,52 @@ Deno.test({ name: "NATS store: a server restart loses nothing acknowledged", ign
   assert.equal(await fresh.depth("keep"), 50);
 });
 
+Deno.test(
+  { name: "NATS store: a restart under load keeps every resolved enqueue", ignore },
+  async () => {
+    await using nats = await startNatsServer();
+    await using s = await open(nats, "load");
+    await using other = await open(nats, "load");
+    const resolved: string[][] = [[], [], [], []];
+    let stop = false;
+    const producers = resolved.map(async (ok, p) => {
+      for (let i = 0; !stop; i++) {
+        const m = {
+          ...msg(`p${p}`, "sink", `p${p} #${i}`),
+          id: `p${p}-${String(i).padStart(5, "0")}`,
+        };
+        try {
+          const [out] = await s.enqueue([m], 100_000);
+          if (out.ok) ok.push(m.id);
+        } catch (e) {
+          // While NATS is away: E_STORE, and the message may or may not be stored.
+          assert.equal((e as IpcError).code, "E_STORE");
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await nats.restart();
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(producers);
+    const queued = (await other.peek("sink", 100_000)).map((m) => m.id);
+    assert.equal(new Set(queued).size, queued.length, "no message stored twice");
+    for (const ids of resolved) {
+      assert.ok(ids.length > 5, "producers ran on both sides of the restart");
+      const mine = queued.filter((id) => id.startsWith(ids[0].split("-")[0] + "-"));
+      assert.deepEqual(mine.filter((id) => ids.includes(id)), ids, "every resolved one, in order");
+    }
+    // Wake-ups resume after the reconnect.
+    const { promise, resolve } = Promise.withResolvers<string>();
+    const unwatch = other.watch(resolve);
+    await s.enqueue([msg("x", "after", "ping")], 10);
+    const timer = setTimeout(() => resolve("(none)"), 3_000);
+    assert.equal(await promise, "after");
+    clearTimeout(timer);
+    unwatch();
+  },
+);
+
 Deno.test({ name: "NATS store: NATS down gives E_STORE in bounded time", ignore }, async () => {
   await using nats = await startNatsServer();
   const s = await open(nats, "down");
