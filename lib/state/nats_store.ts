@@ -153,6 +153,9 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
     });
   } catch (e) {
     await link.close();
+    if (e instanceof IpcError && /jetstream is not enabled/i.test(e.message)) {
+      throw new IpcError("E_STORE", `${e.message}: start nats-server with -js (JetStream)`);
+    }
     throw e;
   }
 }
