@@ -12,7 +12,8 @@ import { JetStreamApiError, type JetStreamManager } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/messages.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
-import { NatsApiError, type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
+import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
+import { NatsApiError } from "./_nats_fast.ts";
 
 /** How a message is stored: the message and its place in the global order. */
 export interface QueuedDoc extends StoredMessage {
