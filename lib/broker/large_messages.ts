@@ -29,6 +29,11 @@ export function summarize(content: string, max = SUMMARY_CHARS): string {
   return (space > max * 0.6 ? cut.slice(0, space) : cut) + "…";
 }
 
+/** The inline text queued in place of a large message: summary, size, where the rest is. */
+export function largeInline(content: string, bytes: number, path: string): string {
+  return `${summarize(content)}\n[Large message: ${bytes} bytes. Full content: ${path}]`;
+}
+
 function stamp(time: number): string {
   return new Date(time).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
 }
@@ -61,10 +66,7 @@ export async function writeLargeMessage(
   } catch (e) {
     throw new IpcError("E_STORE", `Cannot write large message "${path}": ${(e as Error).message}`);
   }
-  const inline = `${
-    summarize(msg.content)
-  }\n[Large message: ${msg.bytes} bytes. Full content: ${path}]`;
-  return { path, inline };
+  return { path, inline: largeInline(msg.content, msg.bytes, path) };
 }
 
 /** Reads the full content of a large message file (without its header). */

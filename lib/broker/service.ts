@@ -28,7 +28,7 @@ import type { Store, StoredMessage } from "../state/store.ts";
 import { VERSION } from "../version.ts";
 import { authToken, constantTimeEqual, newSessionToken, sessionHash } from "./auth.ts";
 import { BrokerEvents } from "./events.ts";
-import { LARGE_MESSAGE_BYTES, writeLargeMessage } from "./large_messages.ts";
+import { LARGE_MESSAGE_BYTES, largeInline, writeLargeMessage } from "./large_messages.ts";
 import { WaiterRegistry } from "./waiters.ts";
 
 /** One hour: the least time between two renames of one instance. */
@@ -442,7 +442,7 @@ export class BrokerService {
       if (bytes > LARGE_MESSAGE_BYTES) {
         const depth = await this.#o.store.depth(to);
         if (depth >= this.#o.queueCap) throw this.#queueFull(to);
-        const { path, inline } = await writeLargeMessage(this.#o.dataDir, {
+        const { path, inline } = await this.#saveLarge({
           id,
           from,
           to,
@@ -475,6 +475,18 @@ export class BrokerService {
           '(long text belongs in "content", which is stored as a file)',
       );
     }
+  }
+
+  /** Saves a large body: in the store when it can hold one (NATS), else as a data-dir file. */
+  async #saveLarge(
+    msg: { id: string; from: string; to: string; time: number; content: string; bytes: number },
+  ): Promise<{ path: string; inline: string }> {
+    const store = this.#o.store;
+    if (store.putLarge) {
+      const { path, size } = await store.putLarge(msg.id, msg.content);
+      return { path, inline: largeInline(msg.content, size, path) };
+    }
+    return await writeLargeMessage(this.#o.dataDir, msg);
   }
 
   #queueFull(to: string): IpcError {
@@ -529,7 +541,7 @@ export class BrokerService {
     let large: StoredMessage["large"];
     const bytes = utf8.encode(content).length;
     if (bytes > LARGE_MESSAGE_BYTES && recipients.length > 0) {
-      const written = await writeLargeMessage(this.#o.dataDir, {
+      const written = await this.#saveLarge({
         id: newMessageId(now),
         from,
         to: "all",

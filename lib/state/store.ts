@@ -170,6 +170,15 @@ export interface Store extends AsyncDisposable {
    * Stores used by one broker only (SQLite) need not implement it.
    */
   watch?(cb: (recipient: string) => void): () => void;
+  /**
+   * Optional: keeps a large message body in the store itself (NATS object
+   * store), so brokers on other machines can read it; returns the `path`
+   * (a store URL) and size in bytes. Without it the broker writes a file in
+   * its data dir.
+   */
+  putLarge?(id: string, content: string): Promise<{ path: string; size: number }>;
+  /** Optional: the body saved by `putLarge`, or null when it is gone or not ours. */
+  readLarge?(path: string): Promise<string | null>;
   /** Flushes and closes. Safe to call twice. */
   close(): Promise<void>;
 }

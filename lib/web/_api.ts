@@ -254,15 +254,29 @@ export async function largeContent(
   if (!msg) return jsonError(404, "E_NOT_FOUND", `No message "${id}" in history`);
   if (!msg.large) return jsonError(404, "E_NOT_FOUND", `Message "${id}" is not a large message`);
   let text: string;
-  try {
-    const root = await Deno.realPath(join(dataDir, "large-messages"));
-    const real = await Deno.realPath(msg.large.path);
-    if (!isInside(root, real) || !(await Deno.stat(real)).isFile) {
-      return jsonError(404, "E_NOT_FOUND", "The file of this message is not on this host");
+  const store = service.store;
+  if (store.readLarge && !msg.large.path.startsWith("/") && !/^[A-Za-z]:/.test(msg.large.path)) {
+    // Kept in the store itself (NATS object store): readable from any broker's console.
+    const body = await store.readLarge(msg.large.path).catch(() => null);
+    if (body === null) {
+      return jsonError(
+        404,
+        "E_NOT_FOUND",
+        "The content of this message is gone (expired or removed)",
+      );
     }
-    text = await readLargeMessage(real);
-  } catch {
-    return jsonError(404, "E_NOT_FOUND", "The file of this message is gone (expired or removed)");
+    text = body;
+  } else {
+    try {
+      const root = await Deno.realPath(join(dataDir, "large-messages"));
+      const real = await Deno.realPath(msg.large.path);
+      if (!isInside(root, real) || !(await Deno.stat(real)).isFile) {
+        return jsonError(404, "E_NOT_FOUND", "The file of this message is not on this host");
+      }
+      text = await readLargeMessage(real);
+    } catch {
+      return jsonError(404, "E_NOT_FOUND", "The file of this message is gone (expired or removed)");
+    }
   }
   const headers = securityHeaders({
     "content-type": "text/plain; charset=utf-8",
