@@ -11,7 +11,7 @@
 
 import { IpcError } from "../protocol/errors.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
-import { FrameDecoder, framePayload, JsonObjectScanner } from "../protocol/framing.ts";
+import { FrameDecoder, FrameWriter, JsonObjectScanner } from "../protocol/framing.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.ts";
 import { logger } from "../log.ts";
@@ -48,7 +48,8 @@ export class BrokerConnection {
   readonly #service: BrokerService;
   readonly #limits: ConnectionLimits;
   readonly #abort = new AbortController();
-  #pending: Uint8Array[] = [];
+  /** Replies waiting to be written, encoded in place. */
+  readonly #out = new FrameWriter();
   #pendingBytes = 0;
   #writing = false;
   #writeStarted = 0;
@@ -197,7 +198,13 @@ export class BrokerConnection {
     }
     this.#inflight++;
     work.then(
-      (result) => this.#queueReply(id, { status: "ok", ...result.reply }),
+      (result) =>
+        this.#queueReply(
+          undefined,
+          id === undefined
+            ? { status: "ok", ...result.reply }
+            : { id, status: "ok", ...result.reply },
+        ),
       (e) => this.#queueReply(id, errorFrom(e)),
     ).finally(() => {
       if (--this.#inflight === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
@@ -237,20 +244,18 @@ export class BrokerConnection {
   #queueReply(id: RequestId | undefined, body: Record<string, unknown>): void {
     if (this.#closed) return;
     const reply = id === undefined ? body : { id, ...body };
-    const frame = framePayload(encoder.encode(JSON.stringify(reply)));
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
+    this.#pendingBytes += this.#out.push(JSON.stringify(reply));
     if (!this.#writing) void this.#flush();
   }
 
   async #flush(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#pending.length > 0 && !this.#closed) {
-        const batch = this.#pending.length === 1 ? this.#pending[0] : concat(this.#pending);
-        this.#pending = [];
+      while (this.#out.length > 0 && !this.#closed) {
+        const batch = this.#out.take();
         this.#writeStarted = Date.now();
         await writeAll(this.#conn, batch);
+        this.#out.release(batch);
         this.#pendingBytes -= batch.length;
         if (this.#pendingBytes <= MAX_PENDING_WRITE) {
           for (const w of this.#drainWaiters.splice(0)) w();
@@ -260,7 +265,7 @@ export class BrokerConnection {
       this.close();
     } finally {
       this.#writing = false;
-      if (this.#pending.length === 0 || this.#closed) {
+      if (this.#out.length === 0 || this.#closed) {
         for (const w of this.#drainWaiters.splice(0)) w();
       }
     }
@@ -272,7 +277,7 @@ export class BrokerConnection {
   }
 
   async #flushAndWait(): Promise<void> {
-    while (!this.#closed && (this.#writing || this.#pending.length > 0)) {
+    while (!this.#closed && (this.#writing || this.#out.length > 0)) {
       if (!this.#writing) void this.#flush();
       await new Promise<void>((r) => this.#drainWaiters.push(r));
     }

@@ -41,6 +41,91 @@ export function framePayload(body: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Bytes a {@linkcode FrameWriter} buffer starts with. */
+const WRITER_MIN = 4096;
+/** The largest buffer a {@linkcode FrameWriter} keeps for reuse. */
+const WRITER_KEEP = 256 * 1024;
+
+/**
+ * Frames waiting to be written, encoded straight into one buffer: no
+ * allocation or copy per frame (allocating a small typed array costs more
+ * than encoding the JSON into it, and feeds the garbage collector). The
+ * transport writes what {@linkcode FrameWriter.take} returns, then gives the
+ * bytes back with {@linkcode FrameWriter.release}: a busy writer swaps two
+ * buffers, an idle one keeps at most one small buffer.
+ *
+ * @example
+ * ```ts
+ * const out = new FrameWriter();
+ * out.push(JSON.stringify({ action: "ping" }));
+ * const bytes = out.take();
+ * await conn.write(bytes);
+ * out.release(bytes);
+ * ```
+ */
+export class FrameWriter {
+  #buf: Uint8Array | null = null;
+  #len = 0;
+  #spare: Uint8Array | null = null;
+
+  /** Bytes queued and not yet taken. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Appends one frame holding `json` as UTF-8; returns the frame's size in bytes. */
+  push(json: string): number {
+    const at = this.#len;
+    // Room for ASCII first; other text grows the buffer for what is left.
+    let buf = this.#room(at + 4 + json.length, at);
+    let { read, written } = encoder.encodeInto(json, buf.subarray(at + 4));
+    while (read < json.length) {
+      buf = this.#room(at + 4 + written + (json.length - read) * 3, at + 4 + written);
+      const more = encoder.encodeInto(json.slice(read), buf.subarray(at + 4 + written));
+      read += more.read;
+      written += more.written;
+    }
+    buf[at] = written >>> 24;
+    buf[at + 1] = (written >>> 16) & 0xff;
+    buf[at + 2] = (written >>> 8) & 0xff;
+    buf[at + 3] = written & 0xff;
+    this.#len = at + 4 + written;
+    return 4 + written;
+  }
+
+  /** Hands over the queued bytes (valid until given back); the writer starts empty. */
+  take(): Uint8Array {
+    const out = this.#buf === null ? new Uint8Array(0) : this.#buf.subarray(0, this.#len);
+    this.#buf = null;
+    this.#len = 0;
+    return out;
+  }
+
+  /** Gives back bytes from {@linkcode FrameWriter.take} once written. */
+  release(bytes: Uint8Array): void {
+    // A large buffer is kept only while more frames are queued: an idle
+    // connection holds at most one small buffer.
+    const keep = this.#buf !== null ? WRITER_KEEP : WRITER_MIN;
+    if (bytes.buffer.byteLength <= keep) this.#spare = new Uint8Array(bytes.buffer);
+  }
+
+  /** A buffer of at least `need` bytes holding the first `used` bytes queued. */
+  #room(need: number, used: number): Uint8Array {
+    const old = this.#buf;
+    if (old !== null && need <= old.length) return old;
+    let next: Uint8Array;
+    if (old === null && this.#spare !== null && this.#spare.length >= need) {
+      next = this.#spare;
+    } else {
+      next = new Uint8Array(Math.max(WRITER_MIN, need, (old?.length ?? 0) * 2));
+      if (old !== null) next.set(old.subarray(0, used));
+    }
+    this.#spare = null;
+    this.#buf = next;
+    return next;
+  }
+}
+
 /**
  * Incremental decoder of length-prefixed frames. Feed it chunks of any size
  * (one byte at a time works); it returns every frame completed by the chunk.
