@@ -22,6 +22,7 @@ export const COMMON_FLAGS = {
   port: { type: "string" },
   "data-dir": { type: "string" },
   "session-file": { type: "string" },
+  "tls-ca": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -32,6 +33,7 @@ export const COMMON_HELP = `Common options:
   --port PORT           broker port (default 9876, IPC_PORT)
   --data-dir DIR        broker data dir: secret, log (IPC_DATA_DIR)
   --session-file FILE   saved session (default ~/.ipc-session, IPC_SESSION_FILE)
+  --tls-ca FILE         CA certificate of a TLS broker on another host (IPC_TLS_CA)
   --json                print one JSON document instead of text
   -h, --help            show this help`;
 
@@ -118,6 +120,7 @@ export function settingsFor(
   if (s.port === 0) throw new UsageError(`Invalid IPC_PORT "0": a client needs the broker's port`);
   if (values["data-dir"]) s.dataDir = values["data-dir"];
   if (values["session-file"]) s.sessionFile = values["session-file"];
+  if (values["tls-ca"]) s.tlsCa = values["tls-ca"];
   return s;
 }
 

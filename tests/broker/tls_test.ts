@@ -10,6 +10,9 @@ import { runBrokerCommand } from "../../lib/cli/broker_command.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
 import { RawClient, testBroker } from "../_helpers.ts";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+
+const main = new URL("../../main.ts", import.meta.url).pathname;
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
@@ -117,6 +120,34 @@ Deno.test("TLS broker: trusted client works, untrusted and plain clients are ref
       assert.equal(await raw.next(3000), null);
     }
     assert.equal((await a.whoami()).name, "laptop");
+
+    // The CLI reaches a TLS broker with --tls-ca.
+    await Deno.writeTextFile(join(dir, "ca.pem"), ca);
+    const cli = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...PERMISSION_FLAGS,
+          main,
+          ...args,
+          "--port",
+          String(tb.port),
+          "--tls-ca",
+          join(dir, "ca.pem"),
+          "--session-file",
+          join(dir, "s.json"),
+          "--json",
+        ],
+        env: { IPC_SHARED_SECRET: "network-secret", IPC_DATA_DIR: tb.dataDir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const reg = await cli("register", "cli-user");
+    assert.equal(reg.code, 0, new TextDecoder().decode(reg.stderr));
+    const sent = await cli("send", "laptop", "hello over TLS from the CLI");
+    assert.equal(sent.code, 0, new TextDecoder().decode(sent.stderr));
+    const got = await a.check({ ack: true });
+    assert.equal(got.messages[0].message.content, "hello over TLS from the CLI");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
