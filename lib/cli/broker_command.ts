@@ -142,6 +142,19 @@ export async function startBrokerFromSettings(
   });
 }
 
+/** What `broker` prints once it serves: where it is and how to connect assistants. */
+export function connectHint(host: string, port: number, consoleUrl?: string): string {
+  const env = port === 9876 ? "" : `IPC_PORT=${port} `;
+  return [
+    `agent-ipc broker serving on ${host}:${port}${consoleUrl ? `, web console ${consoleUrl}` : ""}`,
+    `Connect assistants:`,
+    `  MCP (Claude Code, Gemini CLI, Codex, Cursor, Windsurf): ${env}agent-ipc setup all --name NAME`,
+    `  shell or scripts:  ${env}agent-ipc register NAME; ${env}agent-ipc send TO "hello"; ${env}agent-ipc check`,
+    `  web console login: ${env}agent-ipc web`,
+    `(from a checkout, "agent-ipc" is "deno task ipc"; Ctrl-C stops the broker)`,
+  ].join("\n");
+}
+
 /** Runs `broker`; returns the exit code. */
 export async function runBrokerCommand(
   args: string[],
@@ -207,6 +220,7 @@ export async function runBrokerCommand(
     logHandle?.close();
     return 1;
   }
+  io.stdout(connectHint(broker.hostname, broker.port, broker.consoleUrl));
   const stop = () => void broker.close();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
