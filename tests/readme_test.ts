@@ -1,0 +1,117 @@
+/**
+ * README tells the truth: the quick-start commands run as written (in an
+ * isolated HOME, port and data dir), every `deno task` it names exists, and
+ * every command of the CLI reference is one the program knows.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { freePort } from "./_helpers.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const readme = await Deno.readTextFile(join(root, "README.md"));
+const denoJson = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
+
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (const m of line.matchAll(re)) words.push(m[1] ?? m[2] ?? m[3]);
+  return words;
+}
+
+Deno.test("every `deno task` named in README exists in deno.json", () => {
+  const named = new Set([...readme.matchAll(/deno(?:@[\d.]+)? task ([a-z]+)/g)].map((m) => m[1]));
+  assert.ok(named.size >= 5);
+  for (const task of named) assert.ok(task in denoJson.tasks, `deno task ${task} is missing`);
+});
+
+Deno.test("every command of the CLI reference is known to `help`", async () => {
+  const section = readme.slice(
+    readme.indexOf("## CLI reference"),
+    readme.indexOf("## Web console"),
+  );
+  const commands = [...section.matchAll(/^\| `([a-z]+)[ `]/gm)].map((m) => m[1]);
+  assert.ok(commands.length >= 14, `found ${commands}`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "ipc", "help"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const help = new TextDecoder().decode(out.stdout);
+  for (const c of commands) assert.match(help, new RegExp(`\\b${c}\\b`), `help lacks ${c}`);
+});
+
+Deno.test("the quick start runs as written", async () => {
+  const start = readme.indexOf("Then connect assistants");
+  const block = readme.slice(
+    readme.indexOf("```sh", start) + 5,
+    readme.indexOf("```", readme.indexOf("```sh", start) + 5),
+  );
+  const lines = block.trim().split("\n").map((l) => l.replace(/\s+#.*$/, "").trim());
+  assert.ok(lines.length >= 5);
+  const home = await Deno.makeTempDir();
+  await Deno.mkdir(join(home, ".claude")); // an installed Claude Code, for `setup all`
+  const denoDir = JSON.parse(
+    new TextDecoder().decode(
+      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
+        .output()).stdout,
+    ),
+  ).denoDir;
+  const env = {
+    DENO_DIR: denoDir,
+    HOME: home,
+    IPC_PORT: String(freePort()),
+    IPC_HTTP_PORT: "0",
+    IPC_DATA_DIR: join(home, "data"),
+    XDG_DATA_HOME: join(home, "share"),
+    DISPLAY: "",
+    IPC_LOG: "warn",
+  };
+  const outputs: string[] = [];
+  try {
+    for (const line of lines) {
+      const words = shellWords(line);
+      const lineEnv: Record<string, string> = { ...env };
+      while (/^[A-Z_]+=/.test(words[0])) {
+        const [k, v] = words.shift()!.split("=");
+        lineEnv[k] = v.replace("/tmp/", `${home}/`);
+      }
+      assert.deepEqual(words.slice(0, 2), ["deno", "task"], line);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: words.slice(1),
+        cwd: root,
+        env: lineEnv,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      outputs.push(text);
+      assert.equal(out.code, 0, `${line}\n${text}`);
+    }
+    assert.match(outputs.join("\n"), /hi bob/, "bob's check shows alice's message");
+    const claude = JSON.parse(await Deno.readTextFile(join(home, ".claude.json")));
+    assert.deepEqual(claude.mcpServers["agent-ipc"].args.slice(-3), ["mcp", "--name", "claude"]);
+  } finally {
+    // Stop the background broker the first command started.
+    const st = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "ipc", "status", "--json"],
+      cwd: root,
+      env,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    try {
+      const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid;
+      Deno.kill(pid, "SIGTERM");
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.kill(pid, "SIGCONT");
+          await new Promise((r) => setTimeout(r, 100));
+        } catch {
+          break;
+        }
+      }
+    } catch { /* no broker */ }
+    await Deno.remove(home, { recursive: true });
+  }
+});
