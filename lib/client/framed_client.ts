@@ -7,10 +7,9 @@
  */
 
 import { IpcError, isErrorCode } from "../protocol/errors.ts";
-import { DEFAULT_MAX_FRAME, FrameDecoder, framePayload } from "../protocol/framing.ts";
+import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from "../protocol/framing.ts";
 import type { OkReply, Reply } from "../protocol/messages.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** How to reach a broker. */
@@ -33,7 +32,8 @@ export class FramedClient implements AsyncDisposable {
   readonly #conn: Deno.Conn;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
-  #queue: Uint8Array[] = [];
+  /** Requests waiting to be written, encoded in place. */
+  readonly #out = new FrameWriter();
   #writing = false;
   #closed = false;
   #closeReason: string | undefined;
@@ -84,10 +84,10 @@ export class FramedClient implements AsyncDisposable {
       );
     }
     const id = this.#nextId++;
-    const frame = framePayload(encoder.encode(JSON.stringify({ ...body, id })));
+    const json = JSON.stringify({ ...body, id });
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#queue.push(frame);
+      this.#out.push(json);
       if (!this.#writing) void this.#flush();
     });
   }
@@ -122,23 +122,11 @@ export class FramedClient implements AsyncDisposable {
   async #flush(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length && !this.#closed) {
-        const parts = this.#queue;
-        this.#queue = [];
-        let data: Uint8Array;
-        if (parts.length === 1) data = parts[0];
-        else {
-          let n = 0;
-          for (const p of parts) n += p.length;
-          data = new Uint8Array(n);
-          let at = 0;
-          for (const p of parts) {
-            data.set(p, at);
-            at += p.length;
-          }
-        }
+      while (this.#out.length > 0 && !this.#closed) {
+        const data = this.#out.take();
         let at = 0;
         while (at < data.length) at += await this.#conn.write(data.subarray(at));
+        this.#out.release(data);
       }
     } catch (e) {
       this.#closeReason = (e as Error).message;
