@@ -16,6 +16,7 @@
  * @module
  */
 
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { type FlushMode, openSqliteStore, type SqliteStore } from "../lib/state/sqlite_store.ts";
@@ -46,6 +47,17 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
+/** Seconds of CPU (user + system, all threads) used by this process so far. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** "N msg/s (M msg per CPU-second)": the second figure holds up on a busy machine. */
+function rate(n: number, seconds: number, cpu: number): string {
+  return `${(n / seconds).toFixed(0)} msg/s (${(n / cpu).toFixed(0)} msg per CPU-second)`;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -57,16 +69,20 @@ export async function throughput(
   recipients: number,
   brokerLike: boolean,
   tag: string,
-): Promise<number> {
+): Promise<string> {
   const perProducer = Math.ceil(total / PRODUCERS);
   const sent = perProducer * PRODUCERS;
   let acked = 0;
+  let peeks = 0;
+  let empty = 0;
+  const commits = store.commits;
   const tokens: string[] = [];
   for (let p = 0; p < PRODUCERS; p++) {
     tokens.push(`token-${tag}-${p}`);
     await store.register(`p${tag}${p}`, tokens[p], Date.now(), { revokeOthers: false });
   }
   const start = performance.now();
+  const cpu = cpuSeconds();
   const producers = Array.from({ length: PRODUCERS }, async (_, p) => {
     const from = `p${tag}${p}`;
     for (let i = 0; i < perProducer; i++) {
@@ -83,7 +99,9 @@ export async function throughput(
     const name = `r${tag}${r}`;
     while (acked < sent) {
       const batch = await store.peek(name, 100);
+      peeks++;
       if (batch.length === 0) {
+        empty++;
         await sleep(1);
         continue;
       }
@@ -92,8 +110,10 @@ export async function throughput(
     }
   });
   await Promise.all([...producers, ...consumers]);
-  const seconds = (performance.now() - start) / 1000;
-  return sent / seconds;
+  const result = rate(sent, (performance.now() - start) / 1000, cpuSeconds() - cpu);
+  const txns = store.commits - commits;
+  return `${result}\n  ${txns} commits (${(sent / txns).toFixed(1)} msg each), ` +
+    `${peeks} peeks (${empty} empty, ${(sent / (peeks - empty)).toFixed(1)} msg each)`;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -118,9 +138,9 @@ export async function main(args: string[]): Promise<void> {
       await using store = await openSqliteStore(join(dir, "tp.db"), { flush });
       const n = Number(values.messages);
       const a = await throughput(store, n, 20, false, "a");
-      console.log(`enqueue+peek+ack, 20 producers:                  ${a.toFixed(0)} msg/s`);
+      console.log(`enqueue+peek+ack, 20 producers: ${a}`);
       const b = await throughput(store, n, 20, true, "b");
-      console.log(`same with sessionName+touch per send:            ${b.toFixed(0)} msg/s`);
+      console.log(`same, plus sessionName+touch per send: ${b}`);
     }
     const big = Number(values.big);
     if (big > 0) {
@@ -129,6 +149,7 @@ export async function main(args: string[]): Promise<void> {
       {
         await using store = await openSqliteStore(path, { flush });
         const start = performance.now();
+        const cpu = cpuSeconds();
         const perProducer = Math.ceil(big / PRODUCERS);
         await Promise.all(Array.from({ length: PRODUCERS }, async (_, p) => {
           for (let i = 0; i < perProducer; i++) {
@@ -139,8 +160,8 @@ export async function main(args: string[]): Promise<void> {
         const seconds = (performance.now() - start) / 1000;
         const rss = Deno.memoryUsage().rss;
         console.log(
-          `enqueue ${perProducer * PRODUCERS} to 100 recipients: ${seconds.toFixed(1)} s ` +
-            `(${(perProducer * PRODUCERS / seconds).toFixed(0)} msg/s), RSS ${mib(rss)} ` +
+          `enqueue ${perProducer * PRODUCERS} to 100 recipients: ${seconds.toFixed(1)} s, ` +
+            `${rate(perProducer * PRODUCERS, seconds, cpuSeconds() - cpu)}, RSS ${mib(rss)} ` +
             `(+${mib(rss - rssBefore)})`,
         );
         const times: number[] = [];
@@ -164,10 +185,11 @@ export async function main(args: string[]): Promise<void> {
           `depth r7 = ${await store.depth("r7")}`,
       );
       t = performance.now();
+      const cpu = cpuSeconds();
       const hits = await store.history({ text: "fox", limit: 10 });
       console.log(
-        `first text search (indexes ${big} rows): ${(performance.now() - t).toFixed(0)} ms, ` +
-          `${hits.length} hits`,
+        `first text search (indexes ${big} rows): ${(performance.now() - t).toFixed(0)} ms ` +
+          `(${(cpuSeconds() - cpu).toFixed(1)} CPU-s), ${hits.length} hits`,
       );
       t = performance.now();
       await store.history({ text: "fox", to: "r3", limit: 10 });

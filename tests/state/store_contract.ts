@@ -353,6 +353,23 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.deepEqual(sorted(hist), sorted(ids(mine)));
   });
 
+  test("ack of many ids at once skips unknown and foreign ids", async (ctx) => {
+    const mine = await fill(ctx, "many", 60);
+    const theirs = await fill(ctx, "other", 5);
+    const asked = [
+      ...ids(mine.slice(0, 40)),
+      ...ids(theirs),
+      "unknown-1",
+      "unknown-2",
+      mine[0].id,
+    ];
+    const acked = await ctx.store.ack("many", asked, T0);
+    assert.deepEqual(sorted(acked), sorted(ids(mine.slice(0, 40))));
+    assert.equal(await ctx.store.depth("many"), 20);
+    assert.equal(await ctx.store.depth("other"), 5);
+    assert.deepEqual(ids(await ctx.store.peek("many", 100)), ids(mine.slice(40)));
+  });
+
   test("depth counts unacknowledged messages", async (ctx) => {
     assert.equal(await ctx.store.depth("d"), 0);
     const ms = await fill(ctx, "d", 7);
