@@ -86,7 +86,8 @@ export class BrokerConnection {
   /** Reads and serves until the peer leaves or the connection is closed. */
   async serve(): Promise<void> {
     const buf = new Uint8Array(64 * 1024);
-    const decoder = new FrameDecoder(this.#limits.maxFrame);
+    // Frames are decoded at once, before the next read reuses `buf`: no copy.
+    const decoder = new FrameDecoder(this.#limits.maxFrame, { copy: false });
     const scanner = new JsonObjectScanner();
     let legacyChunks: Uint8Array[] = [];
     try {

@@ -137,7 +137,8 @@ export class FramedClient implements AsyncDisposable {
   }
 
   async #readLoop(maxFrame: number): Promise<void> {
-    const frames = new FrameDecoder(maxFrame);
+    // Replies are parsed at once, before the next read reuses `buf`: no copy.
+    const frames = new FrameDecoder(maxFrame, { copy: false });
     const buf = new Uint8Array(64 * 1024);
     try {
       for (;;) {

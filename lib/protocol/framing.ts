@@ -132,7 +132,8 @@ export class FrameWriter {
  * After an error the decoder is broken for good: the caller closes the
  * connection, since framing can no longer be trusted.
  *
- * Payloads returned are views that stay valid after later pushes.
+ * Payloads returned are views that stay valid after later pushes (unless
+ * constructed with `copy: false`).
  *
  * @example
  * ```ts
@@ -149,10 +150,17 @@ export class FrameDecoder {
   #body: Uint8Array | null = null;
   #bodyFill = 0;
   #broken = false;
+  readonly #copy: boolean;
 
-  /** @param maxFrame the largest payload accepted, in bytes */
-  constructor(maxFrame: number = DEFAULT_MAX_FRAME) {
+  /**
+   * @param maxFrame the largest payload accepted, in bytes
+   * @param options `copy: false` returns a frame that arrived whole in one
+   * chunk as a view into that chunk (no copy), valid only until the chunk's
+   * buffer is reused: for callers that consume each frame before their next read
+   */
+  constructor(maxFrame: number = DEFAULT_MAX_FRAME, options: { copy?: boolean } = {}) {
     this.#max = maxFrame;
+    this.#copy = options.copy ?? true;
   }
 
   /** True while part of a frame has been received but not all of it. */
@@ -203,8 +211,12 @@ export class FrameDecoder {
           return events;
         }
         if (n - pos >= length) {
-          // Whole payload in this chunk: copy once so the view outlives the chunk.
-          events.push({ kind: "frame", payload: chunk.slice(pos, pos + length) });
+          // Whole payload in this chunk: copy once so the view outlives the chunk
+          // (unless the caller consumes it at once).
+          const payload = this.#copy
+            ? chunk.slice(pos, pos + length)
+            : chunk.subarray(pos, pos + length);
+          events.push({ kind: "frame", payload });
           pos += length;
           continue;
         }
