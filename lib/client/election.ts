@@ -12,7 +12,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger } from "../log.ts";
 import { type Broker, type BrokerOptions, isAddrInUse, startBroker } from "../broker/server.ts";
-import { isDataDirLocked } from "../broker/data_dir.ts";
+import { ensurePrivateDir, isDataDirLocked } from "../broker/data_dir.ts";
 import { type ConnectOptions, FramedClient } from "./framed_client.ts";
 
 const log = logger("election");
@@ -93,17 +93,68 @@ export function spawnDetachedBroker(options: ElectionOptions): Promise<number> {
 async function startupFailure(dataDir: string, since: number): Promise<string | undefined> {
   let text: string;
   try {
-    text = await Deno.readTextFile(`${dataDir}/broker.log`);
+    // Only the end of the log: it grows for as long as the data dir lives.
+    using file = await Deno.open(`${dataDir}/broker.log`);
+    const size = (await file.stat()).size;
+    await file.seek(Math.max(0, size - 16_384), Deno.SeekMode.Start);
+    const buf = new Uint8Array(Math.min(size, 16_384));
+    let at = 0;
+    while (at < buf.length) {
+      const n = await file.read(buf.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    text = new TextDecoder().decode(buf.subarray(0, at));
   } catch {
     return undefined;
   }
-  const lines = text.slice(-16_384).split("\n").reverse();
+  const lines = text.split("\n").reverse();
   for (const line of lines) {
     const at = line.indexOf(" cannot start: ");
     if (at < 0 || !(Date.parse(line.slice(0, 24)) >= since - 1_000)) continue;
     return line.slice(at + 15);
   }
   return undefined;
+}
+
+/** How long a claim to start the background broker stands (see {@linkcode claimSpawn}). */
+const SPAWN_CLAIM_MS = 5_000;
+
+/**
+ * Claims the right to start the background broker: a marker file created
+ * exclusively in the data dir. When a broker dies, every spawn-role survivor
+ * finds the port free at once; without the claim each started a broker of its
+ * own, and all but one lost the race and exited (85 processes for 3 elections
+ * of 15 clients). A claim older than {@linkcode SPAWN_CLAIM_MS} is stale (its
+ * owner died before the broker it started could answer).
+ */
+async function claimSpawn(dataDir: string): Promise<boolean> {
+  const marker = `${dataDir}/spawning`;
+  try {
+    await ensurePrivateDir(dataDir);
+  } catch {
+    return true; // the broker will report the data dir itself
+  }
+  for (let i = 0; i < 2; i++) {
+    try {
+      await Deno.writeTextFile(marker, `${Deno.pid}\n`, { createNew: true, mode: 0o600 });
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) return true;
+      const age = await Deno.stat(marker).then(
+        (i) => Date.now() - (i.mtime?.getTime() ?? 0),
+        () => 0,
+      );
+      if (age < SPAWN_CLAIM_MS) return false;
+      await Deno.remove(marker).catch(() => {});
+    }
+  }
+  return false;
+}
+
+/** Gives up a claim made with {@linkcode claimSpawn}. */
+async function releaseSpawn(dataDir: string): Promise<void> {
+  await Deno.remove(`${dataDir}/spawning`).catch(() => {});
 }
 
 /** A broker that lost a race (port or data dir taken by one starting or stopping) may retry. */
@@ -168,7 +219,18 @@ async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
  * and E_STORE when this process won the port but cannot open the data dir.
  */
 export async function connectOrElect(options: ElectionOptions): Promise<Elected> {
+  const claim: { held: boolean } = { held: false };
+  try {
+    return await elect(options, claim);
+  } finally {
+    // Connected, failed or cancelled: a claim to start the broker ends here.
+    if (claim.held) await releaseSpawn(options.dataDir);
+  }
+}
+
+async function elect(options: ElectionOptions, claim: { held: boolean }): Promise<Elected> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const started = Date.now();
   let spawned: { at: number; exit?: number } | undefined;
   let spawns = 0;
   let lastError: unknown;
@@ -234,12 +296,26 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
               : `The background broker could not start: ${why}`,
           );
         }
-        spawned = undefined;
+        // Lost to a broker that is starting (it will answer) or stopping (it will
+        // let go): give it a second before starting another.
+        if (Date.now() - spawned.at >= 1_000) {
+          spawned = undefined;
+          claim.held = false;
+          await releaseSpawn(options.dataDir);
+        }
       }
-      if (!spawned) {
+      if (!spawned && await claimSpawn(options.dataDir)) {
+        claim.held = true;
         const s: { at: number; exit?: number } = spawned = { at: Date.now() };
         spawns++;
         spawnDetachedBroker(options).then((code) => s.exit = code, () => s.exit = -1);
+      } else if (!spawned) {
+        // Another client is starting the broker: wait for it, but a reason it
+        // logged for failing is ours to report too.
+        const why = await startupFailure(options.dataDir, started);
+        if (why !== undefined && !transientStartFailure(why)) {
+          throw new IpcError("E_UNAVAILABLE", `The background broker could not start: ${why}`);
+        }
       }
     } else if (options.role === "none") {
       break;
