@@ -4,6 +4,8 @@
  * sending. The stopping broker closes its port first and holds its data dir
  * until its store is closed, so the first survivors to bind the port find the
  * data dir still locked: they must retry, not fail the caller's request.
+ * And clients that start a background broker (role "spawn", as the CLI) do
+ * not each start one when they find none at the same moment.
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
@@ -110,6 +112,52 @@ Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is
       broker.kill("SIGKILL");
     } catch { /* exited */ }
     await broker.status;
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("spawn-role clients that find no broker at once start one between them", {
+  sanitizeOps: true,
+  sanitizeResources: true,
+}, async () => {
+  setLogLevel("error");
+  const dataDir = await Deno.makeTempDir({ prefix: "ipc-failover-" });
+  const port = freePort();
+  const clients: AgentClient[] = [];
+  let brokerPid: number | undefined;
+  try {
+    const opts = {
+      host: "127.0.0.1",
+      port,
+      dataDir,
+      role: "spawn" as const,
+      spawnArgs: ["--no-http", "--log-level", "info"],
+      timeoutMs: 15_000,
+    };
+    clients.push(...await Promise.all(Array.from({ length: 10 }, () => AgentClient.connect(opts))));
+    const status = await clients[0].status();
+    brokerPid = (status.broker as { pid: number }).pid;
+    await new Promise((r) => setTimeout(r, 1_000)); // any loser has logged by now
+    const log = await Deno.readTextFile(`${dataDir}/broker.log`);
+    const started = (log.match(/listening on/g) ?? []).length +
+      (log.match(/cannot start/g) ?? []).length;
+    // Before the claim, each of the 10 started a broker and 9 lost the race.
+    assert.equal(started, 1, log);
+    const left = [...Deno.readDirSync(dataDir)].map((e) => e.name);
+    assert.ok(!left.includes("spawning"), "the claim is released once the broker answers");
+  } finally {
+    for (const c of clients) await c.close();
+    if (brokerPid) {
+      Deno.kill(brokerPid, "SIGTERM");
+      for (let i = 0; i < 100; i++) {
+        try {
+          Deno.kill(brokerPid, "SIGCONT");
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     await Deno.remove(dataDir, { recursive: true });
   }
 });

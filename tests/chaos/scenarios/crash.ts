@@ -123,6 +123,11 @@ export async function crash(o: ScenarioOptions): Promise<Row> {
     if (reelect.length < kills) failures.push(`${kills - reelect.length} kills without takeover`);
     if (ledger.acked < 200) failures.push(`only ${ledger.acked} sends acknowledged`);
     reelect.sort((a, b) => a - b);
+    // Spawn-role survivors each start a detached broker when none answers; all
+    // but one lose the race for the data dir (or the port) and exit.
+    const log = await Deno.readTextFile(join(dataDir, "broker.log")).catch(() => "");
+    const started = log.match(/listening on/g)?.length ?? 0;
+    const lostRace = log.match(/cannot start/g)?.length ?? 0;
     return row("crash", t0, {
       action:
         `${names.length} agents in 4 processes (1 host role, 3 spawn role); ${kills} SIGKILLs of the broker ` +
@@ -139,7 +144,8 @@ export async function crash(o: ScenarioOptions): Promise<Row> {
           reelect.length ? `${reelect[0]}-${reelect[reelect.length - 1]} ms` : "n/a"
         }; ` +
         `${ledger.redelivered} redelivered before ack, ${ledger.resent} resent; ` +
-        `order and no-duplicate-after-ack checked`,
+        `order and no-duplicate-after-ack checked; detached brokers: ${started} served, ` +
+        `${lostRace} lost the race and exited`,
       failures,
     });
   } finally {
