@@ -162,7 +162,7 @@ export async function main(args: string[]): Promise<void> {
         console.log(
           `enqueue ${perProducer * PRODUCERS} to 100 recipients: ${seconds.toFixed(1)} s, ` +
             `${rate(perProducer * PRODUCERS, seconds, cpuSeconds() - cpu)}, RSS ${mib(rss)} ` +
-            `(+${mib(rss - rssBefore)})`,
+            `(${mib(rssBefore)} before)`,
         );
         const times: number[] = [];
         for (let i = 0; i < 1000; i++) {

@@ -162,16 +162,18 @@ export function historySql(
   if (query.since !== undefined) where.push("m.time >= ?"), params.push(query.since);
   if (query.until !== undefined) where.push("m.time <= ?"), params.push(query.until);
   if (query.beforeId !== undefined) {
-    where.push("m.seq < (SELECT seq FROM messages WHERE id = ?)");
+    // On the FTS side when searching, so the index skips the newer matches.
+    where.push(`${text ? "f.rowid" : "m.seq"} < (SELECT seq FROM messages WHERE id = ?)`);
     params.push(query.beforeId);
   }
   const limit = Math.max(0, Math.trunc(query.limit ?? 100));
-  let sql = `SELECT ${MESSAGE_COLUMNS} FROM messages m`;
-  if (text) {
-    sql += " JOIN messages_fts f ON f.rowid = m.seq";
-    where.unshift("messages_fts MATCH ?");
-  }
+  // With text, the FTS index drives the loop newest first (it yields rowids
+  // in order), so no sort of every match is needed before the LIMIT.
+  let sql = text
+    ? `SELECT ${MESSAGE_COLUMNS} FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid`
+    : `SELECT ${MESSAGE_COLUMNS} FROM messages m`;
+  if (text) where.unshift("messages_fts MATCH ?");
   if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
-  sql += " ORDER BY m.seq DESC LIMIT CAST(? AS INTEGER)";
+  sql += ` ORDER BY ${text ? "f.rowid" : "m.seq"} DESC LIMIT CAST(? AS INTEGER)`;
   return { sql, params, limit };
 }

@@ -83,6 +83,7 @@ export interface SqliteStoreOptions {
  * await store.enqueue([{ id: "m1", from: "a", to: "b", time: Date.now(), content: "hi" }], 10_000);
  * ```
  */
+// deno-lint-ignore require-await
 export async function openSqliteStore(
   path: string,
   opts: SqliteStoreOptions = {},
@@ -95,7 +96,8 @@ export async function openSqliteStore(
       ?.journal_mode;
     if (mode !== "wal") throw new Error(`cannot switch to WAL journal mode (got "${mode}")`);
     db.exec("PRAGMA synchronous = NORMAL");
-    // Foreign keys stay off: nothing in the schema declares one (see _sqlite_schema.ts).
+    // No foreign keys are declared (messages may wait for names never registered).
+    db.exec("PRAGMA foreign_keys = OFF");
     db.exec("PRAGMA temp_store = MEMORY");
     db.exec("PRAGMA cache_size = -32768"); // 32 MiB
     db.exec("PRAGMA journal_size_limit = 67108864"); // truncate the WAL back to 64 MiB
@@ -105,8 +107,7 @@ export async function openSqliteStore(
     // 2 µs -> 8 µs per queue read). The schema's indexes plan well without.
     // For the same reason every `LIMIT ?` is written `LIMIT CAST(? AS INTEGER)`.
     migrate(db);
-    const store = new SqliteStore(db, path, opts);
-    return await Promise.resolve(store);
+    return new SqliteStore(db, path, opts);
   } catch (e) {
     try {
       db?.close();
@@ -310,6 +311,33 @@ export class SqliteStore implements Store {
     if (now > (this.#seen.get(name) ?? -Infinity)) this.#seen.set(name, now);
   }
 
+  /** Moves the `touch` state of `from` to `to` (whose own record was replaced). */
+  #moveSeen(from: string, to: string, undo: (() => void)[]): void {
+    const maps = [this.#seen, this.#seenWritten] as const;
+    const saved = maps.map((m) => [m.get(from), m.get(to)] as const);
+    const dirty = [this.#dirty.has(from), this.#dirty.has(to)] as const;
+    maps.forEach((m, i) => {
+      m.delete(from);
+      m.delete(to);
+      if (saved[i][0] !== undefined) m.set(to, saved[i][0]);
+    });
+    this.#dirty.delete(from);
+    this.#dirty.delete(to);
+    if (dirty[0]) this.#dirty.add(to);
+    undo.push(() => {
+      maps.forEach((m, i) => {
+        for (const [name, v] of [[from, saved[i][0]], [to, saved[i][1]]] as const) {
+          if (v === undefined) m.delete(name);
+          else m.set(name, v);
+        }
+      });
+      for (const [name, was] of [[from, dirty[0]], [to, dirty[1]]] as const) {
+        if (was) this.#dirty.add(name);
+        else this.#dirty.delete(name);
+      }
+    });
+  }
+
   // --- sessions -----------------------------------------------------------
 
   /** {@inheritDoc Store.register} */
@@ -502,13 +530,7 @@ export class SqliteStore implements Store {
       this.#s.deleteForward.run(to);
       this.#s.repointForwards.run(to, from);
       this.#s.putForward.run(from, to, forwardUntil);
-      const seen = this.#seen.get(from);
-      if (seen !== undefined) this.#markSeen(to, seen);
-      this.#seen.delete(from);
-      this.#dirty.delete(from);
-      this.#seenWritten.delete(from);
-      this.#seenWritten.delete(to);
-      this.#dirty.add(to);
+      this.#moveSeen(from, to, undo);
     });
   }
 
