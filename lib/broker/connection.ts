@@ -35,6 +35,9 @@ const HTTP_VERBS = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "CON
 
 let nextPeerId = 1;
 
+/** Why a connection's signal aborts. */
+const CLOSED = new IpcError("E_UNAVAILABLE", "Connection closed");
+
 /** Limits a connection enforces. */
 export interface ConnectionLimits {
   maxFrame: number;
@@ -68,9 +71,6 @@ export class BrokerConnection {
     this.#limits = limits;
     this.partialSince = Date.now();
     this.peer = { id: nextPeerId++, legacy: false, failures: 0, signal: this.#abort.signal };
-    try {
-      (conn as Deno.TcpConn).setNoDelay?.(true);
-    } catch { /* not TCP */ }
   }
 
   /** True once closed. */
@@ -112,7 +112,14 @@ export class BrokerConnection {
           } else if (looksLikeHttp(chunk)) {
             log.warn(`peer ${this.peer.id}: HTTP request on the broker port refused`);
             break;
-          } else this.#mode = "framed";
+          } else {
+            this.#mode = "framed";
+            // Pipelined replies must not wait for ACKs. (A legacy reply is one
+            // write before the close: Nagle never holds it, so spare the call.)
+            try {
+              (this.#conn as Deno.TcpConn).setNoDelay?.(true);
+            } catch { /* not TCP */ }
+          }
         }
         if (this.#mode === "legacy") {
           let end: number;
@@ -167,7 +174,9 @@ export class BrokerConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort();
+    // A shared reason: abort() without one builds a DOMException (and its
+    // stack) per connection: 4% of the broker's time under legacy load.
+    this.#abort.abort(CLOSED);
     try {
       this.#conn.close();
     } catch { /* already closed */ }
