@@ -273,8 +273,9 @@ export async function frames(o: ScenarioOptions): Promise<Row> {
     alive = (await brokerStatus(broker.port)) !== null;
     const grow4g = rss4g - rss0;
     const growStalled = rssStalled - rss4g;
-    if (!(grow4g < 32)) failures.push(`4 GiB frames grew the broker by ${grow4g.toFixed(0)} MiB`);
-    if (!(growStalled < stalled / 4)) {
+    // Without `ps` (no RSS figures) only the codes and the closes are checked.
+    if (grow4g >= 32) failures.push(`4 GiB frames grew the broker by ${grow4g.toFixed(0)} MiB`);
+    if (growStalled >= stalled / 4) {
       failures.push(
         `${stalled} stalled 1 MiB frames grew the broker by ${growStalled.toFixed(0)} MiB`,
       );
