@@ -130,6 +130,9 @@ export async function runChaos(
         failures: [`threw: ${(e as Error).stack ?? e}`],
       };
     }
+    if (!r.alive && !r.failures.some((f) => /alive|answer|no broker/.test(f))) {
+      r.failures.push("no broker answered at the end (crashed?)");
+    }
     print(formatRow(r));
     if (r.failures.length) failed.push(r);
   }
