@@ -195,6 +195,24 @@ Deno.test("sqlite: sends do not index text; history indexes lazily, in chunks, a
   assert.deepEqual(await store.history({ text: "number" }), []);
 });
 
+Deno.test("sqlite: forwards() lists forwards; a rename repoints forwards to the renamed name", async () => {
+  await using tmp = await tempDir();
+  await using store = await openIn(tmp.dir);
+  await store.register("a", "h-a", T0, { revokeOthers: false });
+  await store.rename("a", "b", T0, T0 + 1000);
+  await store.rename("b", "c", T0 + 10, T0 + 2000);
+  assert.deepEqual(await store.forwards(), [
+    { from: "a", to: "c", until: T0 + 1000 },
+    { from: "b", to: "c", until: T0 + 2000 },
+  ]);
+  assert.equal(await store.forward("a", T0 + 20), "c");
+  // Renaming back to a forwarded name makes it a live name again.
+  await store.rename("c", "a", T0 + 30, T0 + 3000);
+  assert.equal(await store.forward("a", T0 + 40), null);
+  assert.equal(await store.forward("c", T0 + 40), "a");
+  assert.equal(await store.forward("b", T0 + 40), "a");
+});
+
 Deno.test("sqlite: text that is not FTS5 syntax is searched as words", async () => {
   await using tmp = await tempDir();
   await using store = await openIn(tmp.dir);
