@@ -8,6 +8,7 @@
  * @module
  */
 
+import process from "node:process";
 import { authToken } from "../../lib/broker/auth.ts";
 import { readSecret } from "../../lib/broker/data_dir.ts";
 import { BrokerProcess, runLoad } from "../_processes.ts";
@@ -115,17 +116,23 @@ export async function load(cfg: LegacyConfig, io: LoadIo): Promise<Record<string
   };
   const loops = Array.from({ length: cfg.agents }, (_, i) => agent(i));
   await sleep(cfg.warmupMs);
+  await io.mark("start");
+  const cpu0 = process.cpuUsage();
   measuring = true;
   const t0 = performance.now();
   await sleep(cfg.durationMs);
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await io.mark("end");
   running = false;
   await Promise.all(loops);
   io.log(`legacy: ${requests} requests measured, ${errors} errors`);
   return {
     seconds: round(seconds, 3),
     requests_per_s: round(requests / seconds),
+    load_cpu_cores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
+    load_cpu_us_per_request: round((cpu.user + cpu.system) / requests, 1),
     latency_ms: latency.summary(),
     errors,
     error_kinds: Object.fromEntries(errorKinds),
@@ -136,6 +143,7 @@ export async function load(cfg: LegacyConfig, io: LoadIo): Promise<Record<string
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
   await using broker = await BrokerProcess.start();
+  const cpu: Record<string, number | null> = {};
   const r = await runLoad(
     "legacy",
     {
@@ -147,7 +155,16 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       warmupMs: o.quick ? 300 : 1_000,
       durationMs: Math.min(o.durationS, 10) * 1000,
     } satisfies LegacyConfig,
+    async (mark) => {
+      cpu[mark] = await broker.cpuSeconds();
+    },
   );
+  if (cpu.start != null && cpu.end != null) {
+    const used = cpu.end - cpu.start;
+    const seconds = r.seconds as number;
+    r.broker_cpu_cores = round(used / seconds, 2);
+    r.broker_cpu_us_per_request = round(used * 1e6 / ((r.requests_per_s as number) * seconds), 1);
+  }
   const perS = r.requests_per_s as number;
   const lat = r.latency_ms as LatencySummary;
   return {
