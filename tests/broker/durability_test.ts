@@ -111,7 +111,9 @@ Deno.test("SIGKILL of the broker under load loses nothing it acknowledged", asyn
     for (let k = 1; k < seq.length; k++) if (seq[k] < seq[k - 1]) inversions++;
     // Requests in flight across the kill may be retried (at-least-once), which can
     // reorder only those few; everything else keeps FIFO.
-    console.log(`killed after ${killedAt} acks; ${acked.length} acked, ${got.size} delivered, ${inversions} inversions`);
+    console.log(
+      `killed after ${killedAt} acks; ${acked.length} acked, ${got.size} delivered, ${inversions} inversions`,
+    );
     assert.ok(inversions <= window, `${inversions} order inversions`);
   } finally {
     try {

@@ -38,7 +38,11 @@ Deno.test("legacy: every action with the original's field names", opts, async ()
   });
   assert.deepEqual([sent.status, sent.message], ["ok", "Message sent"]);
 
-  const checked = await legacyRequest(p, { action: "check", instance_id: "bob", session_token: tbk });
+  const checked = await legacyRequest(p, {
+    action: "check",
+    instance_id: "bob",
+    session_token: tbk,
+  });
   const msgs = checked.messages as Record<string, unknown>[];
   assert.equal(msgs.length, 1);
   assert.equal(msgs[0].from, "alice");
@@ -202,35 +206,42 @@ async function python(): Promise<string | undefined> {
   return undefined;
 }
 
-Deno.test("legacy: a Python client written like the original's scripts works unchanged", opts, async () => {
-  const py = await python();
-  assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
-  await using tb = await testBroker();
-  const dir = await Deno.makeTempDir();
-  const script = new URL("./legacy_client.py", import.meta.url).pathname;
-  const run = async (session: string, ...args: string[]) => {
-    const out = await new Deno.Command(py, {
-      args: [script, String(tb.port), tb.secret, join(dir, session), ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  };
-  try {
-    assert.equal((await run("a", "register", "gemini")).message, "Registered gemini");
-    assert.equal((await run("b", "register", "claude")).status, "ok");
-    assert.equal((await run("a", "send", "claude", "hello", "from", "python")).message, "Message sent");
-    const got = await run("b", "check");
-    assert.equal(got.messages[0].from, "gemini");
-    assert.equal(got.messages[0].message.content, "hello from python");
-    assert.equal((await run("b", "list")).instances.length, 2);
-    assert.equal((await run("b", "broadcast", "hi")).message, "Broadcast to 1 instances");
-    assert.equal((await run("b", "rename", "claude2")).message, "Renamed claude to claude2");
-    if (Deno.build.os !== "windows") {
-      assert.equal((await Deno.stat(join(dir, "a"))).mode! & 0o777, 0o600);
+Deno.test(
+  "legacy: a Python client written like the original's scripts works unchanged",
+  opts,
+  async () => {
+    const py = await python();
+    assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
+    await using tb = await testBroker();
+    const dir = await Deno.makeTempDir();
+    const script = new URL("./legacy_client.py", import.meta.url).pathname;
+    const run = async (session: string, ...args: string[]) => {
+      const out = await new Deno.Command(py, {
+        args: [script, String(tb.port), tb.secret, join(dir, session), ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    try {
+      assert.equal((await run("a", "register", "gemini")).message, "Registered gemini");
+      assert.equal((await run("b", "register", "claude")).status, "ok");
+      assert.equal(
+        (await run("a", "send", "claude", "hello", "from", "python")).message,
+        "Message sent",
+      );
+      const got = await run("b", "check");
+      assert.equal(got.messages[0].from, "gemini");
+      assert.equal(got.messages[0].message.content, "hello from python");
+      assert.equal((await run("b", "list")).instances.length, 2);
+      assert.equal((await run("b", "broadcast", "hi")).message, "Broadcast to 1 instances");
+      assert.equal((await run("b", "rename", "claude2")).message, "Renamed claude to claude2");
+      if (Deno.build.os !== "windows") {
+        assert.equal((await Deno.stat(join(dir, "a"))).mode! & 0o777, 0o600);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);

@@ -78,8 +78,10 @@ Deno.test("racing clients in one process elect exactly one host", async () => {
   const port = freePort();
   const dataDir = await Deno.makeTempDir();
   const clients = await Promise.all(
-    Array.from({ length: 6 }, () =>
-      AgentClient.connect({ host: "127.0.0.1", port, dataDir, role: "host" })),
+    Array.from(
+      { length: 6 },
+      () => AgentClient.connect({ host: "127.0.0.1", port, dataDir, role: "host" }),
+    ),
   );
   try {
     assert.equal(clients.filter((c) => c.hostedBroker !== undefined).length, 1);
@@ -112,8 +114,10 @@ Deno.test("processes racing for one port: one host; after SIGKILL of the host, o
 
     // Messages acknowledged by the first broker, then the host dies.
     for (let i = 0; i < 20; i++) await sender.say(`send ${receiverName} before-${i}`);
-    await sender.waitFor((e) => e.event === "sent" && e.message === "Message sent" &&
-      sender.events.filter((x) => x.event === "sent").length >= 20);
+    await sender.waitFor((e) =>
+      e.event === "sent" && e.message === "Message sent" &&
+      sender.events.filter((x) => x.event === "sent").length >= 20
+    );
     const t0 = Date.now();
     host.kill();
     await host.child.status;
