@@ -344,3 +344,19 @@ Deno.test("large messages go to a 0600 file with a summary inline", opts, async 
     b.close();
   }
 });
+
+Deno.test("unregister revokes the session on every connection that showed it", opts, async () => {
+  await using tb = await testBroker();
+  const { c: a, token } = await registered(tb.port, tb.auth, "alice");
+  await using second = await RawClient.connect(tb.port);
+  try {
+    assert.equal((await second.request({ action: "whoami", session_token: token })).status, "ok");
+    assert.equal((await a.request({ action: "unregister" })).status, "ok");
+    const after = await second.request({ action: "whoami" });
+    assert.equal(after.code, "E_SESSION");
+    const withToken = await second.request({ action: "whoami", session_token: token });
+    assert.equal(withToken.code, "E_SESSION");
+  } finally {
+    a.close();
+  }
+});
