@@ -50,3 +50,30 @@ export function logger(scope: string): Logger {
     error: (m) => emit("error", scope, m),
   };
 }
+
+/**
+ * A gate that lets one report through per `intervalMs` and counts the rest,
+ * so a hostile peer cannot flood the log (refused HTTP requests, refused
+ * connections).
+ *
+ * @example
+ * ```ts
+ * const httpRefused = throttle(10_000);
+ * httpRefused((more) => log.warn(`HTTP request refused${more ? ` (+${more} more)` : ""}`));
+ * ```
+ */
+export function throttle(intervalMs: number): (report: (suppressed: number) => void) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (report) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    const n = suppressed;
+    suppressed = 0;
+    report(n);
+  };
+}

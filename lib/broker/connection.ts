@@ -14,10 +14,11 @@ import type { ErrorCode } from "../protocol/errors.ts";
 import { FrameDecoder, FrameWriter, JsonObjectScanner } from "../protocol/framing.ts";
 import type { RequestId } from "../protocol/messages.ts";
 import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.ts";
-import { logger } from "../log.ts";
+import { logger, throttle } from "../log.ts";
 import type { BrokerService, HandlerResult, Peer } from "./service.ts";
 
 const log = logger("broker");
+const httpRefused = throttle(10_000);
 const encoder = new TextEncoder();
 
 /** Reading stops while more than this many reply bytes wait to be written. */
@@ -120,7 +121,13 @@ export class BrokerConnection {
             this.#mode = "legacy";
             (this.peer as { legacy: boolean }).legacy = true;
           } else if (looksLikeHttp(chunk)) {
-            log.warn(`peer ${this.peer.id}: HTTP request on the broker port refused`);
+            httpRefused((more) =>
+              log.warn(
+                `HTTP request on the broker port refused${
+                  more ? ` (+${more} more since last report)` : ""
+                }`,
+              )
+            );
             break;
           } else {
             this.#mode = "framed";

@@ -7,7 +7,7 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
-import { logger } from "../log.ts";
+import { logger, throttle } from "../log.ts";
 import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
@@ -16,6 +16,7 @@ import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { startConsole, type WebConsole } from "../web/console_server.ts";
 
 const log = logger("broker");
+const connRefused = throttle(10_000);
 
 /** How a broker is set up. */
 export interface BrokerOptions {
@@ -189,7 +190,12 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         continue;
       }
       if (connections.size >= maxConnections) {
-        log.warn(`connection refused: ${maxConnections} connections already open`);
+        connRefused((more) =>
+          log.warn(
+            `connection refused: ${maxConnections} connections already open` +
+              (more ? ` (+${more} more since last report)` : ""),
+          )
+        );
         try {
           conn.close();
         } catch { /* gone */ }
