@@ -186,6 +186,20 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         value: r.errors as number,
         unit: "reqs",
       },
+      {
+        scenario: "",
+        metric: "broker CPU per request",
+        value: (r.broker_cpu_us_per_request as number | undefined) ?? null,
+        unit: "µs",
+      },
+      {
+        scenario: "",
+        metric: "CPU used: broker + load process",
+        value: r.broker_cpu_cores === undefined
+          ? null
+          : `${r.broker_cpu_cores} + ${r.load_cpu_cores}`,
+        unit: "cores",
+      },
     ],
   };
 }

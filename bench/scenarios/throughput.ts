@@ -148,15 +148,15 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
   const quiet = r.send_latency_low_load_ms as { p50: number; p99: number };
   const perS = r.delivered_per_s as number;
   const s = `${o.agents} agents, window ${o.window}, ${o.size} B`;
+  const brokerCores = cpuS === null || !wall ? null : round(cpuS / wall, 2);
+  const usPerMsg = cpuS === null ? null : round((cpuS * 1e6) / (r.delivered as number), 1);
   return {
     figures: {
       ...r,
       config: cfg,
       broker_rss_bytes: rss?.rss ?? null,
-      broker_cpu_cores: cpuS === null || !wall ? null : round(cpuS / wall, 2),
-      broker_cpu_us_per_msg: cpuS === null
-        ? null
-        : round((cpuS * 1e6) / (r.delivered as number), 1),
+      broker_cpu_cores: brokerCores,
+      broker_cpu_us_per_msg: usPerMsg,
       broker_peak_rss_bytes: rss?.peak ?? null,
     },
     rows: [
@@ -172,6 +172,13 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       { scenario: "", metric: "send latency p99 under load", value: lat.p99, unit: "ms" },
       { scenario: "", metric: "send latency p50, one at a time", value: quiet.p50, unit: "ms" },
       { scenario: "", metric: "send latency p99, one at a time", value: quiet.p99, unit: "ms" },
+      { scenario: "", metric: "broker CPU per delivered message", value: usPerMsg, unit: "µs" },
+      {
+        scenario: "",
+        metric: "CPU used: broker + load process",
+        value: brokerCores === null ? null : `${brokerCores} + ${r.load_cpu_cores}`,
+        unit: "cores",
+      },
       {
         scenario: "",
         metric: "lost (sent - received)",
