@@ -77,6 +77,12 @@ export async function cpuSecondsOf(pid: number): Promise<number | null> {
 /** USER_HZ: 100 on every Linux we know of. */
 const CLOCK_TICKS = 100;
 
+/** Limits of a run (set by `bench.ts`). */
+export const limits = {
+  /** A load process still running after this is killed and its scenario fails. */
+  loadTimeoutMs: 15 * 60_000,
+};
+
 /**
  * Extra `deno run` flags for every child, e.g. `--cpu-prof --cpu-prof-dir=DIR`
  * (set by `bench.ts --cpu-prof DIR`).
@@ -271,34 +277,54 @@ export async function runLoad(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  // A load that hangs (a bug) must not hang the run, nor CI.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, limits.loadTimeoutMs);
   const writer = child.stdin.getWriter();
   let result: Record<string, unknown> | undefined;
   let error: string | undefined;
-  const lines = child.stdout.pipeThrough(new TextDecoderStream());
-  let buffered = "";
-  for await (const chunk of lines) {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
-      if (!line) continue;
-      let msg: LoadLine;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        console.error(`[load] ${line}`);
-        continue;
+  try {
+    const lines = child.stdout.pipeThrough(new TextDecoderStream());
+    let buffered = "";
+    for await (const chunk of lines) {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        let msg: LoadLine;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          console.error(`[load] ${line}`);
+          continue;
+        }
+        if (msg.type === "mark") {
+          await onMark(msg.name);
+          await writer.write(new TextEncoder().encode("\n"));
+        } else if (msg.type === "result") result = msg.result;
+        else if (msg.type === "error") error = msg.message;
       }
-      if (msg.type === "mark") {
-        await onMark(msg.name);
-        await writer.write(new TextEncoder().encode("\n"));
-      } else if (msg.type === "result") result = msg.result;
-      else if (msg.type === "error") error = msg.message;
     }
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    await writer.close().catch(() => {});
   }
-  await writer.close().catch(() => {});
   const status = await child.status;
+  if (timedOut) {
+    throw new Error(`load "${scenario}" did not finish within ${limits.loadTimeoutMs} ms`);
+  }
   if (error) throw new Error(`load "${scenario}" failed: ${error}`);
   if (!result) throw new Error(`load "${scenario}" exited with code ${status.code} and no result`);
   return result;

@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { VERSION } from "../lib/version.ts";
-import { denoFlags, readProc } from "./_processes.ts";
+import { denoFlags, limits, readProc } from "./_processes.ts";
 import type { BenchOptions, Row, ScenarioResult } from "./_scenario.ts";
 import { round } from "./_stats.ts";
 
@@ -197,6 +197,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  // Quick mode is for CI: a scenario that hangs fails fast instead.
+  limits.loadTimeoutMs = o.quick ? 120_000 : 15 * 60_000;
   if (o.cpuProf) {
     await Deno.mkdir(o.cpuProf, { recursive: true });
     denoFlags.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProf}`);
