@@ -43,14 +43,17 @@ export async function load(cfg: ThroughputConfig, io: LoadIo): Promise<Record<st
   let phase: "warmup" | "measure" | "drain" = "warmup";
   let sending = true;
   let receiving = true;
-  let sent = 0, received = 0, deliveredInWindow = 0, sentInWindow = 0, queueFull = 0;
+  let sent = 0, received = 0, deliveredInWindow = 0, sentInWindow = 0, queueFull = 0, waits = 0;
   const sendLatency = new Samples();
 
   const receiver = async (a: AgentClient) => {
     while (receiving) {
       const r = await a.wait({ timeoutMs: 200, ack: true, limit: cfg.batch });
       received += r.messages.length;
-      if (phase === "measure") deliveredInWindow += r.messages.length;
+      if (phase === "measure") {
+        deliveredInWindow += r.messages.length;
+        waits++;
+      }
     }
   };
   const sender = async (a: AgentClient, to: string) => {
@@ -110,6 +113,7 @@ export async function load(cfg: ThroughputConfig, io: LoadIo): Promise<Record<st
   return {
     seconds: round(seconds, 3),
     delivered: deliveredInWindow,
+    messages_per_wait: round(deliveredInWindow / Math.max(1, waits), 1),
     load_cpu_cores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
     delivered_per_s: round(deliveredInWindow / seconds),
     sent_per_s: round(sentInWindow / seconds),
