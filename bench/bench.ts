@@ -41,6 +41,9 @@ Options:
 
 Figures vary by machine: they are reported, not asserted. The exit status is 1
 only when a scenario fails to run or messages are lost.
+
+BENCH_BROKER_ENTRY=/other/checkout/main.ts runs that program as the broker
+(A/B comparisons of broker changes under the same load).
 `;
 
 const SCENARIOS: Record<string, () => Promise<(o: BenchOptions) => Promise<ScenarioResult>>> = {

@@ -202,8 +202,8 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     figures: r,
     rows: [
       {
-        scenario: "MCP: main.ts mcp over stdio (SDK client)",
-        metric: `cold start to initialize answered, p50 of ${cold.count}`,
+        scenario: "MCP: main.ts mcp over stdio (broker running)",
+        metric: `cold start to initialize answered (raw JSON-RPC), p50 of ${cold.count}`,
         value: cold.p50,
         unit: "ms",
         target: "< 500",
@@ -216,8 +216,18 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         value: (r.sdk_connect_ms as LatencySummary).p50,
         unit: "ms",
       },
-      { scenario: "", metric: "send tool call round trip p50", value: call.p50, unit: "ms" },
-      { scenario: "", metric: "send tool call round trip p99", value: call.p99, unit: "ms" },
+      {
+        scenario: "",
+        metric: "send tool call round trip (SDK client) p50",
+        value: call.p50,
+        unit: "ms",
+      },
+      {
+        scenario: "",
+        metric: "send tool call round trip (SDK client) p99",
+        value: call.p99,
+        unit: "ms",
+      },
     ],
   };
 }
