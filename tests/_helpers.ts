@@ -165,3 +165,47 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** The entry module of the program, for tests that run it as a process. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/**
+ * Starts `main.ts broker` as a real process on `port` and resolves once it
+ * accepts connections. Output is discarded unless `stderr: "inherit"`.
+ */
+export async function brokerProcess(
+  port: number,
+  dataDir: string,
+  opts: { args?: string[]; env?: Record<string, string>; stderr?: "null" | "inherit" } = {},
+): Promise<Deno.ChildProcess> {
+  const { PERMISSION_FLAGS } = await import("../lib/permissions.ts");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMISSION_FLAGS,
+      MAIN,
+      "broker",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--no-http",
+      ...(opts.args ?? []),
+    ],
+    env: { IPC_LOG: "warn", ...opts.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: opts.stderr ?? "null",
+  }).spawn();
+  for (let i = 0; i < 200; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`broker on port ${port} did not start`);
+}

@@ -11,7 +11,12 @@ import { parseArgs } from "node:util";
 import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { logger, setLogLevel, setLogSink } from "../log.ts";
-import { type Broker, checkNetworkMode, startBroker } from "../broker/server.ts";
+import {
+  type Broker,
+  type BrokerOptions,
+  checkNetworkMode,
+  startBroker,
+} from "../broker/server.ts";
 
 const log = logger("broker");
 
@@ -111,19 +116,23 @@ export function applyBrokerFlags(
   return s;
 }
 
-/** Starts a broker from settings (TLS files are read here). */
-export async function startBrokerFromSettings(
+/**
+ * Broker options from settings: checks network mode and reads the TLS files.
+ * Shared by `broker` and by `mcp` (which may host the broker when elected; a
+ * client of a remote broker skips the network-mode check, which is the broker's).
+ */
+export async function brokerOptionsFromSettings(
   s: Settings,
-  listener?: Deno.Listener,
-): Promise<Broker> {
+  { checkNetwork = true } = {},
+): Promise<BrokerOptions> {
   if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
     throw new IpcError("E_BAD_FIELD", "Give both --tls-cert and --tls-key, or neither");
   }
-  checkNetworkMode(s.host, s.tlsCert !== undefined, s.secret !== undefined);
+  if (checkNetwork) checkNetworkMode(s.host, s.tlsCert !== undefined, s.secret !== undefined);
   const tls = s.tlsCert && s.tlsKey
     ? { cert: await Deno.readTextFile(s.tlsCert), key: await Deno.readTextFile(s.tlsKey) }
     : undefined;
-  return await startBroker({
+  return {
     host: s.host,
     port: s.port,
     dataDir: s.dataDir,
@@ -136,10 +145,17 @@ export async function startBrokerFromSettings(
     idleTimeoutMs: s.idleTimeoutMs,
     queueCap: s.queueCap,
     historyDays: s.historyDays,
-    listener,
     tls,
     console: s.noHttp ? undefined : { port: s.httpPort },
-  });
+  };
+}
+
+/** Starts a broker from settings. */
+export async function startBrokerFromSettings(
+  s: Settings,
+  listener?: Deno.Listener,
+): Promise<Broker> {
+  return await startBroker({ ...await brokerOptionsFromSettings(s), listener });
 }
 
 /** What `broker` prints once it serves: where it is and how to connect assistants. */

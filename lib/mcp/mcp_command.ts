@@ -14,7 +14,11 @@ import { logger, setLogLevel, setLogSink } from "../log.ts";
 import type { BrokerOptions } from "../broker/server.ts";
 import type { ConnectOptions } from "../client/framed_client.ts";
 import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
-import { applyBrokerFlags, BROKER_FLAGS } from "../cli/broker_command.ts";
+import {
+  applyBrokerFlags,
+  BROKER_FLAGS,
+  brokerOptionsFromSettings,
+} from "../cli/broker_command.ts";
 import { McpAgent, type McpAgentOptions } from "./agent.ts";
 import { createIpcMcpServer } from "./server.ts";
 import { stdioTransport } from "./stdio.ts";
@@ -57,27 +61,10 @@ const MCP_FLAGS = {
 /** Client and hosted-broker options from settings. */
 export async function agentOptions(
   s: Settings,
-): Promise<McpAgentOptions["client"] & { broker: { console?: { port: number } } }> {
-  // `console` (the web console of a hosted broker) is typed here too, so this
-  // builds whether or not the broker's options declare it yet.
-  const broker: Partial<BrokerOptions> & { console?: { port: number; host?: string } } = {
-    store: s.store,
-    natsToken: s.natsToken,
-    natsCreds: s.natsCreds,
-    secret: s.secret,
-    maxFrame: s.maxFrame,
-    maxConnections: s.maxConnections,
-    idleTimeoutMs: s.idleTimeoutMs,
-    queueCap: s.queueCap,
-    historyDays: s.historyDays,
-    console: s.noHttp ? undefined : { port: s.httpPort },
-  };
-  if (s.tlsCert && s.tlsKey) {
-    broker.tls = {
-      cert: await Deno.readTextFile(s.tlsCert),
-      key: await Deno.readTextFile(s.tlsKey),
-    };
-  }
+): Promise<McpAgentOptions["client"] & { broker: Partial<BrokerOptions> }> {
+  const broker: Partial<BrokerOptions> = await brokerOptionsFromSettings(s, {
+    checkNetwork: false,
+  });
   let tls: ConnectOptions["tls"];
   if (s.tlsCa) tls = { caCerts: [await Deno.readTextFile(s.tlsCa)] };
   else if (broker.tls) tls = { caCerts: [broker.tls.cert] };

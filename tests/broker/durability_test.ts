@@ -5,43 +5,8 @@
  * broker acknowledged is delivered exactly as sent, in order.
  */
 import assert from "node:assert/strict";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
-import { freePort } from "../_helpers.ts";
-
-const main = new URL("../../main.ts", import.meta.url).pathname;
-
-async function brokerProcess(port: number, dataDir: string): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSION_FLAGS,
-      main,
-      "broker",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--no-http",
-      "--log-level",
-      "warn",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  // Ready when it answers.
-  for (let i = 0; i < 100; i++) {
-    try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      c.close();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("broker did not start");
-}
+import { brokerProcess, freePort } from "../_helpers.ts";
 
 Deno.test("SIGKILL of the broker under load loses nothing it acknowledged", async () => {
   const port = freePort();

@@ -7,13 +7,11 @@
  * acknowledged is lost.
  */
 import assert from "node:assert/strict";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
-import { freePort, testBroker } from "../_helpers.ts";
+import { brokerProcess, freePort, testBroker } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
 
 const SECRET = "shared-by-every-machine";
-const main = new URL("../../main.ts", import.meta.url).pathname;
 const opts = { ignore: NATS_SKIP_REASON !== null, sanitizeOps: false, sanitizeResources: false };
 // (The NATS client keeps timers and sockets alive until its close settles: checked by close(), not by the sanitizer.)
 
@@ -85,37 +83,6 @@ Deno.test(
   },
 );
 
-async function brokerProcess(port: number, dataDir: string, store: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSION_FLAGS,
-      main,
-      "broker",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--store",
-      store,
-      "--no-http",
-    ],
-    env: { IPC_SHARED_SECRET: SECRET, IPC_LOG: "warn" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("broker did not start");
-}
-
 Deno.test(
   "one broker SIGKILLed and NATS restarted mid-run: nothing acknowledged is lost",
   opts,
@@ -123,7 +90,10 @@ Deno.test(
     await using nats = await startNatsServer();
     const port1 = freePort();
     const dir1 = await Deno.makeTempDir();
-    const proc1 = await brokerProcess(port1, dir1, nats.url);
+    const proc1 = await brokerProcess(port1, dir1, {
+      args: ["--store", nats.url],
+      env: { IPC_SHARED_SECRET: SECRET },
+    });
     await using b2 = await testBroker({ store: nats.url, secret: SECRET, hostName: "machine-b" });
     // The sender on machine A re-elects a broker for its machine (on the same NATS) when its dies.
     const sender = await client(port1, dir1, {
