@@ -15,7 +15,8 @@ import { FrameDecoder, FrameWriter, JsonObjectScanner } from "../protocol/framin
 import type { RequestId } from "../protocol/messages.ts";
 import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.ts";
 import { logger, throttle } from "../log.ts";
-import type { BrokerService, HandlerResult, Peer } from "./service.ts";
+import type { HandlerResult, Peer } from "./peer.ts";
+import type { BrokerService } from "./service.ts";
 
 const log = logger("broker");
 const httpRefused = throttle(10_000);

@@ -9,7 +9,8 @@
 
 import { join, relative, resolve } from "node:path";
 import { readLargeMessage } from "../broker/large_messages.ts";
-import type { BrokerService, Peer } from "../broker/service.ts";
+import type { Peer } from "../broker/peer.ts";
+import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
-import { newMessageId } from "../../lib/broker/service.ts";
+import { newMessageId } from "../../lib/broker/wire_messages.ts";
 import { startBroker } from "../../lib/broker/server.ts";
 import { setLogSink } from "../../lib/log.ts";
 import { PAGE_HTML } from "../../lib/web/_page_html.ts";

@@ -1,0 +1,332 @@
+/**
+ * The message rules of the broker: sending (forwards, future names, large
+ * content, queue caps), broadcast, reading (framed and legacy, sized to what
+ * the client can read), acknowledging, and blocking `wait`. The identity of
+ * every call is already established by the service; this file never asks who
+ * you are, only what happens to your messages.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { IpcError } from "../protocol/errors.ts";
+import type {
+  AckRequest,
+  BroadcastRequest,
+  CheckRequest,
+  MessageBody,
+  SendRequest,
+  WaitRequest,
+  WireMessage,
+} from "../protocol/messages.ts";
+import type { Store, StoredMessage } from "../state/store.ts";
+import type { BrokerEvents } from "./events.ts";
+import { LARGE_MESSAGE_BYTES, largeInline, writeLargeMessage } from "./large_messages.ts";
+import type { HandlerResult, Peer } from "./peer.ts";
+import type { WaiterRegistry } from "./waiters.ts";
+import { fitReply, newMessageId, toWire } from "./wire_messages.ts";
+
+/** Default number of messages one `check` returns. */
+export const DEFAULT_CHECK_LIMIT = 100;
+/** Default `wait` timeout. */
+export const DEFAULT_WAIT_MS = 30_000;
+/** A legacy client reads one reply of at most 64 KiB. */
+export const LEGACY_REPLY_MAX = 64 * 1024 - 1;
+
+const utf8 = new TextEncoder();
+
+/** What the mailbox needs from the broker. */
+export interface MailboxOptions {
+  store: Store;
+  dataDir: string;
+  queueCap: number;
+  maxFrame: number;
+  waiters: WaiterRegistry;
+  events: BrokerEvents;
+  /** True when `name` has a session connected to this broker. */
+  isOnline: (name: string) => boolean;
+  now: () => number;
+}
+
+/** The message rules. */
+export class Mailbox {
+  readonly #o: MailboxOptions;
+
+  constructor(options: MailboxOptions) {
+    this.#o = options;
+  }
+
+  #now(): number {
+    return this.#o.now();
+  }
+
+  /**
+   * Queues one message from `from` to `to` (resolving forwards), writing large
+   * content to a file. Used by `send` and by the web console (as `human`).
+   */
+  async deliver(
+    from: string,
+    to: string,
+    body: MessageBody,
+  ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
+    this.#checkData(body);
+    const now = this.#now();
+    let target = to;
+    let forwardedFrom: string | undefined;
+    // A name connected here has a live session: it neither forwards nor is a
+    // future name, so the store is not asked (a read per send under load).
+    const online = this.#o.isOnline(to);
+    const record = online ? undefined : await this.#o.store.instance(to);
+    if (!online && (!record || record.sessions === 0)) {
+      const fwd = await this.#o.store.forward(to, now);
+      if (fwd) {
+        forwardedFrom = to;
+        target = fwd;
+      }
+    }
+    const future = forwardedFrom ? false : record === null;
+    const stored = await this.#store(from, target, body, now);
+    return { message: toWire(stored), forwardedFrom, future };
+  }
+
+  async #store(from: string, to: string, body: MessageBody, now: number): Promise<StoredMessage> {
+    const id = newMessageId(now);
+    const msg: StoredMessage = { id, from, to, time: now, content: body.content };
+    if (body.data !== undefined) msg.data = body.data;
+    if (body.content.length > LARGE_MESSAGE_BYTES / 4) {
+      const bytes = utf8.encode(body.content).length;
+      if (bytes > LARGE_MESSAGE_BYTES) {
+        const depth = await this.#o.store.depth(to);
+        if (depth >= this.#o.queueCap) throw this.#queueFull(to);
+        const { path, inline } = await this.#saveLarge({
+          id,
+          from,
+          to,
+          time: now,
+          content: body.content,
+          bytes,
+        });
+        msg.content = inline;
+        msg.large = { path, size: bytes };
+      }
+    }
+    const [outcome] = await this.#o.store.enqueue([msg], this.#o.queueCap);
+    if (!outcome.ok) throw this.#queueFull(to);
+    this.#delivered(msg);
+    return msg;
+  }
+
+  /**
+   * Refuses `data` that serialises to more than a frame. A request fits in a
+   * frame, but JSON numbers grow when written back (`9e20` is 21 bytes), and a
+   * stored message that no reply can carry would block its recipient's queue.
+   */
+  #checkData(body: MessageBody): void {
+    if (body.data === undefined) return;
+    const bytes = Buffer.byteLength(JSON.stringify(body.data));
+    if (bytes > this.#o.maxFrame) {
+      throw new IpcError(
+        "E_TOO_LARGE",
+        `Field "message.data" is ${bytes} bytes once serialised: the limit is ${this.#o.maxFrame} bytes ` +
+          '(long text belongs in "content", which is stored as a file)',
+      );
+    }
+  }
+
+  /** Saves a large body: in the store when it can hold one (NATS), else as a data-dir file. */
+  async #saveLarge(
+    msg: { id: string; from: string; to: string; time: number; content: string; bytes: number },
+  ): Promise<{ path: string; inline: string }> {
+    const store = this.#o.store;
+    if (store.putLarge) {
+      const { path, size } = await store.putLarge(msg.id, msg.content);
+      return { path, inline: largeInline(msg.content, size, path) };
+    }
+    return await writeLargeMessage(this.#o.dataDir, msg);
+  }
+
+  #queueFull(to: string): IpcError {
+    return new IpcError(
+      "E_QUEUE_FULL",
+      `Queue of "${to}" is full (${this.#o.queueCap} messages): it must check its messages before more can be sent`,
+      { to_id: to },
+    );
+  }
+
+  #delivered(msg: StoredMessage): void {
+    this.#o.waiters.wake(msg.to);
+    if (this.#o.events.active) this.#o.events.emit({ type: "message", message: toWire(msg) });
+  }
+
+  async send(req: SendRequest, from: string): Promise<HandlerResult> {
+    if (req.to_id === "all" || req.to_id === "*") {
+      return await this.broadcast({ action: "broadcast", message: req.message }, from);
+    }
+    if (req.to_id === "system") {
+      throw new IpcError("E_RESERVED_NAME", `Cannot send to "system"`);
+    }
+    const { message, forwardedFrom, future } = await this.deliver(from, req.to_id, req.message);
+    const text = forwardedFrom
+      ? `Message forwarded from ${forwardedFrom} to ${message.to}`
+      : future
+      ? `Message queued for ${message.to} (not yet registered)`
+      : "Message sent";
+    return {
+      reply: {
+        message: text,
+        message_id: message.id,
+        to_id: message.to,
+        queued_for_future: future,
+        ...(message.large ? { large: message.large } : {}),
+      },
+    };
+  }
+
+  async broadcast(req: BroadcastRequest, from: string): Promise<HandlerResult> {
+    this.#checkData(req.message);
+    const now = this.#now();
+    const recipients = (await this.#o.store.instances())
+      .filter((i) => i.sessions > 0 && i.name !== from)
+      .map((i) => i.name);
+    let content = req.message.content;
+    let large: StoredMessage["large"];
+    const bytes = utf8.encode(content).length;
+    if (bytes > LARGE_MESSAGE_BYTES && recipients.length > 0) {
+      const written = await this.#saveLarge({
+        id: newMessageId(now),
+        from,
+        to: "all",
+        time: now,
+        content,
+        bytes,
+      });
+      content = written.inline;
+      large = { path: written.path, size: bytes };
+    }
+    const msgs: StoredMessage[] = recipients.map((to) => {
+      const m: StoredMessage = { id: newMessageId(now), from, to, time: now, content };
+      if (req.message.data !== undefined) m.data = req.message.data;
+      if (large) m.large = large;
+      return m;
+    });
+    const outcomes = msgs.length ? await this.#o.store.enqueue(msgs, this.#o.queueCap) : [];
+    const delivered: string[] = [];
+    const missed: string[] = [];
+    outcomes.forEach((o, i) => {
+      if (o.ok) {
+        delivered.push(msgs[i].to);
+        this.#delivered(msgs[i]);
+      } else missed.push(msgs[i].to);
+    });
+    const text = `Broadcast to ${delivered.length} instances` +
+      (missed.length ? ` (missed, queue full: ${missed.join(", ")})` : "");
+    return { reply: { message: text, delivered, missed } };
+  }
+
+  async check(req: CheckRequest, name: string, peer: Peer): Promise<HandlerResult> {
+    const limit = req.limit ?? DEFAULT_CHECK_LIMIT;
+    if (peer.legacy) return await this.#legacyCheck(name, limit);
+    const messages = await this.#o.store.peek(name, limit, this.#o.maxFrame / 2);
+    // The store counts content only: data and escapes could push the reply past
+    // what a client reads, and a reply it cannot read would block its queue.
+    const wire = fitReply(messages.map(toWire), this.#o.maxFrame);
+    if (req.ack && wire.length) await this.#ackIds(name, wire.map((m) => m.id));
+    const remaining = await this.#o.store.depth(name);
+    return {
+      reply: {
+        message: wire.length ? `${wire.length} messages` : "No new messages",
+        messages: wire,
+        acked: req.ack === true,
+        remaining,
+      },
+    };
+  }
+
+  /**
+   * The original's check-and-clear, made safe: only what fits in one 64 KiB
+   * reply is returned, and it leaves the queue only once the reply is written.
+   */
+  async #legacyCheck(name: string, limit: number): Promise<HandlerResult> {
+    const messages = (await this.#o.store.peek(name, limit, 40 * 1024)).map(toWire);
+    const fitted: WireMessage[] = [];
+    let size = 200;
+    for (const m of messages) {
+      // Bytes, not UTF-16 units: the legacy client reads 64 KiB of bytes once.
+      let s = Buffer.byteLength(JSON.stringify(m)) + 1;
+      let item = m;
+      if (s > LEGACY_REPLY_MAX - 300) {
+        // One message too big for any legacy reply: deliver it without its data.
+        item = { ...m, message: { content: m.message.content } };
+        (item as unknown as Record<string, unknown>).data_omitted = true;
+        s = Buffer.byteLength(JSON.stringify(item)) + 1;
+      }
+      if (size + s > LEGACY_REPLY_MAX && fitted.length > 0) break;
+      size += s;
+      fitted.push(item);
+    }
+    const ids = fitted.map((m) => m.id);
+    return {
+      reply: {
+        message: fitted.length ? `${fitted.length} messages` : "No new messages",
+        messages: fitted,
+      },
+      afterWrite: ids.length ? async () => void await this.#ackIds(name, ids) : undefined,
+    };
+  }
+
+  async #ackIds(name: string, ids: string[]): Promise<string[]> {
+    const acked = await this.#o.store.ack(name, ids, this.#now());
+    if (acked.length && this.#o.events.active) {
+      this.#o.events.emit({ type: "acked", name, ids: acked });
+    }
+    return acked;
+  }
+
+  async ack(req: AckRequest, name: string): Promise<HandlerResult> {
+    const acked = await this.#ackIds(name, req.ids);
+    const set = new Set(acked);
+    const unknown = req.ids.filter((id) => !set.has(id));
+    return {
+      reply: {
+        message: `Acknowledged ${acked.length} messages`,
+        acked: acked.length,
+        ...(unknown.length ? { unknown } : {}),
+      },
+    };
+  }
+
+  async wait(req: WaitRequest, name: string, peer: Peer): Promise<HandlerResult> {
+    const check: CheckRequest = { action: "check", ack: req.ack, limit: req.limit };
+    const first = await this.check(check, name, peer);
+    if ((first.reply.messages as unknown[]).length > 0 || peer.legacy) return first;
+    const timeout = req.timeout_ms ?? DEFAULT_WAIT_MS;
+    if (timeout === 0 || peer.signal.aborted) return { reply: { ...first.reply, timed_out: true } };
+    const woken = await new Promise<boolean>((resolve) => {
+      const cancel = this.#o.waiters.add({
+        name,
+        deadline: this.#now() + timeout,
+        settle: (w) => {
+          peer.signal.removeEventListener("abort", onAbort);
+          resolve(w);
+        },
+      });
+      const onAbort = () => {
+        cancel();
+        resolve(false);
+      };
+      peer.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    if (peer.signal.aborted) return { reply: { message: "Connection closed", messages: [] } };
+    const current = peer.name ?? name; // a rename while waiting moves the waiter
+    const result = await this.check(check, current, peer);
+    if (!woken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
+    return result;
+  }
+
+  /** Queues messages the broker makes (rename notices); full queues are skipped. */
+  async queueAll(messages: StoredMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const outcomes = await this.#o.store.enqueue(messages, this.#o.queueCap);
+    outcomes.forEach((o, i) => o.ok && this.#delivered(messages[i]));
+  }
+}

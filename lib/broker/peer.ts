@@ -1,0 +1,27 @@
+/**
+ * A connection as the broker's rules see it, and what a handled request
+ * gives back to the connection.
+ *
+ * @module
+ */
+
+/** A connection as the rules see it. */
+export interface Peer {
+  readonly id: number;
+  readonly legacy: boolean;
+  /** The name this connection's session belongs to, once it has shown one. */
+  name?: string;
+  /** The hash of the session token it showed. */
+  tokenHash?: string;
+  /** Failed register or session attempts on this connection. */
+  failures: number;
+  /** Aborted when the connection closes. */
+  readonly signal: AbortSignal;
+}
+
+/** A reply body (the connection adds `id`) and work to do once it is written. */
+export interface HandlerResult {
+  reply: Record<string, unknown>;
+  /** Run after the reply was written to the socket (legacy check-and-clear). */
+  afterWrite?: () => Promise<void>;
+}
