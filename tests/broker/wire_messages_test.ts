@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { fitReply, newMessageId, toWire, wireBytes } from "../../lib/broker/wire_messages.ts";
+import type { WireMessage } from "../../lib/protocol/messages.ts";
+
+Deno.test("message ids are unique and sort by time", () => {
+  const ids = Array.from({ length: 10_000 }, (_, i) => newMessageId(1_700_000_000_000 + (i >> 4)));
+  assert.equal(new Set(ids).size, ids.length);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.match(ids[0], /^[0-9a-z]+-[0-9a-z]+$/);
+});
+
+Deno.test("toWire keeps content, data and large exactly, with an ISO UTC time", () => {
+  const w = toWire({
+    id: "x",
+    from: "a",
+    to: "b",
+    time: Date.UTC(2026, 10, 21, 10, 0, 0, 5),
+    content: "ü\u0000",
+    data: { n: [1, { k: null }] },
+    large: { path: "/p", size: 3 },
+  });
+  assert.deepEqual(w, {
+    id: "x",
+    from: "a",
+    to: "b",
+    timestamp: "2026-11-21T10:00:00.005Z",
+    message: { content: "ü\u0000", data: { n: [1, { k: null }] } },
+    large: { path: "/p", size: 3 },
+  });
+  assert.equal(
+    "data" in toWire({ id: "y", from: "a", to: "b", time: 0, content: "" }).message,
+    false,
+  );
+});
+
+Deno.test("wireBytes bounds the serialised size; fitReply keeps at least one", () => {
+  const m = (content: string): WireMessage => ({
+    id: "i",
+    from: "a",
+    to: "b",
+    timestamp: "t",
+    message: { content },
+  });
+  for (const c of ["", "plain", '"\n\u0001'.repeat(500), "x".repeat(10_000)]) {
+    const real = new TextEncoder().encode(JSON.stringify(m(c))).length;
+    assert.ok(wireBytes(m(c)) >= real, `bound for ${c.length} chars`);
+  }
+  const batch = Array.from({ length: 10 }, () => m("y".repeat(1000)));
+  const fitted = fitReply(batch, 4 * wireBytes(batch[0]));
+  assert.equal(fitted.length, 4);
+  assert.equal(fitReply([m("z".repeat(5000))], 10).length, 1, "one message always goes");
+});
