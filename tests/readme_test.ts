@@ -115,3 +115,34 @@ Deno.test("the quick start runs as written", async () => {
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("`deno task start` serves, prints how to connect, and stops on SIGTERM", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: root,
+    env: { IPC_PORT: String(port), IPC_DATA_DIR: dataDir, IPC_HTTP_PORT: "0", IPC_LOG: "warn" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!out.includes("Ctrl-C")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    assert.match(out, new RegExp(`serving on 127\\.0\\.0\\.1:${port}, web console http://`));
+    assert.match(out, /agent-ipc setup all --name NAME/);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+  }
+  await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+  await Deno.remove(dataDir, { recursive: true });
+});
