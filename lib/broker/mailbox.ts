@@ -51,6 +51,8 @@ export interface MailboxOptions {
 /** The message rules. */
 export class Mailbox {
   readonly #o: MailboxOptions;
+  /** Recipients ("*": all) held by slow work in flight; see `#holdsOn`. */
+  readonly #holds = new Map<string, Promise<void>>();
 
   constructor(options: MailboxOptions) {
     this.#o = options;
@@ -71,6 +73,26 @@ export class Mailbox {
   ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
     this.#checkData(body);
     const now = this.#now();
+    const bytes = body.content.length > LARGE_MESSAGE_BYTES / 4
+      ? utf8.encode(body.content).length
+      : 0;
+    const before = this.#holdsOn([to, "*"]);
+    const release = bytes > LARGE_MESSAGE_BYTES ? this.#hold(to) : undefined;
+    try {
+      return await this.#deliver(from, to, body, now, bytes, before);
+    } finally {
+      release?.();
+    }
+  }
+
+  async #deliver(
+    from: string,
+    to: string,
+    body: MessageBody,
+    now: number,
+    bytes: number,
+    before: Promise<unknown> | undefined,
+  ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
     let target = to;
     let forwardedFrom: string | undefined;
     // A name connected here has a live session: it neither forwards nor is a
@@ -85,30 +107,71 @@ export class Mailbox {
       }
     }
     const future = forwardedFrom ? false : record === null;
-    const stored = await this.#store(from, target, body, now);
+    if (before) await before;
+    const stored = await this.#store(from, target, body, now, bytes);
     return { message: toWire(stored), forwardedFrom, future };
   }
 
-  async #store(from: string, to: string, body: MessageBody, now: number): Promise<StoredMessage> {
-    const id = newMessageId(now);
-    const msg: StoredMessage = { id, from, to, time: now, content: body.content };
+  /**
+   * Per-recipient FIFO around slow work. A large message is saved (real I/O)
+   * before it is queued and a broadcast first lists its recipients, so a
+   * message that arrives after one of those must not overtake it: each slow
+   * operation holds its recipient (or "*", every recipient) until it is
+   * queued, and later operations wait for the holds that existed when they
+   * arrived. Ordinary sends hold nothing, so they keep sharing group commits.
+   */
+  #holdsOn(keys: string[] | "all"): Promise<unknown> | undefined {
+    const found = keys === "all"
+      ? [...this.#holds.values()]
+      : keys.map((k) => this.#holds.get(k)).filter((p) => p !== undefined);
+    return found.length === 0 ? undefined : found.length === 1 ? found[0] : Promise.all(found);
+  }
+
+  #hold(key: string): () => void {
+    let release!: () => void;
+    const mine = new Promise<void>((r) => release = r);
+    const before = this.#holds.get(key);
+    const chained = before ? Promise.all([before, mine]).then(() => {}) : mine;
+    this.#holds.set(key, chained);
+    chained.then(() => {
+      if (this.#holds.get(key) === chained) this.#holds.delete(key);
+    });
+    return release;
+  }
+
+  async #store(
+    from: string,
+    to: string,
+    body: MessageBody,
+    now: number,
+    bytes: number,
+  ): Promise<StoredMessage> {
+    const msg: StoredMessage = {
+      id: newMessageId(now),
+      from,
+      to,
+      time: now,
+      content: body.content,
+    };
     if (body.data !== undefined) msg.data = body.data;
-    if (body.content.length > LARGE_MESSAGE_BYTES / 4) {
-      const bytes = utf8.encode(body.content).length;
-      if (bytes > LARGE_MESSAGE_BYTES) {
-        const depth = await this.#o.store.depth(to);
-        if (depth >= this.#o.queueCap) throw this.#queueFull(to);
-        const { path, inline } = await this.#saveLarge({
-          id,
-          from,
-          to,
-          time: now,
-          content: body.content,
-          bytes,
-        });
-        msg.content = inline;
-        msg.large = { path, size: bytes };
-      }
+    return await this.#storeNow(msg, bytes);
+  }
+
+  async #storeNow(msg: StoredMessage, bytes: number): Promise<StoredMessage> {
+    const { id, from, to, time: now } = msg;
+    if (bytes > LARGE_MESSAGE_BYTES) {
+      const depth = await this.#o.store.depth(to);
+      if (depth >= this.#o.queueCap) throw this.#queueFull(to);
+      const { path, inline } = await this.#saveLarge({
+        id,
+        from,
+        to,
+        time: now,
+        content: msg.content,
+        bytes,
+      });
+      msg.content = inline;
+      msg.large = { path, size: bytes };
     }
     const [outcome] = await this.#o.store.enqueue([msg], this.#o.queueCap);
     if (!outcome.ok) throw this.#queueFull(to);
@@ -184,6 +247,20 @@ export class Mailbox {
 
   async broadcast(req: BroadcastRequest, from: string): Promise<HandlerResult> {
     this.#checkData(req.message);
+    const before = this.#holdsOn("all");
+    const release = this.#hold("*");
+    try {
+      return await this.#broadcast(req, from, before);
+    } finally {
+      release();
+    }
+  }
+
+  async #broadcast(
+    req: BroadcastRequest,
+    from: string,
+    before: Promise<unknown> | undefined,
+  ): Promise<HandlerResult> {
     const now = this.#now();
     const recipients = (await this.#o.store.instances())
       .filter((i) => i.sessions > 0 && i.name !== from)
@@ -209,6 +286,7 @@ export class Mailbox {
       if (large) m.large = large;
       return m;
     });
+    if (before) await before;
     const outcomes = msgs.length ? await this.#o.store.enqueue(msgs, this.#o.queueCap) : [];
     const delivered: string[] = [];
     const missed: string[] = [];

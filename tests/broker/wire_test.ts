@@ -360,3 +360,56 @@ Deno.test("unregister revokes the session on every connection that showed it", o
     a.close();
   }
 });
+
+Deno.test(
+  "per-recipient FIFO holds when large and small messages are pipelined",
+  opts,
+  async () => {
+    await using tb = await testBroker();
+    const { c: a } = await registered(tb.port, tb.auth, "alice");
+    const { c: b } = await registered(tb.port, tb.auth, "bob");
+    try {
+      const n = 30;
+      for (let i = 0; i < n; i++) {
+        const content = i % 3 === 0 ? `${i}:` + "L".repeat(20_000) : `${i}:small`;
+        await a.send({ id: i, action: "send", to_id: "bob", message: { content } });
+      }
+      for (let i = 0; i < n; i++) assert.equal((await a.next())?.status, "ok");
+      const got = await b.request({ action: "check", limit: 100 });
+      const order = (got.messages as { message: { content: string } }[])
+        .map((m) => Number(m.message.content.split(":")[0].replace(/\D.*$/, "")));
+      assert.deepEqual(order, Array.from({ length: n }, (_, i) => i));
+    } finally {
+      a.close();
+      b.close();
+    }
+  },
+);
+
+Deno.test("per-recipient FIFO holds across pipelined sends and broadcasts", opts, async () => {
+  await using tb = await testBroker();
+  const { c: a } = await registered(tb.port, tb.auth, "alice");
+  const { c: b } = await registered(tb.port, tb.auth, "bob");
+  try {
+    const steps: [string, string][] = [
+      ["send", "0"],
+      ["broadcast", "1"],
+      ["send", "2:" + "L".repeat(12_000)],
+      ["broadcast", "3:" + "B".repeat(12_000)],
+      ["send", "4"],
+      ["broadcast", "5"],
+      ["send", "6"],
+    ];
+    for (const [i, [action, content]] of steps.entries()) {
+      await a.send({ id: i, action, to_id: "bob", message: { content } });
+    }
+    for (const _ of steps) assert.equal((await a.next())?.status, "ok");
+    const got = await b.request({ action: "check", limit: 100 });
+    const order = (got.messages as { message: { content: string } }[])
+      .map((m) => m.message.content.split(":")[0]);
+    assert.deepEqual(order, ["0", "1", "2", "3", "4", "5", "6"]);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
