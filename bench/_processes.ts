@@ -1,7 +1,7 @@
 /**
  * The processes of a benchmark run, seen from the driver: a broker started
- * as users start it (`main.ts broker`, the durable SQLite store, a fresh data
- * dir, a free port), and load processes (`bench/load.ts`) that speak to it
+ * as users start it (`main.ts broker`, the durable SQLite store or
+ * `--store nats://…`, a fresh data dir, a free port), and load processes (`bench/load.ts`) that speak to it
  * over loopback and report their figures as JSON lines on stdout.
  *
  * @module
@@ -74,6 +74,21 @@ export async function cpuSecondsOf(pid: number): Promise<number | null> {
   return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : null;
 }
 
+/** Bytes of the files under `dir`, recursively (0 when it does not exist). */
+export async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) total += await dirBytes(path);
+      else if (e.isFile) total += (await Deno.stat(path).catch(() => ({ size: 0 }))).size;
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return total;
+}
+
 /** USER_HZ: 100 on every Linux we know of. */
 const CLOCK_TICKS = 100;
 
@@ -109,6 +124,17 @@ export interface BrokerProcessOptions {
   dataDir?: string;
   /** How long to wait for the first ping answer (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * `--store` of the broker (a `nats://` URL); the SQLite store in the data
+   * dir when absent. The broker must report this kind of store in `status`.
+   */
+  store?: string;
+}
+
+/** The store kind a broker reports in `status` for a `--store` value (absent: SQLite). */
+export function storeKind(store: string | undefined): string {
+  if (store === undefined || store === "sqlite") return "sqlite";
+  return /^(nats|tls):\/\//.test(store) ? "nats" : store;
 }
 
 /** A broker subprocess on a fresh data dir. */
@@ -120,6 +146,8 @@ export class BrokerProcess implements AsyncDisposable {
   readonly #ownsDir: boolean;
   /** Milliseconds from spawn to the first answered ping. */
   startupMs = 0;
+  /** The store kind the broker reported (checked only when a `store` was asked for). */
+  store = "sqlite";
   #status: Promise<Deno.CommandStatus>;
 
   private constructor(child: Deno.ChildProcess, port: number, dataDir: string, ownsDir: boolean) {
@@ -154,6 +182,7 @@ export class BrokerProcess implements AsyncDisposable {
         join(dataDir, "broker.log"),
         "--log-level",
         "warn",
+        ...(options.store === undefined ? [] : ["--store", options.store]),
         ...(options.args ?? []),
       ],
       clearEnv: true,
@@ -165,6 +194,13 @@ export class BrokerProcess implements AsyncDisposable {
     const broker = new BrokerProcess(child, port, dataDir, ownsDir);
     try {
       await broker.#ready(options.readyTimeoutMs ?? 30_000);
+      if (options.store !== undefined) {
+        broker.store = await broker.#storeKind();
+        const want = storeKind(options.store);
+        if (broker.store !== want) {
+          throw new Error(`broker reports store "${broker.store}", not "${want}"`);
+        }
+      }
     } catch (e) {
       await broker.close();
       throw e;
@@ -199,6 +235,18 @@ export class BrokerProcess implements AsyncDisposable {
         }
         await sleep(20);
       }
+    }
+  }
+
+  /** The store kind in the broker's `status` reply. */
+  async #storeKind(): Promise<string> {
+    const c = await FramedClient.connect({ host: this.host, port: this.port });
+    try {
+      const reply = await c.request({ action: "status" });
+      return String((reply.broker as { store?: unknown } | undefined)?.store);
+    } finally {
+      c.close();
+      await c.closed;
     }
   }
 

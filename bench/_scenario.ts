@@ -31,6 +31,20 @@ export interface BenchOptions {
   failoverAgents: number;
   /** Scenarios to run (all when empty). */
   only: string[];
+  /** The broker's store: its SQLite file (default) or a NATS server the driver starts. */
+  store: "sqlite" | "nats";
+  /** The NATS server of this scenario (set by the driver with `store: "nats"`). */
+  nats?: NatsInfo;
+}
+
+/** The NATS server the driver runs for `--store nats` (restarted empty for each scenario). */
+export interface NatsInfo {
+  /** `nats://127.0.0.1:PORT`: the `--store` of every broker. */
+  url: string;
+  /** Its process id (for CPU and RSS figures). */
+  pid: number;
+  /** Its JetStream store directory. */
+  storeDir: string;
 }
 
 /** One line of the report. */
@@ -56,6 +70,8 @@ export interface Target {
   host: string;
   port: number;
   dataDir: string;
+  /** `--store` of a broker an agent starts (role "spawn"); SQLite when absent. */
+  store?: string;
 }
 
 /** What a load process can ask of the driver. */
@@ -79,6 +95,7 @@ export async function connectAgent(
     role,
     autoReregister: true,
     timeoutMs: 15_000,
+    spawnArgs: target.store === undefined ? undefined : ["--store", target.store],
   });
   await client.register(name);
   return client;

@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: starts a broker as a subprocess (the real program, the
- * durable SQLite store, a fresh data dir, a free port), drives it from a
+ * durable SQLite store or, with `--store nats`, a `nats-server -js` the
+ * driver runs, a fresh data dir, a free port), drives it from a
  * separate load process, prints a table and writes the same figures as JSON.
  * Figures are reported, never asserted: the exit status is non-zero only when
  * a scenario could not run or an acknowledged message was lost.
@@ -14,23 +15,33 @@ import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { VERSION } from "../lib/version.ts";
 import { denoFlags, limits, readProc } from "./_processes.ts";
+import { NatsServer } from "./_nats.ts";
 import type { BenchOptions, Row, ScenarioResult } from "./_scenario.ts";
 import { round } from "./_stats.ts";
+
+/** The NATS backlog by default: NATS enqueues slower than SQLite, and the run stays bounded. */
+const NATS_QUEUED = 100_000;
+const NATS_QUEUED_QUICK = 10_000;
 
 /** Help text. */
 export const HELP = `Usage: deno task bench [options]
 
-Benchmarks agent-ipc: a broker subprocess (main.ts broker, SQLite store, fresh
-data dir) driven by a separate load process over loopback.
+Benchmarks agent-ipc: a broker subprocess (main.ts broker, SQLite store or
+--store nats, fresh data dir) driven by a separate load process over loopback.
 
 Options:
+  --store STORE           sqlite (default) or nats: a nats-server -js on a free
+                          loopback port, started by the bench (needs nats-server
+                          on PATH), emptied before each scenario and stopped at
+                          the end; every broker gets --store nats://127.0.0.1:PORT
   --quick                 CI smoke mode: small counts, finishes in under a minute
   --agents N              agents of the throughput scenario (default 20)
   --duration S            measured seconds of throughput and legacy (default 10, quick 3)
   --size BYTES            message content size (default 128)
   --window N              in-flight sends per agent in the throughput scenario (default 16)
   --legacy-agents N       agents of the legacy scenario (default 10)
-  --queued N              messages of the backlog scenario (default 1000000, quick 50000)
+  --queued N              messages of the backlog scenario (default 1000000, quick 50000;
+                          with --store nats ${NATS_QUEUED}, quick ${NATS_QUEUED_QUICK})
   --recipients N          recipients of the backlog (default 100)
   --samples N             one-at-a-time sends measured for latency (default 2000, quick 300)
   --failover-agents N     senders (and receivers) of the failover scenario (default 4)
@@ -76,6 +87,7 @@ export function parseOptions(
     allowPositionals: false,
     options: {
       quick: { type: "boolean" },
+      store: { type: "string" },
       agents: { type: "string" },
       duration: { type: "string" },
       size: { type: "string" },
@@ -92,6 +104,11 @@ export function parseOptions(
     },
   });
   const quick = values.quick === true;
+  const store = values.store ?? "sqlite";
+  if (store !== "sqlite" && store !== "nats") {
+    throw new RangeError(`Invalid --store "${store}": use sqlite or nats`);
+  }
+  const nats = store === "nats";
   const only = values.only ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : [];
   for (const name of only) {
     if (!(name in SCENARIOS)) {
@@ -107,11 +124,16 @@ export function parseOptions(
     size: int(values.size, "size", 128),
     window: int(values.window, "window", 16),
     legacyAgents: int(values["legacy-agents"], "legacy-agents", 10, 2),
-    queued: int(values.queued, "queued", quick ? 50_000 : 1_000_000),
+    queued: int(
+      values.queued,
+      "queued",
+      nats ? (quick ? NATS_QUEUED_QUICK : NATS_QUEUED) : (quick ? 50_000 : 1_000_000),
+    ),
     recipients: int(values.recipients, "recipients", 100),
     samples: int(values.samples, "samples", quick ? 300 : 2_000),
     failoverAgents: int(values["failover-agents"], "failover-agents", 4),
     only,
+    store,
     json: values.json ?? new URL("./results.json", import.meta.url).pathname,
     cpuProf: values["cpu-prof"],
     help: values.help === true,
@@ -150,9 +172,19 @@ function cell(v: Row["value"]): string {
   return v;
 }
 
-/** The report as a Markdown table. */
-export function table(rows: Row[]): string {
-  const head = ["Scenario", "Metric", "Value", "Unit", "Target", "Met"];
+/**
+ * The report as a Markdown table; with `store`, the header names it
+ * (`Scenario (store: nats)`).
+ */
+export function table(rows: Row[], store?: string): string {
+  const head = [
+    store ? `Scenario (store: ${store})` : "Scenario",
+    "Metric",
+    "Value",
+    "Unit",
+    "Target",
+    "Met",
+  ];
   const body = rows.map((r) => [
     r.scenario,
     r.metric,
@@ -206,6 +238,24 @@ export async function main(args: string[]): Promise<number> {
     await Deno.mkdir(o.cpuProf, { recursive: true });
     denoFlags.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProf}`);
   }
+  let nats: NatsServer | undefined;
+  if (o.store === "nats") {
+    try {
+      nats = await NatsServer.start();
+    } catch (e) {
+      console.error(`bench: ${(e as Error).message}`);
+      return 1;
+    }
+    console.error(`bench: ${nats.version} on ${nats.url}`);
+  }
+  try {
+    return await runAll(o, nats);
+  } finally {
+    await nats?.close();
+  }
+}
+
+async function runAll(o: ReturnType<typeof parseOptions>, nats?: NatsServer): Promise<number> {
   const started = new Date();
   const before = await machine();
   const t0 = performance.now();
@@ -213,10 +263,17 @@ export async function main(args: string[]): Promise<number> {
   const rows: Row[] = [];
   const results: Record<string, unknown> = {};
   let failed = false;
+  let first = true;
   for (const name of names) {
     console.error(`bench: ${name}…`);
     const s0 = performance.now();
     try {
+      if (nats) {
+        // An empty store for each scenario, as each SQLite one gets a fresh data dir.
+        if (!first) await nats.reset();
+        o.nats = { url: nats.url, pid: nats.pid!, storeDir: nats.storeDir };
+      }
+      first = false;
       const r = await (await SCENARIOS[name]())(o);
       rows.push(...r.rows);
       results[name] = { ...r.figures, seconds_total: round((performance.now() - s0) / 1000, 1) };
@@ -241,15 +298,22 @@ export async function main(args: string[]): Promise<number> {
     commit: await gitCommit(),
     date: started.toISOString(),
     quick: o.quick,
+    store: o.store,
+    store_server: nats?.version,
     seconds: round((performance.now() - t0) / 1000, 1),
     machine: { ...before, load_average_after: after.load_average },
-    options: { ...o, help: undefined, json: undefined, cpuProf: undefined },
+    options: { ...o, help: undefined, json: undefined, cpuProf: undefined, nats: undefined },
     rows,
     results,
   };
-  console.log(table(rows));
   console.log(
-    `\n${before.cores} cores, ${before.cpu}, Deno ${before.deno}; load average ` +
+    table(
+      rows,
+      nats ? `nats, ${nats.version.replace(/^nats-server: /, "nats-server ")}` : "sqlite",
+    ),
+  );
+  console.log(
+    `\n${o.store} store; ${before.cores} cores, ${before.cpu}, Deno ${before.deno}; load average ` +
       `${(before.load_average as number[] | undefined)?.join(" ") ?? "?"} before, ` +
       `${(after.load_average as number[] | undefined)?.join(" ") ?? "?"} after; ` +
       `${report.seconds} s${o.quick ? " (quick)" : ""}`,

@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { type NatsStore, openNatsStore } from "../lib/state/nats_store.ts";
 import type { StoredMessage } from "../lib/state/store.ts";
-import { startNatsServer } from "../tests/_nats_server.ts";
+import { NatsServer } from "./_nats.ts";
 
 let idCounter = 0;
 
@@ -132,13 +132,10 @@ export async function main(args: string[]): Promise<void> {
   });
   const n = Number(values.messages);
   const producers = Number(values.producers);
-  await using nats = await startNatsServer();
+  await using nats = await NatsServer.start();
   await using store = await openNatsStore(nats.url, { prefix: "bench" });
-  const version = (await new Deno.Command("nats-server", { args: ["--version"] }).output()).stdout;
   console.log(
-    `NATS store bench: ${navigator.hardwareConcurrency} cores, ${
-      new TextDecoder().decode(version).trim()
-    }, ${n} messages`,
+    `NATS store bench: ${navigator.hardwareConcurrency} cores, ${nats.version}, ${n} messages`,
   );
   const a = await throughput(store, n, producers, false, "a");
   console.log(`enqueue+peek+ack, ${producers} producers:        ${a.toFixed(0)} msg/s`);

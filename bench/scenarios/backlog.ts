@@ -4,13 +4,14 @@
  * broker (pipelined sends from 10 agents), the broker's RSS once they are
  * queued (they live in the store, not in memory), the latency of a `check`
  * of 100 messages against that backlog, and the time a restarted broker
- * takes to answer with the backlog in its data dir.
+ * takes to answer with the backlog in its data dir (with `--store nats`: in
+ * NATS, whose memory and disk are reported too).
  *
  * @module
  */
 
 import { AgentClient } from "../../lib/client/agent_client.ts";
-import { BrokerProcess, runLoad } from "../_processes.ts";
+import { BrokerProcess, dirBytes, rssOf, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,
   connectAgent,
@@ -103,7 +104,8 @@ export async function load(cfg: BacklogConfig, io: LoadIo): Promise<Record<strin
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
   const cap = Math.max(10_000, Math.ceil(o.queued / o.recipients));
   const args = ["--queue-cap", String(cap)];
-  const broker = await BrokerProcess.start({ args });
+  const store = o.nats?.url;
+  const broker = await BrokerProcess.start({ args, store });
   const rss: Record<string, number | null> = {};
   let r: Record<string, unknown>;
   let restartMs: number | null = null;
@@ -127,12 +129,20 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         const m = await broker.rss();
         rss[`${mark}_rss_bytes`] = m?.rss ?? null;
         rss[`${mark}_peak_rss_bytes`] = m?.peak ?? null;
+        if (o.nats) {
+          // With NATS the backlog lives in nats-server: its memory is the store's.
+          const n = await rssOf(o.nats.pid);
+          rss[`${mark}_nats_rss_bytes`] = n?.rss ?? null;
+          rss[`${mark}_nats_peak_rss_bytes`] = n?.peak ?? null;
+        }
       },
     );
     await broker.stop();
-    dbBytes = (await Deno.stat(`${broker.dataDir}/agent-ipc.db`)).size +
-      ((await Deno.stat(`${broker.dataDir}/agent-ipc.db-wal`).catch(() => null))?.size ?? 0);
-    const again = await BrokerProcess.start({ args, dataDir: broker.dataDir });
+    dbBytes = o.nats
+      ? await dirBytes(o.nats.storeDir)
+      : (await Deno.stat(`${broker.dataDir}/agent-ipc.db`)).size +
+        ((await Deno.stat(`${broker.dataDir}/agent-ipc.db-wal`).catch(() => null))?.size ?? 0);
+    const again = await BrokerProcess.start({ args, dataDir: broker.dataDir, store });
     restartMs = again.startupMs;
     restartRss = (await again.rss())?.rss ?? null;
     await again.close();
@@ -147,6 +157,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     figures: {
       ...r,
       ...rss,
+      // The SQLite file (with its WAL), or the JetStream store dir.
       db_bytes: dbBytes,
       restart_ms: restartMs,
       restart_rss_bytes: restartRss,
@@ -195,6 +206,19 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         unit: "ms",
       },
       { scenario: "", metric: "broker RSS after restart", value: mb(restartRss), unit: "MiB" },
+      ...(o.nats
+        ? [{
+          scenario: "",
+          metric: "nats-server RSS with the backlog queued",
+          value: mb(rss.enqueued_nats_rss_bytes),
+          unit: "MiB",
+        }, {
+          scenario: "",
+          metric: "JetStream store on disk",
+          value: mb(dbBytes),
+          unit: "MiB",
+        }]
+        : []),
     ],
   };
 }

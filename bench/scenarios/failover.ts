@@ -5,13 +5,14 @@
  * from the kill until a send started after it succeeds (fastest and slowest
  * agent), and checks that every send the broker acknowledged is received
  * (receivers `wait` without ack and acknowledge after, at-least-once; a
- * message received twice counts as a duplicate, never as lost).
+ * message received twice counts as a duplicate, never as lost). With
+ * `--store nats` the agents start the replacement with the same `--store`.
  *
  * @module
  */
 
 import type { AgentClient } from "../../lib/client/agent_client.ts";
-import { alive, BrokerProcess, runLoad } from "../_processes.ts";
+import { alive, BrokerProcess, runLoad, storeKind } from "../_processes.ts";
 import {
   type BenchOptions,
   connectAgent,
@@ -95,7 +96,8 @@ export async function load(cfg: FailoverConfig, io: LoadIo): Promise<Record<stri
   receiving = false;
   await Promise.all(rx);
   const status = await senders[0].status();
-  const newPid = (status.broker as { pid?: number } | undefined)?.pid ?? null;
+  const newBroker = status.broker as { pid?: number; store?: string } | undefined;
+  const newPid = newBroker?.pid ?? null;
   const lost = missing();
   let duplicates = 0;
   for (const n of received.values()) if (n > 1) duplicates += n - 1;
@@ -127,12 +129,13 @@ export async function load(cfg: FailoverConfig, io: LoadIo): Promise<Record<stri
     all_back_ms: back.length === senders.length ? round(Math.max(...back), 1) : null,
     replacement_listening_ms: readyMs,
     new_broker_pid: newPid,
+    new_broker_store: newBroker?.store ?? null,
   };
 }
 
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
-  const broker = await BrokerProcess.start();
+  const broker = await BrokerProcess.start({ store: o.nats?.url });
   let r: Record<string, unknown> | undefined;
   try {
     r = await runLoad(
@@ -141,6 +144,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         host: broker.host,
         port: broker.port,
         dataDir: broker.dataDir,
+        store: o.nats?.url,
         brokerPid: broker.pid,
         agents: o.failoverAgents,
         window: 8,
@@ -164,6 +168,12 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     await broker.close();
   }
   r = r!;
+  // The agents start the replacement with the same --store; a SQLite one
+  // would make the figures (and the "0 lost") about the wrong store.
+  const want = storeKind(o.nats?.url);
+  if (o.nats !== undefined && r.new_broker_store !== want) {
+    throw new Error(`the replacement broker runs store "${r.new_broker_store}", not "${want}"`);
+  }
   const all = r.all_back_ms as number | null;
   const lost = r.lost as number;
   return {

@@ -5,6 +5,8 @@
  * process, so they share one clock). Two variants: `wait` with `ack` (the
  * message leaves the queue before the reply, the durable consume), and
  * `wait` without it (the receiver acknowledges afterwards, off the clock).
+ * Also counts messages that took over a second: a `wait` that missed its
+ * wake-up returns only at its 10 s timeout.
  *
  * @module
  */
@@ -21,6 +23,12 @@ import {
 } from "../_scenario.ts";
 import { type LatencySummary, Samples, sleep } from "../_stats.ts";
 
+/** A latency summary and the samples slower than {@linkcode STALL_MS}. */
+export type LatencyFigures = LatencySummary & { over_1s: number };
+
+/** A message this late was not woken for (the `wait` timeout is 10 s). */
+const STALL_MS = 1_000;
+
 /** Settings of the load side. */
 export interface LatencyConfig extends Target {
   samples: number;
@@ -34,8 +42,9 @@ async function measure(
   receiver: AgentClient,
   cfg: LatencyConfig,
   ack: boolean,
-): Promise<LatencySummary> {
+): Promise<LatencyFigures> {
   const samples = new Samples();
+  let stalls = 0;
   const warmup = Math.min(50, Math.ceil(cfg.samples / 10));
   for (let i = 0; i < cfg.samples + warmup; i++) {
     const tag = `lat-${ack}-${i}`;
@@ -53,9 +62,11 @@ async function measure(
     const t0 = performance.now();
     await sender.send("lat_rx", content(tag, cfg.size));
     const t1 = await got;
-    if (i >= warmup) samples.add(t1 - t0);
+    if (i < warmup) continue;
+    samples.add(t1 - t0);
+    if (t1 - t0 > STALL_MS) stalls++;
   }
-  return samples.summary();
+  return { ...samples.summary(), over_1s: stalls };
 }
 
 /** Load side. */
@@ -75,7 +86,7 @@ export async function load(cfg: LatencyConfig, _io: LoadIo): Promise<Record<stri
 
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
-  await using broker = await BrokerProcess.start();
+  await using broker = await BrokerProcess.start({ store: o.nats?.url });
   const r = await runLoad(
     "latency",
     {
@@ -87,8 +98,8 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       gapMs: 2,
     } satisfies LatencyConfig,
   );
-  const withAck = r.wait_ack_ms as LatencySummary;
-  const noAck = r.wait_then_ack_ms as LatencySummary;
+  const withAck = r.wait_ack_ms as LatencyFigures;
+  const noAck = r.wait_then_ack_ms as LatencyFigures;
   const lt = (v: number | null, max: number) => v === null ? null : v < max;
   return {
     figures: r,
@@ -111,6 +122,20 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       },
       { scenario: "", metric: "latency p50, ack after wait", value: noAck.p50, unit: "ms" },
       { scenario: "", metric: "latency p99, ack after wait", value: noAck.p99, unit: "ms" },
+      {
+        scenario: "",
+        metric: `messages slower than 1 s (missed wake-up), of ${withAck.count + noAck.count}`,
+        value: withAck.over_1s + noAck.over_1s,
+        unit: "msgs",
+        target: "0",
+        met: withAck.over_1s + noAck.over_1s === 0,
+      },
+      {
+        scenario: "",
+        metric: "latency max",
+        value: Math.max(withAck.max ?? 0, noAck.max ?? 0),
+        unit: "ms",
+      },
     ],
   };
 }

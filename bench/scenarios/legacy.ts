@@ -11,7 +11,7 @@
 import process from "node:process";
 import { authToken } from "../../lib/broker/auth.ts";
 import { readSecret } from "../../lib/broker/data_dir.ts";
-import { BrokerProcess, runLoad } from "../_processes.ts";
+import { BrokerProcess, cpuSecondsOf, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,
   content,
@@ -142,8 +142,9 @@ export async function load(cfg: LegacyConfig, io: LoadIo): Promise<Record<string
 
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
-  await using broker = await BrokerProcess.start();
+  await using broker = await BrokerProcess.start({ store: o.nats?.url });
   const cpu: Record<string, number | null> = {};
+  const natsCpu: Record<string, number | null> = {};
   const r = await runLoad(
     "legacy",
     {
@@ -157,8 +158,15 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     } satisfies LegacyConfig,
     async (mark) => {
       cpu[mark] = await broker.cpuSeconds();
+      if (o.nats) natsCpu[mark] = await cpuSecondsOf(o.nats.pid);
     },
   );
+  if (natsCpu.start != null && natsCpu.end != null) {
+    const used = natsCpu.end - natsCpu.start;
+    const seconds = r.seconds as number;
+    r.nats_cpu_cores = round(used / seconds, 2);
+    r.nats_cpu_us_per_request = round(used * 1e6 / ((r.requests_per_s as number) * seconds), 1);
+  }
   if (cpu.start != null && cpu.end != null) {
     const used = cpu.end - cpu.start;
     const seconds = r.seconds as number;
@@ -192,14 +200,28 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         value: (r.broker_cpu_us_per_request as number | undefined) ?? null,
         unit: "µs",
       },
-      {
-        scenario: "",
-        metric: "CPU used: broker + load process",
-        value: r.broker_cpu_cores === undefined
-          ? null
-          : `${r.broker_cpu_cores} + ${r.load_cpu_cores}`,
-        unit: "cores",
-      },
+      ...(o.nats
+        ? [{
+          scenario: "",
+          metric: "nats-server CPU per request",
+          value: (r.nats_cpu_us_per_request as number | undefined) ?? null,
+          unit: "µs",
+        }, {
+          scenario: "",
+          metric: "CPU used: broker + load process + nats-server",
+          value: r.broker_cpu_cores === undefined
+            ? null
+            : `${r.broker_cpu_cores} + ${r.load_cpu_cores} + ${r.nats_cpu_cores ?? "?"}`,
+          unit: "cores",
+        }]
+        : [{
+          scenario: "",
+          metric: "CPU used: broker + load process",
+          value: r.broker_cpu_cores === undefined
+            ? null
+            : `${r.broker_cpu_cores} + ${r.load_cpu_cores}`,
+          unit: "cores",
+        }]),
     ],
   };
 }

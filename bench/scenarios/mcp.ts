@@ -185,7 +185,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       }],
     };
   }
-  await using broker = await BrokerProcess.start();
+  await using broker = await BrokerProcess.start({ store: o.nats?.url });
   const r = await runLoad(
     "mcp",
     {

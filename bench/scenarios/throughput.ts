@@ -11,7 +11,7 @@
 import type { AgentClient } from "../../lib/client/agent_client.ts";
 import process from "node:process";
 import { IpcError } from "../../lib/protocol/errors.ts";
-import { BrokerProcess, runLoad } from "../_processes.ts";
+import { BrokerProcess, cpuSecondsOf, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,
   connectAgent,
@@ -128,7 +128,7 @@ export async function load(cfg: ThroughputConfig, io: LoadIo): Promise<Record<st
 
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
-  await using broker = await BrokerProcess.start();
+  await using broker = await BrokerProcess.start({ store: o.nats?.url });
   const cfg: ThroughputConfig = {
     host: broker.host,
     port: broker.port,
@@ -141,9 +141,13 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     batch: 500,
     samples: o.samples,
   };
-  const at: Record<string, { cpu: number | null; t: number }> = {};
+  const at: Record<string, { cpu: number | null; nats: number | null; t: number }> = {};
   const r = await runLoad("throughput", { ...cfg }, async (mark) => {
-    at[mark] = { cpu: await broker.cpuSeconds(), t: performance.now() };
+    at[mark] = {
+      cpu: await broker.cpuSeconds(),
+      nats: o.nats ? await cpuSecondsOf(o.nats.pid) : null,
+      t: performance.now(),
+    };
   });
   const rss = await broker.rss();
   const cpuS = at.start?.cpu != null && at.end?.cpu != null ? at.end.cpu - at.start.cpu : null;
@@ -154,6 +158,10 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
   const s = `${o.agents} agents, window ${o.window}, ${o.size} B`;
   const brokerCores = cpuS === null || !wall ? null : round(cpuS / wall, 2);
   const usPerMsg = cpuS === null ? null : round((cpuS * 1e6) / (r.delivered as number), 1);
+  // With NATS the store's work is done in nats-server: count its CPU too.
+  const natsS = at.start?.nats != null && at.end?.nats != null ? at.end.nats - at.start.nats : null;
+  const natsCores = natsS === null || !wall ? null : round(natsS / wall, 2);
+  const natsUsPerMsg = natsS === null ? null : round((natsS * 1e6) / (r.delivered as number), 1);
   return {
     figures: {
       ...r,
@@ -162,6 +170,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       broker_cpu_cores: brokerCores,
       broker_cpu_us_per_msg: usPerMsg,
       broker_peak_rss_bytes: rss?.peak ?? null,
+      ...(o.nats ? { nats_cpu_cores: natsCores, nats_cpu_us_per_msg: natsUsPerMsg } : {}),
     },
     rows: [
       {
@@ -177,12 +186,26 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
       { scenario: "", metric: "send latency p50, one at a time", value: quiet.p50, unit: "ms" },
       { scenario: "", metric: "send latency p99, one at a time", value: quiet.p99, unit: "ms" },
       { scenario: "", metric: "broker CPU per delivered message", value: usPerMsg, unit: "µs" },
-      {
-        scenario: "",
-        metric: "CPU used: broker + load process",
-        value: brokerCores === null ? null : `${brokerCores} + ${r.load_cpu_cores}`,
-        unit: "cores",
-      },
+      ...(o.nats
+        ? [{
+          scenario: "",
+          metric: "nats-server CPU per delivered message",
+          value: natsUsPerMsg,
+          unit: "µs",
+        }, {
+          scenario: "",
+          metric: "CPU used: broker + load process + nats-server",
+          value: brokerCores === null
+            ? null
+            : `${brokerCores} + ${r.load_cpu_cores} + ${natsCores ?? "?"}`,
+          unit: "cores",
+        }]
+        : [{
+          scenario: "",
+          metric: "CPU used: broker + load process",
+          value: brokerCores === null ? null : `${brokerCores} + ${r.load_cpu_cores}`,
+          unit: "cores",
+        }]),
       {
         scenario: "",
         metric: "lost (sent - received)",
