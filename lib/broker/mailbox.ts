@@ -375,12 +375,19 @@ export class Mailbox {
 
   async wait(req: WaitRequest, name: string, peer: Peer): Promise<HandlerResult> {
     const check: CheckRequest = { action: "check", ack: req.ack, limit: req.limit };
-    const first = await this.check(check, name, peer);
-    if ((first.reply.messages as unknown[]).length > 0 || peer.legacy) return first;
     const timeout = req.timeout_ms ?? DEFAULT_WAIT_MS;
-    if (timeout === 0 || peer.signal.aborted) return { reply: { ...first.reply, timed_out: true } };
-    const woken = await new Promise<boolean>((resolve) => {
-      const cancel = this.#o.waiters.add({
+    if (peer.legacy || timeout === 0 || peer.signal.aborted) {
+      const first = await this.check(check, name, peer);
+      const empty = (first.reply.messages as unknown[]).length === 0;
+      return empty && !peer.legacy ? { reply: { ...first.reply, timed_out: true } } : first;
+    }
+    // Interest is registered BEFORE the first check: a message that lands while
+    // the check is in flight (a network round trip with NATS) wakes this wait
+    // instead of being missed until the timeout.
+    let cancel = () => {};
+    let onAbort = () => {};
+    const woken = new Promise<boolean>((resolve) => {
+      cancel = this.#o.waiters.add({
         name,
         deadline: this.#now() + timeout,
         settle: (w) => {
@@ -388,16 +395,23 @@ export class Mailbox {
           resolve(w);
         },
       });
-      const onAbort = () => {
+      onAbort = () => {
         cancel();
         resolve(false);
       };
       peer.signal.addEventListener("abort", onAbort, { once: true });
     });
+    const first = await this.check(check, name, peer);
+    if ((first.reply.messages as unknown[]).length > 0) {
+      cancel();
+      peer.signal.removeEventListener("abort", onAbort);
+      return first;
+    }
+    const wasWoken = await woken;
     if (peer.signal.aborted) return { reply: { message: "Connection closed", messages: [] } };
     const current = peer.name ?? name; // a rename while waiting moves the waiter
     const result = await this.check(check, current, peer);
-    if (!woken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
+    if (!wasWoken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
     return result;
   }
 

@@ -413,3 +413,40 @@ Deno.test("per-recipient FIFO holds across pipelined sends and broadcasts", opts
     b.close();
   }
 });
+
+Deno.test("a message that lands while wait's first check is in flight wakes it", opts, async () => {
+  const { openSqliteStore } = await import("../../lib/state/sqlite_store.ts");
+  const dir = await Deno.makeTempDir();
+  const real = await openSqliteStore(`${dir}/agent-ipc.db`);
+  // A store whose reads take a network round trip, as with NATS.
+  let slowPeeks = 0;
+  const slow = new Proxy(real, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (prop === "peek") {
+        return async (...args: Parameters<typeof real.peek>) => {
+          const r = await real.peek(...args);
+          if (slowPeeks-- > 0) await new Promise((res) => setTimeout(res, 150));
+          return r;
+        };
+      }
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  await using tb = await testBroker({ dataDir: dir, openedStore: slow });
+  const { c: a } = await registered(tb.port, tb.auth, "alice");
+  const { c: b } = await registered(tb.port, tb.auth, "bob");
+  try {
+    slowPeeks = 1;
+    const t0 = Date.now();
+    await b.send({ id: "w", action: "wait", timeout_ms: 3000 });
+    await new Promise((r) => setTimeout(r, 50)); // the first check is in flight now
+    await a.request({ action: "send", to_id: "bob", message: { content: "during" } });
+    const w = await b.next();
+    assert.equal((w?.messages as unknown[]).length, 1);
+    assert.ok(Date.now() - t0 < 1500, `woken after ${Date.now() - t0} ms, not at the timeout`);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
