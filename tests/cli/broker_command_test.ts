@@ -5,43 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runBrokerCommand } from "../../lib/cli/broker_command.ts";
-import { freePort, RawClient } from "../_helpers.ts";
-
-const main = new URL("../../main.ts", import.meta.url).pathname;
+import { brokerProcess, freePort, RawClient } from "../_helpers.ts";
 
 Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", async () => {
   const root = await Deno.makeTempDir();
   const dataDir = join(root, "not", "there", "yet");
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSION_FLAGS,
-      main,
-      "broker",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--log-file",
-      join(dataDir, "broker.log"),
-      "--no-http",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = await brokerProcess(port, dataDir, {
+    args: ["--log-file", join(dataDir, "broker.log")],
+    env: { IPC_LOG: "info" },
+  });
   try {
-    let client: RawClient | undefined;
-    for (let i = 0; i < 100 && !client; i++) {
-      try {
-        client = await RawClient.connect(port);
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    assert.ok(client, "the broker answers");
+    const client = await RawClient.connect(port);
     const ping = await client.request({ action: "ping" });
     assert.equal(ping.broker, "agent-ipc");
     client.close();

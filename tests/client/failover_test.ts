@@ -9,25 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { setLogLevel } from "../../lib/log.ts";
-import { freePort } from "../_helpers.ts";
-
-const main = new URL("../../main.ts", import.meta.url).pathname;
-
-async function waitForPing(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      c.close();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+import { brokerProcess, freePort } from "../_helpers.ts";
 
 Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is lost", {
   sanitizeOps: true,
@@ -36,25 +19,9 @@ Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is
   setLogLevel("error");
   const dataDir = await Deno.makeTempDir({ prefix: "ipc-failover-" });
   const port = freePort();
-  const broker = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSION_FLAGS,
-      main,
-      "broker",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--no-http",
-    ],
-    env: { IPC_LOG: "error" },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const broker = await brokerProcess(port, dataDir, { env: { IPC_LOG: "error" } });
   const clients: AgentClient[] = [];
   try {
-    await waitForPing(port, 10_000);
     const n = 6;
     for (let i = 0; i < n; i++) {
       clients.push(
