@@ -143,8 +143,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       },
       (e) => log.warn(`purge failed: ${(e as Error).message}`),
     );
-  await purge();
-  const purgeTimer = setInterval(purge, 3_600_000);
+  // Upkeep runs beside the service, not before it: a failover must not wait for
+  // a purge that reads a large backlog (NATS streams are read whole).
+  let purging: Promise<void> = purge();
+  const purgeTimer = setInterval(() => purging = purging.then(purge), 3_600_000);
   const sweepTimer = setInterval(() => {
     const now = Date.now();
     for (const c of connections) {
@@ -243,6 +245,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       for (const c of connections) c.close();
       await Promise.all([...served]);
       unwatch?.();
+      await purging;
       try {
         await store!.close();
       } catch (e) {
