@@ -60,3 +60,19 @@ export function constantTimeEqual(a: string, b: string): boolean {
   }
   return timingSafeEqual(ab, bb);
 }
+
+/**
+ * The broker's answer to a client's `ping` nonce: hex HMAC-SHA256 of the
+ * nonce under the shared secret. Only a program that knows the secret can
+ * compute it, so a client verifies it before trusting the port.
+ *
+ * @example
+ * ```ts
+ * brokerProof("s3cret", "0123456789abcdef"); // 64 hex characters
+ * ```
+ */
+export function brokerProof(secret: string, nonce: string): string {
+  return createHmac("sha256", secret).update(`agent-ipc broker proof:${nonce}`, "utf8").digest(
+    "hex",
+  );
+}

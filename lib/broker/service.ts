@@ -22,7 +22,7 @@ import type {
 import { RESERVED_NAMES } from "../protocol/validate.ts";
 import type { Store, StoredMessage } from "../state/store.ts";
 import { VERSION } from "../version.ts";
-import { authToken, constantTimeEqual, newSessionToken, sessionHash } from "./auth.ts";
+import { authToken, brokerProof, constantTimeEqual, newSessionToken, sessionHash } from "./auth.ts";
 import { BrokerEvents } from "./events.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";
@@ -122,7 +122,14 @@ export class BrokerService {
     if (this.#stopping) throw new IpcError("E_SHUTTING_DOWN", "Broker is shutting down: retry");
     switch (req.action) {
       case "ping":
-        return { reply: { message: "pong", broker: "agent-ipc", version: VERSION } };
+        return {
+          reply: {
+            message: "pong",
+            broker: "agent-ipc",
+            version: VERSION,
+            ...(req.nonce ? { proof: brokerProof(this.#o.secret, req.nonce) } : {}),
+          },
+        };
       case "register":
         return await this.#register(req, peer);
       case "status":

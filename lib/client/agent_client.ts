@@ -114,7 +114,12 @@ export class AgentClient implements AsyncDisposable {
   }
 
   async #elect(): Promise<FramedClient> {
-    const { client, hosted } = await connectOrElect({ ...this.#o, signal: this.#abort.signal });
+    const { client, hosted } = await connectOrElect({
+      ...this.#o,
+      brokerSecret: () =>
+        this.#o.secret ? Promise.resolve(this.#o.secret) : readSecret(this.#o.dataDir),
+      signal: this.#abort.signal,
+    });
     if (this.#closed) {
       client.close();
       await hosted?.close();

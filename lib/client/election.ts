@@ -8,6 +8,8 @@
  * @module
  */
 
+import { randomBytes } from "node:crypto";
+import { brokerProof, constantTimeEqual } from "../broker/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger } from "../log.ts";
@@ -24,6 +26,12 @@ export type ElectionRole = "host" | "spawn" | "none";
 export interface ElectionOptions extends ConnectOptions {
   role: ElectionRole;
   dataDir: string;
+  /**
+   * The shared secret, to check the broker's proof (`ping` with a nonce)
+   * before trusting the port; when it yields nothing the broker is not checked
+   * (a client with no secret cannot register anyway).
+   */
+  brokerSecret?: () => Promise<string | undefined>;
   /** Everything else a hosted broker needs (store, secret, limits). */
   broker?: Partial<BrokerOptions>;
   /** Extra arguments for a detached broker (e.g. `--store`). */
@@ -180,12 +188,14 @@ function isRefused(e: unknown): boolean {
 }
 
 /** Connects and checks that an agent-ipc broker answers. */
-async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
+async function connectVerified(options: ElectionOptions): Promise<FramedClient> {
+  const secret = await options.brokerSecret?.();
+  const nonce = secret ? randomBytes(24).toString("base64url") : undefined;
   const client = await FramedClient.connect(options);
   try {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const reply = await Promise.race([
-      client.request({ action: "ping" }),
+      client.request(nonce ? { action: "ping", nonce } : { action: "ping" }),
       new Promise<never>((_, reject) =>
         timer = setTimeout(
           () => reject(new IpcError("E_UNAVAILABLE", "no answer to ping within 3 s")),
@@ -194,6 +204,18 @@ async function connectVerified(options: ConnectOptions): Promise<FramedClient> {
       ),
     ]).finally(() => clearTimeout(timer));
     if (reply.broker !== "agent-ipc") throw new IpcError("E_UNAVAILABLE", "not agent-ipc");
+    if (
+      secret && nonce &&
+      (typeof reply.proof !== "string" ||
+        !constantTimeEqual(reply.proof, brokerProof(secret, nonce)))
+    ) {
+      throw new IpcError(
+        "E_AUTH",
+        `The program on ${options.host}:${options.port} answers like an agent-ipc broker but cannot ` +
+          "prove it knows your shared secret: it is not your broker (another user's, or an impostor). " +
+          "Nothing was sent to it. Stop it, or use a port of your own (--port / IPC_PORT)",
+      );
+    }
     return client;
   } catch (e) {
     client.close();
@@ -241,7 +263,8 @@ async function elect(options: ElectionOptions, claim: { held: boolean }): Promis
     } catch (e) {
       lastError = e;
       if (
-        e instanceof IpcError && e.code === "E_UNAVAILABLE" && /another program/.test(e.message)
+        e instanceof IpcError &&
+        (e.code === "E_AUTH" || (e.code === "E_UNAVAILABLE" && /another program/.test(e.message)))
       ) {
         throw e;
       }

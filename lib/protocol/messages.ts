@@ -84,9 +84,15 @@ export interface StatusRequest extends RequestBase {
 export interface UnregisterRequest extends RequestBase {
   action: "unregister";
 }
-/** `ping`: liveness check; needs no session. */
+/**
+ * `ping`: liveness check; needs no session. With a `nonce`, the reply carries
+ * `proof`, an HMAC of the nonce under the shared secret: a client that knows
+ * the secret can tell its broker from a program squatting on the port before
+ * it sends anything derived from the secret.
+ */
 export interface PingRequest extends RequestBase {
   action: "ping";
+  nonce?: string;
 }
 
 /** Every request, keyed on `action`. */

@@ -193,7 +193,13 @@ export function parseRequest(raw: JsonObject): Request {
     case "whoami":
     case "status":
     case "unregister":
-    case "ping":
       return { ...base, action } as Request;
+    case "ping": {
+      const nonce = optString(raw, "nonce");
+      if (nonce !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(nonce)) {
+        throw new IpcError("E_BAD_FIELD", `Field "nonce" must be 16 to 128 of A-Z a-z 0-9 _ -`);
+      }
+      return { ...base, action: "ping", nonce };
+    }
   }
 }
