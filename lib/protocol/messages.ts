@@ -37,11 +37,19 @@ export interface SendRequest extends RequestBase {
   action: "send";
   to_id: string;
   message: MessageBody;
+  /**
+   * Idempotency key chosen by the client (8-64 of `A-Z a-z 0-9 _ -`), reused
+   * on every retry of one send: a repeat within 24 hours stores nothing and
+   * gets the first message's id with `duplicate: true`.
+   */
+  client_id?: string;
 }
 /** `broadcast`: queue one message for every other registered instance. */
 export interface BroadcastRequest extends RequestBase {
   action: "broadcast";
   message: MessageBody;
+  /** Idempotency key as for `send`, applied per recipient. */
+  client_id?: string;
 }
 /** `check`: read the caller's queue (framed: leave unacked unless `ack`). */
 export interface CheckRequest extends RequestBase {

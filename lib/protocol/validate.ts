@@ -18,6 +18,9 @@ export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 /** Names no instance may register. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(["system", "all", "*", "human"]);
 
+/** Client-chosen idempotency keys of `send` and `broadcast`. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+
 /** Longest accepted `wait` timeout: 5 minutes. */
 export const MAX_WAIT_MS = 300_000;
 
@@ -91,6 +94,15 @@ function optInt(raw: JsonObject, field: string, min: number, max: number): numbe
   return v;
 }
 
+function optClientId(raw: JsonObject): string | undefined {
+  const v = raw.client_id;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" || !CLIENT_ID_PATTERN.test(v)) {
+    throw new IpcError("E_BAD_FIELD", `Field "client_id" must be 8 to 64 of A-Z a-z 0-9 _ -`);
+  }
+  return v;
+}
+
 function body(raw: JsonObject): MessageBody {
   const m = raw.message;
   if (typeof m === "string") {
@@ -150,10 +162,24 @@ export function parseRequest(raw: JsonObject): Request {
         throw new IpcError("E_BAD_FIELD", `Field "to_id" must be a string`);
       }
       if (to !== "*") checkName(to, "to_id");
-      return { ...base, action: "send", to_id: to, message: body(raw) };
+      const client_id = optClientId(raw);
+      return {
+        ...base,
+        action: "send",
+        to_id: to,
+        message: body(raw),
+        ...(client_id === undefined ? {} : { client_id }),
+      };
     }
-    case "broadcast":
-      return { ...base, action: "broadcast", message: body(raw) };
+    case "broadcast": {
+      const client_id = optClientId(raw);
+      return {
+        ...base,
+        action: "broadcast",
+        message: body(raw),
+        ...(client_id === undefined ? {} : { client_id }),
+      };
+    }
     case "check":
       return {
         ...base,

@@ -46,3 +46,28 @@ Deno.test("parseRequest types every action and keeps the id", () => {
     "E_BAD_FIELD",
   );
 });
+
+Deno.test("send and broadcast take an optional client_id of 8 to 64 safe characters", () => {
+  const send = { action: "send", to_id: "b", message: { content: "c" } };
+  const id = "a".repeat(8);
+  assert.equal((parseRequest({ ...send, client_id: id }) as { client_id?: string }).client_id, id);
+  assert.equal(
+    (parseRequest({ action: "broadcast", message: "m", client_id: "Z_-9".repeat(16) }) as {
+      client_id?: string;
+    }).client_id,
+    "Z_-9".repeat(16),
+  );
+  assert.equal("client_id" in parseRequest(send), false, "absent stays absent");
+  assert.equal("client_id" in parseRequest({ ...send, client_id: null }), false);
+  for (const bad of ["short7x", "x".repeat(65), "has space", "dot.dot1", 12345678, {}]) {
+    assert.equal(
+      code(() => parseRequest({ ...send, client_id: bad })),
+      "E_BAD_FIELD",
+      JSON.stringify(bad),
+    );
+    assert.equal(
+      code(() => parseRequest({ action: "broadcast", message: "m", client_id: bad })),
+      "E_BAD_FIELD",
+    );
+  }
+});
