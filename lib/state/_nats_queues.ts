@@ -8,12 +8,13 @@
  * @module
  */
 
-import { JetStreamApiError, type JetStreamManager } from "../deps.ts";
+import { JetStreamApiError, type JetStreamManager, type KV } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/messages.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
 import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
 import { NatsApiError } from "./_nats_fast.ts";
+import { enqueueOnce } from "./_nats_dedupe.ts";
 
 /** How a message is stored: the message and its place in the global order. */
 export interface QueuedDoc extends StoredMessage {
@@ -123,13 +124,23 @@ export class NatsQueues {
   readonly #located = new Map<string, Located>();
   readonly #tails = new Map<string, Tail>();
   readonly #locks = new Map<string, Promise<void>>();
+  /** Idempotency keys of messages sent with a client id (see `_nats_dedupe.ts`). */
+  readonly #dedupe: KV | undefined;
 
-  constructor(link: NatsLink, jsm: JetStreamManager, prefix: string) {
+  constructor(link: NatsLink, jsm: JetStreamManager, prefix: string, dedupe?: KV) {
     this.#link = link;
     this.#jsm = jsm;
     this.#p = prefix;
-    this.stream = `${prefix.toUpperCase()}_QUEUE`;
-    this.historyStream = `${prefix.toUpperCase()}_HISTORY`;
+    this.#dedupe = dedupe;
+    ({ stream: this.stream, historyStream: this.historyStream } = NatsQueues.streamNames(prefix));
+  }
+
+  /** The names of the queue and history streams under `prefix`. */
+  static streamNames(prefix: string): { stream: string; historyStream: string } {
+    return {
+      stream: `${prefix.toUpperCase()}_QUEUE`,
+      historyStream: `${prefix.toUpperCase()}_HISTORY`,
+    };
   }
 
   /** The subject of `name`'s queue. */
@@ -212,14 +223,30 @@ export class NatsQueues {
     });
     await Promise.all([...byRecipient].map(([to, idx]) =>
       this.serial(to, async () => {
-        for (const i of idx) outcomes[i] = await this.#enqueueOne(messages[i], cap);
-        if (idx.some((i) => outcomes[i].ok)) this.notify(to);
+        // Only a message newly stored wakes watchers: a repeat of a send is not news.
+        let stored = false;
+        const publish = async (m: StoredMessage) => {
+          const { outcome, added } = await this.#enqueueOne(m, cap);
+          stored ||= added;
+          return outcome;
+        };
+        for (const i of idx) {
+          const m = messages[i];
+          outcomes[i] = m.clientId !== undefined && this.#dedupe
+            ? await enqueueOnce(this.#dedupe, m, publish)
+            : await publish(m);
+        }
+        if (stored) this.notify(to);
       })
     ));
     return outcomes;
   }
 
-  async #enqueueOne(m: StoredMessage, cap: number): Promise<EnqueueOutcome> {
+  /** Publishes one message; `added` is false when the server already had its id. */
+  async #enqueueOne(
+    m: StoredMessage,
+    cap: number,
+  ): Promise<{ outcome: EnqueueOutcome; added: boolean }> {
     const subj = this.subject(m.to);
     const doc = toStored(m);
     const payload = JSON.stringify(doc);
@@ -228,7 +255,7 @@ export class NatsQueues {
       if (!tail || (tail.count >= cap && !tail.exact)) tail = await this.#readTail(m.to);
       if (tail.count >= cap) {
         this.#tails.set(m.to, { ...tail, exact: false }); // acks may follow
-        return { ok: false, reason: "full", queued: tail.count };
+        return { outcome: { ok: false, reason: "full", queued: tail.count }, added: false };
       }
       try {
         // Conditional on the subject's last sequence (the cap holds across
@@ -237,7 +264,7 @@ export class NatsQueues {
         if (ack.duplicate) this.#tails.delete(m.to);
         else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1, exact: false });
         this.#remember(doc, ack.seq, subj);
-        return { ok: true };
+        return { outcome: { ok: true }, added: !ack.duplicate };
       } catch (e) {
         if (!isWrongSequence(e)) throw e;
         // Another broker wrote, or a message was acked: the reply names the

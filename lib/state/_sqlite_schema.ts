@@ -66,6 +66,21 @@ export const MIGRATIONS: readonly string[] = [
   -- Contentless: the text lives in messages only; rows can still be deleted.
   CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = '', contentless_delete = 1);
   `,
+  // 2: idempotent sends. One row per (sender, client_id, recipient) of a
+  // message sent with a client_id, naming the message first stored under it;
+  // kept apart from messages so purging history never forgets a key early
+  // and keys expire on their own clock (time: Unix ms of the first send).
+  `
+  CREATE TABLE dedupe (
+    sender TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    PRIMARY KEY (sender, client_id, recipient)
+  ) WITHOUT ROWID;
+  CREATE INDEX dedupe_by_time ON dedupe (time);
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -90,6 +90,18 @@ export function prepareStatements(db: DatabaseSync) {
       `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    dedupeGet: p(
+      "SELECT message_id FROM dedupe WHERE sender = ? AND client_id = ? AND recipient = ?",
+    ),
+    dedupePut: p(
+      `INSERT INTO dedupe (sender, client_id, recipient, message_id, time)
+       VALUES (?, ?, ?, ?, ?)`,
+    ),
+    purgeDedupe: p(
+      `DELETE FROM dedupe WHERE (sender, client_id, recipient) IN (
+       SELECT sender, client_id, recipient FROM dedupe
+       WHERE time < ? ORDER BY time LIMIT CAST(? AS INTEGER))`,
+    ),
     peek: arrays(p(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m
        WHERE m.recipient = ? AND m.acked_at IS NULL ORDER BY m.seq LIMIT CAST(? AS INTEGER)`,

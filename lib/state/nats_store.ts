@@ -18,7 +18,9 @@
  * - KV buckets `p_instances` (name -> record with its session hashes),
  *   `p_sessions` (token hash -> name), `p_seen` (name -> last activity,
  *   apart from the record so activity never conflicts with registrations),
- *   `p_forwards` (old name -> new name and deadline).
+ *   `p_forwards` (old name -> new name and deadline), `p_dedupe` (hash of
+ *   from, client id and recipient -> the first message's id, 24 h TTL: see
+ *   `_nats_dedupe.ts`).
  * - object store `p_large`: large-message bodies (`putLarge`/`readLarge`).
  * - core subjects `p.n.<name>`: a wake-up published after each enqueue;
  *   `watch` subscribes to them, so `wait` is woken, never polls.
@@ -48,15 +50,16 @@ import {
   StorageType,
 } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
-import type {
-  EnqueueOutcome,
-  ForwardRecord,
-  HistoryQuery,
-  InstanceRecord,
-  PurgeResult,
-  Retention,
-  Store,
-  StoredMessage,
+import {
+  DEDUPE_MS,
+  type EnqueueOutcome,
+  type ForwardRecord,
+  type HistoryQuery,
+  type InstanceRecord,
+  type PurgeResult,
+  type Retention,
+  type Store,
+  type StoredMessage,
 } from "./store.ts";
 import { NatsLink, scanStream } from "./_nats_conn.ts";
 import {
@@ -115,7 +118,7 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
     return await link.run("open", async () => {
       const jsm = await jetstreamManager(link.nc, { timeout: timeoutMs });
       const js = jetstream(link.nc, { timeout: timeoutMs });
-      const queues = new NatsQueues(link, jsm, prefix);
+      const streams = NatsQueues.streamNames(prefix);
       const base: Partial<NatsStreamConfig> = {
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
@@ -125,24 +128,26 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
         num_replicas: 1,
       };
       await Promise.all([
-        ensureStream(jsm, { ...base, name: queues.stream, subjects: [`${prefix}.q.*`] }),
+        ensureStream(jsm, { ...base, name: streams.stream, subjects: [`${prefix}.q.*`] }),
         ensureStream(jsm, {
           ...base,
-          name: queues.historyStream,
+          name: streams.historyStream,
           subjects: [`${prefix}.h.*.*`],
         }),
       ]);
       const kvm = new Kvm(js);
-      const bucket = async (name: string) => {
+      const bucket = async (name: string, extra: { ttl?: number } = {}) => {
         try {
-          return await kvm.create(`${prefix}_${name}`, { history: 1 });
+          return await kvm.create(`${prefix}_${name}`, { history: 1, ...extra });
         } catch {
           return await kvm.open(`${prefix}_${name}`); // created by an older or other broker
         }
       };
-      const [instances, sessions, seen, forwards] = await Promise.all(
-        ["instances", "sessions", "seen", "forwards"].map(bucket),
-      );
+      const [instances, sessions, seen, forwards, dedupe] = await Promise.all([
+        ...["instances", "sessions", "seen", "forwards"].map((name) => bucket(name)),
+        bucket("dedupe", { ttl: DEDUPE_MS }),
+      ]);
+      const queues = new NatsQueues(link, jsm, prefix, dedupe);
       const registry = new NatsRegistry(
         link,
         jsm,

@@ -4,6 +4,9 @@
  * per-recipient queue counters, the coalescing of `touch` and the lazy
  * full-text index; the schema and its migrations are in `_sqlite_schema.ts`.
  *
+ * Idempotent sends: the `dedupe` table keys (sender, client_id, recipient)
+ * to the first message's id, written in the message's own transaction.
+ *
  * Durability: WAL with `synchronous=NORMAL`. A write's promise resolves only
  * after the COMMIT of its transaction, and a committed transaction is in the
  * WAL file (in the OS page cache) when COMMIT returns, so it survives a
@@ -34,15 +37,16 @@ import {
   toMessage,
 } from "./_sqlite_statements.ts";
 import { closedError, openError, storeError } from "./_sqlite_errors.ts";
-import type {
-  EnqueueOutcome,
-  ForwardRecord,
-  HistoryQuery,
-  InstanceRecord,
-  PurgeResult,
-  Retention,
-  Store,
-  StoredMessage,
+import {
+  DEDUPE_MS,
+  type EnqueueOutcome,
+  type ForwardRecord,
+  type HistoryQuery,
+  type InstanceRecord,
+  type PurgeResult,
+  type Retention,
+  type Store,
+  type StoredMessage,
 } from "./store.ts";
 
 /** When the writes of one event-loop turn are committed. */
@@ -434,10 +438,23 @@ export class SqliteStore implements Store {
       const out: EnqueueOutcome[] = [];
       const insert = this.#s.insertMessage;
       for (const m of messages) {
+        if (m.clientId !== undefined) {
+          // Checked before the cap: a repeat is not a new message.
+          const first = this.#s.dedupeGet.get(m.from, m.clientId, m.to) as
+            | { message_id: string }
+            | undefined;
+          if (first) {
+            out.push({ ok: true, duplicateOf: first.message_id });
+            continue;
+          }
+        }
         const queued = this.#depth.get(m.to) ?? 0;
         if (queued >= cap) {
           out.push({ ok: false, reason: "full", queued });
           continue;
+        }
+        if (m.clientId !== undefined) {
+          this.#s.dedupePut.run(m.from, m.clientId, m.to, m.id, m.time);
         }
         insert.run(
           m.id,
@@ -641,6 +658,15 @@ export class SqliteStore implements Store {
         return Number(this.#s.purgeHistory.run(historyCutoff, this.#purgeChunk).changes);
       });
       result.expiredHistory += n;
+    } while (n === this.#purgeChunk);
+    // Idempotency keys live DEDUPE_MS (see Store.enqueue), whatever the retention.
+    const dedupeCutoff = now - DEDUPE_MS;
+    do {
+      n = await this.#write(
+        "purge",
+        true,
+        () => Number(this.#s.purgeDedupe.run(dedupeCutoff, this.#purgeChunk).changes),
+      );
     } while (n === this.#purgeChunk);
     result.expiredForwards = await this.#write("purge", true, (undo) => {
       // A deleted newest row lets SQLite reuse its seq: keep the index marker below it.

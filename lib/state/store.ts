@@ -27,6 +27,11 @@ export interface StoredMessage {
   data?: JsonObject;
   /** Set when the full content lives in a large-message file (or object). */
   large?: { path: string; size: number };
+  /**
+   * The sender's idempotency key (`client_id` of `send`/`broadcast`). Only
+   * `enqueue` reads it (see there); reads need not return it.
+   */
+  clientId?: string;
 }
 
 /** A registered (or once registered) instance. */
@@ -46,8 +51,17 @@ export interface InstanceRecord {
   queued: number;
 }
 
-/** The outcome of an enqueue of one message. */
-export type EnqueueOutcome = { ok: true } | { ok: false; reason: "full"; queued: number };
+/**
+ * The outcome of an enqueue of one message. `duplicateOf` is set when the
+ * message repeats an earlier one with the same (from, clientId, to): nothing
+ * was stored, and it names the earlier message's id.
+ */
+export type EnqueueOutcome =
+  | { ok: true; duplicateOf?: string }
+  | { ok: false; reason: "full"; queued: number };
+
+/** How long `enqueue` remembers a (from, clientId, to) key: at least 24 hours. */
+export const DEDUPE_MS = 86_400_000;
 
 /** A rename that keeps forwarding the old name. */
 export interface ForwardRecord {
@@ -130,6 +144,12 @@ export interface Store extends AsyncDisposable {
    * (per-recipient FIFO). A message whose recipient already has `cap`
    * queued messages is not stored and gets `{ok:false, reason:"full"}`.
    * Durable when the promise resolves.
+   *
+   * Idempotent sends: of the messages carrying a `clientId`, at most one per
+   * (from, clientId, to) is stored for at least {@linkcode DEDUPE_MS} after
+   * the first (also across reopen, and across brokers sharing the store). A
+   * repeat is not stored, is not counted against `cap`, wakes no watcher, and
+   * gets `{ok:true, duplicateOf: "<id of the first>"}`.
    */
   enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]>;
   /**

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
 import { parseNatsUrl } from "../../lib/state/_nats_conn.ts";
+import { dedupeKey } from "../../lib/state/_nats_dedupe.ts";
+import { jetstream, Kvm, natsConnect } from "../../lib/deps.ts";
 import type { StoredMessage } from "../../lib/state/store.ts";
 import {
   moduleNatsServer,
@@ -443,4 +445,58 @@ Deno.test({ name: "NATS store: NATS down gives E_STORE in bounded time", ignore 
   await expectStoreError(s.depth("y"), 100);
   // Opening against a server that is not there fails fast too.
   await expectStoreError(openNatsStore(nats.url, { timeoutMs: 2_000 }), 4_000);
+});
+
+Deno.test(
+  { name: "NATS store: two brokers racing on one client id store one message", ignore },
+  async () => {
+    await using nats = await startNatsServer();
+    await using a = await open(nats, "race", "host-a");
+    await using b = await open(nats, "race", "host-b");
+    for (let round = 0; round < 10; round++) {
+      const copies = [a, b, a, b].map((s) => ({
+        s,
+        m: { ...msg("w", "rr", "once"), clientId: `key-${round}-xx` },
+      }));
+      const outcomes = (await Promise.all(copies.map(({ s, m }) => s.enqueue([m], 100)))).flat();
+      const firsts = outcomes.filter((o) => o.ok && o.duplicateOf === undefined);
+      assert.equal(firsts.length, 1, `round ${round}: ${JSON.stringify(outcomes)}`);
+      const winner = copies[outcomes.indexOf(firsts[0])].m.id;
+      for (const o of outcomes) {
+        if (o !== firsts[0]) {
+          assert.deepEqual(o, { ok: true, duplicateOf: winner });
+        }
+      }
+    }
+    assert.equal(await a.depth("rr"), 10);
+  },
+);
+
+Deno.test({
+  name: "NATS store: a key claimed by a broker that died before publishing still delivers",
+  ignore,
+}, async () => {
+  await using nats = await startNatsServer();
+  await using s = await open(nats, "claim");
+  // What a broker leaves when it dies between claiming the key and publishing.
+  const nc = await natsConnect({ servers: nats.url });
+  try {
+    const kv = await new Kvm(jetstream(nc)).open("claim_dedupe");
+    await kv.create(
+      await dedupeKey("w", "claimed-key", "cl"),
+      JSON.stringify({ id: "m-claimed", done: false }),
+    );
+  } finally {
+    await nc.close();
+  }
+  const retry = { ...msg("w", "cl", "the retry"), clientId: "claimed-key" };
+  assert.deepEqual(await s.enqueue([retry], 10), [{ ok: true, duplicateOf: "m-claimed" }]);
+  const queued = await s.peek("cl", 10);
+  assert.deepEqual(queued.map((m) => [m.id, m.content]), [["m-claimed", "the retry"]]);
+  // Now marked done: a further repeat stores nothing more.
+  assert.deepEqual(
+    await s.enqueue([{ ...msg("w", "cl", "the retry"), clientId: "claimed-key" }], 10),
+    [{ ok: true, duplicateOf: "m-claimed" }],
+  );
+  assert.equal(await s.depth("cl"), 1);
 });

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { openSqliteStore, type SqliteStoreOptions } from "../../lib/state/sqlite_store.ts";
-import { SCHEMA_VERSION } from "../../lib/state/_sqlite_schema.ts";
-import type { StoredMessage } from "../../lib/state/store.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../lib/state/_sqlite_schema.ts";
+import { DEDUPE_MS, type StoredMessage } from "../../lib/state/store.ts";
 import { storeContract } from "./store_contract.ts";
 
 storeContract("sqlite", async () => {
@@ -326,4 +326,53 @@ Deno.test("sqlite: every id acknowledged before a SIGKILL is there after reopen"
     assert.ok(at > last, `id ${id} out of FIFO order`);
     last = at;
   }
+});
+
+Deno.test("sqlite: a version 1 file migrates to idempotent sends and keeps its data", async () => {
+  await using tmp = await tempDir();
+  {
+    // A file as the first release wrote it: schema 1 and a queued message.
+    using db = peekFile(tmp.dir);
+    db.exec(MIGRATIONS[0]);
+    db.exec("PRAGMA user_version = 1");
+    db.prepare(
+      "INSERT INTO messages (id, sender, recipient, time, content) VALUES (?, ?, ?, ?, ?)",
+    ).run("old-1", "s", "v1", T0, "from v1");
+  }
+  const store = await openIn(tmp.dir);
+  try {
+    assert.deepEqual((await store.peek("v1", 10)).map((m) => m.id), ["old-1"]);
+    const first = { ...msg("v1"), clientId: "after-migration" };
+    assert.deepEqual(await store.enqueue([first], 100), [{ ok: true }]);
+    assert.deepEqual(
+      await store.enqueue([{ ...msg("v1"), clientId: "after-migration" }], 100),
+      [{ ok: true, duplicateOf: first.id }],
+    );
+    assert.equal(await store.depth("v1"), 2);
+  } finally {
+    await store.close();
+  }
+  using db = peekFile(tmp.dir);
+  const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  assert.equal(v.user_version, SCHEMA_VERSION);
+  assert.ok(SCHEMA_VERSION >= 2);
+});
+
+Deno.test("sqlite: purge forgets idempotency keys after 24 hours, not before", async () => {
+  await using tmp = await tempDir();
+  await using store = await openIn(tmp.dir, { purgeChunk: 2 });
+  const retention = { unclaimedQueueMs: 7 * 86_400_000, historyMs: 30 * 86_400_000 };
+  const firsts = [1, 2, 3].map((i) => ({ ...msg("pd"), clientId: `purge-key-${i}` }));
+  await store.enqueue(firsts, 100);
+  const repeat = (i: number) => store.enqueue([{ ...msg("pd"), clientId: `purge-key-${i}` }], 100);
+  await store.purge(T0 + DEDUPE_MS - 1, retention);
+  assert.deepEqual(await repeat(1), [{ ok: true, duplicateOf: firsts[0].id }], "kept for 24 h");
+  await store.purge(T0 + DEDUPE_MS + 1, retention);
+  for (const i of [1, 2, 3]) {
+    const [out] = await repeat(i);
+    assert.deepEqual(out, { ok: true }, `key ${i} is forgotten (chunked purge)`);
+  }
+  assert.equal(await store.depth("pd"), 6);
+  using db = peekFile(tmp.dir);
+  assert.equal((db.prepare("SELECT count(*) AS n FROM dedupe").get() as { n: number }).n, 3);
 });

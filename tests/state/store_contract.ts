@@ -314,6 +314,95 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.equal(await store.depth("capped"), 3);
   });
 
+  // --- idempotent sends (clientId) --------------------------------------
+
+  /** A message carrying an idempotency key. */
+  const keyed = (ctx: Ctx, from: string, to: string, clientId: string, content?: string) => ({
+    ...ctx.msg(from, to, content),
+    clientId,
+  });
+
+  test("a repeated clientId returns the first id and stores nothing", async (ctx) => {
+    const { store } = ctx;
+    const first = keyed(ctx, "s", "dd", "client-key-1", "once");
+    assert.deepEqual(await store.enqueue([first], NO_CAP), [{ ok: true }]);
+    const again = keyed(ctx, "s", "dd", "client-key-1", "once");
+    assert.notEqual(again.id, first.id);
+    assert.deepEqual(await store.enqueue([again], NO_CAP), [{ ok: true, duplicateOf: first.id }]);
+    // Twice in one call: the second is a repeat of the first.
+    const a = keyed(ctx, "s", "dd", "client-key-2");
+    const b = keyed(ctx, "s", "dd", "client-key-2");
+    assert.deepEqual(await store.enqueue([a, b], NO_CAP), [
+      { ok: true },
+      { ok: true, duplicateOf: a.id },
+    ]);
+    assert.equal(await store.depth("dd"), 2);
+    assert.deepEqual(ids(await store.peek("dd", 100)), [first.id, a.id]);
+    const stored = new Set(ids(await store.history({ limit: 100 })));
+    assert.ok(!stored.has(again.id) && !stored.has(b.id), "repeats are not in history");
+    // Still a repeat once the first was delivered and acknowledged.
+    await store.ack("dd", [first.id], T0);
+    assert.deepEqual(
+      await store.enqueue([keyed(ctx, "s", "dd", "client-key-1")], NO_CAP),
+      [{ ok: true, duplicateOf: first.id }],
+    );
+    assert.equal(await store.depth("dd"), 1);
+  });
+
+  test("a clientId is scoped to its sender and recipient", async (ctx) => {
+    const { store } = ctx;
+    const ms = [
+      keyed(ctx, "s1", "r1", "shared-key"),
+      keyed(ctx, "s1", "r2", "shared-key"), // another recipient (a broadcast)
+      keyed(ctx, "s2", "r1", "shared-key"), // another sender
+      ctx.msg("s1", "r1"), // no key: never a repeat
+      ctx.msg("s1", "r1"),
+    ];
+    assert.deepEqual(await store.enqueue(ms, NO_CAP), ms.map(() => ({ ok: true })));
+    assert.equal(await store.depth("r1"), 4);
+    assert.equal(await store.depth("r2"), 1);
+    assert.deepEqual(
+      await store.enqueue([
+        keyed(ctx, "s1", "r2", "shared-key"),
+        keyed(ctx, "s2", "r1", "shared-key"),
+      ], NO_CAP),
+      [{ ok: true, duplicateOf: ms[1].id }, { ok: true, duplicateOf: ms[2].id }],
+    );
+  });
+
+  test("a repeat does not count against the cap and a full queue does not claim the key", async (ctx) => {
+    const { store } = ctx;
+    const a = keyed(ctx, "s", "dcap", "cap-key-a");
+    const b = keyed(ctx, "s", "dcap", "cap-key-b");
+    assert.deepEqual(await store.enqueue([a, b], 2), [{ ok: true }, { ok: true }]);
+    // Full, but a repeat of a stored message is still answered as one.
+    assert.deepEqual(
+      await store.enqueue([keyed(ctx, "s", "dcap", "cap-key-a")], 2),
+      [{ ok: true, duplicateOf: a.id }],
+    );
+    const c = keyed(ctx, "s", "dcap", "cap-key-c");
+    assert.deepEqual(await store.enqueue([c], 2), [{ ok: false, reason: "full", queued: 2 }]);
+    assert.equal(await store.depth("dcap"), 2);
+    // After room is made, the refused message can be sent with its key.
+    await store.ack("dcap", [a.id], T0);
+    const out = await store.enqueue([keyed(ctx, "s", "dcap", "cap-key-c")], 2);
+    assert.equal(out.length, 1);
+    assert.equal(out[0].ok, true);
+    assert.equal(await store.depth("dcap"), 2);
+    assert.equal((await store.peek("dcap", 10)).length, 2);
+  });
+
+  test("idempotency keys survive close and reopen", async (ctx) => {
+    const first = keyed(ctx, "s", "dre", "reopen-key");
+    assert.deepEqual(await ctx.store.enqueue([first], NO_CAP), [{ ok: true }]);
+    const store = await ctx.reopen();
+    assert.deepEqual(
+      await store.enqueue([keyed(ctx, "s", "dre", "reopen-key")], NO_CAP),
+      [{ ok: true, duplicateOf: first.id }],
+    );
+    assert.deepEqual(ids(await store.peek("dre", 10)), [first.id]);
+  }, true);
+
   test("peek honours limit, leaves the queue alone, and returns [] for unknown names", async (ctx) => {
     const ms = await fill(ctx, "pk", 5);
     assert.deepEqual(ids(await ctx.store.peek("pk", 2)), ids(ms.slice(0, 2)));
