@@ -35,6 +35,17 @@ export const LEGACY_REPLY_MAX = 64 * 1024 - 1;
 
 const utf8 = new TextEncoder();
 
+/** A message queued by `deliver`. */
+export interface Delivered {
+  message: WireMessage;
+  /** The name the message was sent to when a forward took it elsewhere. */
+  forwardedFrom?: string;
+  /** True when the recipient has never registered. */
+  future: boolean;
+  /** True when this repeats an earlier send with the same client id (nothing new stored). */
+  duplicate: boolean;
+}
+
 /** What the mailbox needs from the broker. */
 export interface MailboxOptions {
   store: Store;
@@ -65,12 +76,16 @@ export class Mailbox {
   /**
    * Queues one message from `from` to `to` (resolving forwards), writing large
    * content to a file. Used by `send` and by the web console (as `human`).
+   * With a `clientId`, a repeat of an earlier send (same from, client id and
+   * resolved recipient) stores nothing: `message` carries the first one's id
+   * and `duplicate` is true.
    */
   async deliver(
     from: string,
     to: string,
     body: MessageBody,
-  ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
+    clientId?: string,
+  ): Promise<Delivered> {
     this.#checkData(body);
     const now = this.#now();
     const bytes = body.content.length > LARGE_MESSAGE_BYTES / 4
@@ -79,7 +94,7 @@ export class Mailbox {
     const before = this.#holdsOn([to, "*"]);
     const release = bytes > LARGE_MESSAGE_BYTES ? this.#hold(to) : undefined;
     try {
-      return await this.#deliver(from, to, body, now, bytes, before);
+      return await this.#deliver(from, to, body, now, bytes, before, clientId);
     } finally {
       release?.();
     }
@@ -92,7 +107,8 @@ export class Mailbox {
     now: number,
     bytes: number,
     before: Promise<unknown> | undefined,
-  ): Promise<{ message: WireMessage; forwardedFrom?: string; future: boolean }> {
+    clientId: string | undefined,
+  ): Promise<Delivered> {
     let target = to;
     let forwardedFrom: string | undefined;
     // A name connected here has a live session: it neither forwards nor is a
@@ -108,8 +124,8 @@ export class Mailbox {
     }
     const future = forwardedFrom ? false : record === null;
     if (before) await before;
-    const stored = await this.#store(from, target, body, now, bytes);
-    return { message: toWire(stored), forwardedFrom, future };
+    const { stored, duplicate } = await this.#store(from, target, body, now, bytes, clientId);
+    return { message: toWire(stored), forwardedFrom, future, duplicate };
   }
 
   /**
@@ -145,7 +161,8 @@ export class Mailbox {
     body: MessageBody,
     now: number,
     bytes: number,
-  ): Promise<StoredMessage> {
+    clientId: string | undefined,
+  ): Promise<{ stored: StoredMessage; duplicate: boolean }> {
     const msg: StoredMessage = {
       id: newMessageId(now),
       from,
@@ -154,13 +171,18 @@ export class Mailbox {
       content: body.content,
     };
     if (body.data !== undefined) msg.data = body.data;
+    if (clientId !== undefined) msg.clientId = clientId;
     return await this.#storeNow(msg, bytes);
   }
 
-  async #storeNow(msg: StoredMessage, bytes: number): Promise<StoredMessage> {
+  async #storeNow(
+    msg: StoredMessage,
+    bytes: number,
+  ): Promise<{ stored: StoredMessage; duplicate: boolean }> {
     const { id, from, to, time: now } = msg;
     if (bytes > LARGE_MESSAGE_BYTES) {
-      const depth = await this.#o.store.depth(to);
+      // A repeat of a send is not refused for a full queue (enqueue decides).
+      const depth = msg.clientId === undefined ? await this.#o.store.depth(to) : 0;
       if (depth >= this.#o.queueCap) throw this.#queueFull(to);
       const { path, inline } = await this.#saveLarge({
         id,
@@ -175,8 +197,12 @@ export class Mailbox {
     }
     const [outcome] = await this.#o.store.enqueue([msg], this.#o.queueCap);
     if (!outcome.ok) throw this.#queueFull(to);
+    // A repeat was already delivered: no wake-up, no event, the first id.
+    if (outcome.duplicateOf !== undefined) {
+      return { stored: { ...msg, id: outcome.duplicateOf }, duplicate: true };
+    }
     this.#delivered(msg);
-    return msg;
+    return { stored: msg, duplicate: false };
   }
 
   /**
@@ -223,12 +249,20 @@ export class Mailbox {
 
   async send(req: SendRequest, from: string): Promise<HandlerResult> {
     if (req.to_id === "all" || req.to_id === "*") {
-      return await this.broadcast({ action: "broadcast", message: req.message }, from);
+      return await this.broadcast(
+        { action: "broadcast", message: req.message, client_id: req.client_id },
+        from,
+      );
     }
     if (req.to_id === "system") {
       throw new IpcError("E_RESERVED_NAME", `Cannot send to "system"`);
     }
-    const { message, forwardedFrom, future } = await this.deliver(from, req.to_id, req.message);
+    const { message, forwardedFrom, future, duplicate } = await this.deliver(
+      from,
+      req.to_id,
+      req.message,
+      req.client_id,
+    );
     const text = forwardedFrom
       ? `Message forwarded from ${forwardedFrom} to ${message.to}`
       : future
@@ -241,6 +275,7 @@ export class Mailbox {
         to_id: message.to,
         queued_for_future: future,
         ...(message.large ? { large: message.large } : {}),
+        ...(duplicate ? { duplicate: true } : {}),
       },
     };
   }
@@ -284,21 +319,27 @@ export class Mailbox {
       const m: StoredMessage = { id: newMessageId(now), from, to, time: now, content };
       if (req.message.data !== undefined) m.data = req.message.data;
       if (large) m.large = large;
+      if (req.client_id !== undefined) m.clientId = req.client_id;
       return m;
     });
     if (before) await before;
     const outcomes = msgs.length ? await this.#o.store.enqueue(msgs, this.#o.queueCap) : [];
     const delivered: string[] = [];
     const missed: string[] = [];
+    let duplicate = false;
     outcomes.forEach((o, i) => {
       if (o.ok) {
         delivered.push(msgs[i].to);
-        this.#delivered(msgs[i]);
+        // A recipient that already has this broadcast (a retry) is not woken again.
+        if (o.duplicateOf === undefined) this.#delivered(msgs[i]);
+        else duplicate = true;
       } else missed.push(msgs[i].to);
     });
     const text = `Broadcast to ${delivered.length} instances` +
       (missed.length ? ` (missed, queue full: ${missed.join(", ")})` : "");
-    return { reply: { message: text, delivered, missed } };
+    return {
+      reply: { message: text, delivered, missed, ...(duplicate ? { duplicate: true } : {}) },
+    };
   }
 
   async check(req: CheckRequest, name: string, peer: Peer): Promise<HandlerResult> {

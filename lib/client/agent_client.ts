@@ -54,6 +54,13 @@ export interface SendResult {
   large?: { path: string; size: number };
 }
 
+/** A fresh idempotency key: 128 random bits, base64url (22 characters). */
+export function newClientId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
 /** A client of the broker. */
 export class AgentClient implements AsyncDisposable {
   readonly #o: AgentClientOptions;
@@ -217,12 +224,17 @@ export class AgentClient implements AsyncDisposable {
     }
   }
 
-  /** Sends a message to one instance (or a future one). */
+  /**
+   * Sends a message to one instance (or a future one). One `client_id` per
+   * call, the same on every retry, so a send the broker stored before it died
+   * is not stored again by the next broker.
+   */
   async send(to: string, content: string, data?: JsonObject): Promise<SendResult> {
     const r = await this.call({
       action: "send",
       to_id: to,
       message: data === undefined ? { content } : { content, data },
+      client_id: newClientId(),
     });
     return {
       message: r.message,
@@ -233,7 +245,7 @@ export class AgentClient implements AsyncDisposable {
     };
   }
 
-  /** Sends a message to every other registered instance. */
+  /** Sends a message to every other registered instance (idempotent across retries, as `send`). */
   async broadcast(
     content: string,
     data?: JsonObject,
@@ -241,6 +253,7 @@ export class AgentClient implements AsyncDisposable {
     const r = await this.call({
       action: "broadcast",
       message: data === undefined ? { content } : { content, data },
+      client_id: newClientId(),
     });
     return {
       message: r.message,

@@ -450,3 +450,65 @@ Deno.test("a message that lands while wait's first check is in flight wakes it",
     b.close();
   }
 });
+
+Deno.test("a send or broadcast repeated with its client_id is stored once", opts, async () => {
+  await using tb = await testBroker();
+  const { c: a } = await registered(tb.port, tb.auth, "alice");
+  const { c: b } = await registered(tb.port, tb.auth, "bob");
+  const { c: c } = await registered(tb.port, tb.auth, "carol");
+  try {
+    const send = {
+      action: "send",
+      to_id: "bob",
+      message: { content: "once" },
+      client_id: "retry-key-0001",
+    };
+    const first = await a.request({ id: 1, ...send });
+    assert.equal(first.status, "ok", JSON.stringify(first));
+    assert.equal(first.duplicate, undefined);
+    const again = await a.request({ id: 2, ...send });
+    const { id: _1, duplicate, ...rest } = again;
+    const { id: _2, ...firstRest } = first;
+    assert.equal(duplicate, true);
+    assert.deepEqual(rest, firstRest, "same reply, same message_id");
+    const got = await b.request({ action: "check", ack: true });
+    assert.deepEqual((got.messages as { id: string }[]).map((m) => m.id), [first.message_id]);
+
+    // A repeat wakes no waiter: this wait times out empty.
+    await b.send({ id: "w", action: "wait", timeout_ms: 300 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await a.request(send)).duplicate, true);
+    const w = await b.next();
+    assert.equal(w?.id, "w");
+    assert.deepEqual(w?.messages, []);
+    assert.equal(w?.timed_out, true);
+
+    // Another sender with the same key is another message.
+    const other = await c.request(send);
+    assert.notEqual(other.message_id, first.message_id);
+    assert.equal(other.duplicate, undefined);
+
+    // Broadcast: one copy per recipient, however often it is retried.
+    const bc = { action: "broadcast", message: { content: "all" }, client_id: "bcast-key-01" };
+    const b1 = await a.request(bc);
+    const b2 = await a.request(bc);
+    assert.deepEqual(b1.delivered, ["bob", "carol"]);
+    assert.deepEqual(b2.delivered, ["bob", "carol"]);
+    assert.equal(b1.duplicate, undefined);
+    assert.equal(b2.duplicate, true);
+    const contents = async (x: typeof b) =>
+      ((await x.request({ action: "check", ack: true })).messages as {
+        message: { content: string };
+      }[]).map((m) => m.message.content);
+    assert.deepEqual(await contents(b), ["once", "all"], "carol's send, then one broadcast");
+    assert.deepEqual(await contents(c), ["all"]);
+
+    const bad = await a.request({ ...send, client_id: "no" });
+    assert.equal(bad.status, "error");
+    assert.equal(bad.code, "E_BAD_FIELD");
+  } finally {
+    a.close();
+    b.close();
+    c.close();
+  }
+});
