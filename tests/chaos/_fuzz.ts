@@ -15,6 +15,7 @@
 
 import { isErrorCode } from "../../lib/protocol/errors.ts";
 import { FrameDecoder } from "../../lib/protocol/framing.ts";
+import { ACTIONS } from "../../lib/protocol/messages.ts";
 
 /** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
 export function mulberry32(seed: number): () => number {
@@ -30,20 +31,6 @@ export function mulberry32(seed: number): () => number {
 
 const enc = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-const ACTIONS = [
-  "register",
-  "send",
-  "broadcast",
-  "check",
-  "ack",
-  "wait",
-  "list",
-  "rename",
-  "whoami",
-  "status",
-  "unregister",
-  "ping",
-];
 
 /** What the fuzzer needs to know about its target. */
 export interface FuzzContext {
