@@ -54,11 +54,24 @@ export interface SendResult {
   large?: { path: string; size: number };
 }
 
-/** A fresh idempotency key: 128 random bits, base64url (22 characters). */
+let clientIdCounter = 0;
+const clientIdPrefix = Array.from(
+  crypto.getRandomValues(new Uint8Array(8)),
+  (b) => (b % 36).toString(36),
+).join("");
+
+/**
+ * A fresh idempotency key: base-36 time, a random per-process part (41 bits)
+ * and a counter, e.g. `mwqgzdmn-k3x9a0qz000001`.
+ */
 export function newClientId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  // Time first, then a per-process random part and a counter: unique, and in
+  // increasing order, so the store's key index grows at its end (a random key
+  // per send halved the broker's throughput by scattering B-tree inserts).
+  clientIdCounter = (clientIdCounter + 1) % 2_176_782_336;
+  return `${Date.now().toString(36)}-${clientIdPrefix}${
+    clientIdCounter.toString(36).padStart(6, "0")
+  }`;
 }
 
 /** A client of the broker. */

@@ -95,7 +95,7 @@ export function prepareStatements(db: DatabaseSync) {
     ),
     dedupePut: p(
       `INSERT INTO dedupe (sender, client_id, recipient, message_id, time)
-       VALUES (?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     purgeDedupe: p(
       `DELETE FROM dedupe WHERE (sender, client_id, recipient) IN (

@@ -438,23 +438,25 @@ export class SqliteStore implements Store {
       const out: EnqueueOutcome[] = [];
       const insert = this.#s.insertMessage;
       for (const m of messages) {
+        const queued = this.#depth.get(m.to) ?? 0;
         if (m.clientId !== undefined) {
-          // Checked before the cap: a repeat is not a new message.
-          const first = this.#s.dedupeGet.get(m.from, m.clientId, m.to) as
-            | { message_id: string }
-            | undefined;
-          if (first) {
-            out.push({ ok: true, duplicateOf: first.message_id });
-            continue;
+          // One statement on the common path: claim the key; a repeat (the key
+          // is taken) is not a new message, whether or not the queue is full.
+          const claimed = queued < cap &&
+            Number(this.#s.dedupePut.run(m.from, m.clientId, m.to, m.id, m.time).changes) === 1;
+          if (!claimed) {
+            const first = this.#s.dedupeGet.get(m.from, m.clientId, m.to) as
+              | { message_id: string }
+              | undefined;
+            if (first) {
+              out.push({ ok: true, duplicateOf: first.message_id });
+              continue;
+            }
           }
         }
-        const queued = this.#depth.get(m.to) ?? 0;
         if (queued >= cap) {
           out.push({ ok: false, reason: "full", queued });
           continue;
-        }
-        if (m.clientId !== undefined) {
-          this.#s.dedupePut.run(m.from, m.clientId, m.to, m.id, m.time);
         }
         insert.run(
           m.id,
