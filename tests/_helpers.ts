@@ -6,7 +6,7 @@
  * @module
  */
 
-import { authToken } from "../lib/broker/auth.ts";
+import { authToken } from "../lib/protocol/auth.ts";
 import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/server.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
 

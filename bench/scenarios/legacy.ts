@@ -9,8 +9,8 @@
  */
 
 import process from "node:process";
-import { authToken } from "../../lib/broker/auth.ts";
-import { readSecret } from "../../lib/broker/data_dir.ts";
+import { authToken } from "../../lib/protocol/auth.ts";
+import { readSecret } from "../../lib/state/data_dir.ts";
 import { BrokerProcess, cpuSecondsOf, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,

@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { IpcError } from "../protocol/errors.ts";
-import { ensurePrivateDir } from "./data_dir.ts";
+import { ensurePrivateDir } from "../state/data_dir.ts";
 
 /** Content longer than this many UTF-8 bytes takes the large-message path. */
 export const LARGE_MESSAGE_BYTES = 10 * 1024;

@@ -11,7 +11,7 @@ import { logger, throttle } from "../log.ts";
 import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
-import { type DataDir, ensurePrivateFiles, openDataDir } from "./data_dir.ts";
+import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { startConsole, type WebConsole } from "../web/console_server.ts";
 

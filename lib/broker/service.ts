@@ -22,7 +22,13 @@ import type {
 import { RESERVED_NAMES } from "../protocol/validate.ts";
 import type { Store, StoredMessage } from "../state/store.ts";
 import { VERSION } from "../version.ts";
-import { authToken, brokerProof, constantTimeEqual, newSessionToken, sessionHash } from "./auth.ts";
+import {
+  authToken,
+  brokerProof,
+  constantTimeEqual,
+  newSessionToken,
+  sessionHash,
+} from "../protocol/auth.ts";
 import { BrokerEvents } from "./events.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";

@@ -10,8 +10,8 @@
 
 import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject, OkReply, WireInstance, WireMessage } from "../protocol/messages.ts";
-import { authToken } from "../broker/auth.ts";
-import { readSecret } from "../broker/data_dir.ts";
+import { authToken } from "../protocol/auth.ts";
+import { readSecret } from "../state/data_dir.ts";
 import type { Broker } from "../broker/server.ts";
 import { logger } from "../log.ts";
 import { connectOrElect, type ElectionOptions } from "./election.ts";

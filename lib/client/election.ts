@@ -9,12 +9,12 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { brokerProof, constantTimeEqual } from "../broker/auth.ts";
+import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger } from "../log.ts";
 import { type Broker, type BrokerOptions, isAddrInUse, startBroker } from "../broker/server.ts";
-import { ensurePrivateDir, isDataDirLocked } from "../broker/data_dir.ts";
+import { ensurePrivateDir, isDataDirLocked } from "../state/data_dir.ts";
 import { type ConnectOptions, FramedClient } from "./framed_client.ts";
 
 const log = logger("election");

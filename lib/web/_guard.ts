@@ -10,7 +10,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { constantTimeEqual } from "../broker/auth.ts";
+import { constantTimeEqual } from "../protocol/auth.ts";
 
 /** The Content-Security-Policy of every response: own scripts and styles only. */
 export const CSP = [

@@ -7,7 +7,7 @@
  * None may succeed; each gets a clear error code.
  */
 import assert from "node:assert/strict";
-import { authToken, newSessionToken } from "../../lib/broker/auth.ts";
+import { authToken, newSessionToken } from "../../lib/protocol/auth.ts";
 import { legacyRequest, RawClient, testBroker } from "../_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { authToken } from "../../lib/broker/auth.ts";
+import { authToken } from "../../lib/protocol/auth.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 

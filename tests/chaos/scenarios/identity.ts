@@ -10,7 +10,7 @@
  * @module
  */
 
-import { authToken, newSessionToken } from "../../../lib/broker/auth.ts";
+import { authToken, newSessionToken } from "../../../lib/protocol/auth.ts";
 import { FramedClient } from "../../../lib/client/framed_client.ts";
 import {
   BrokerProcess,

@@ -1,14 +1,15 @@
 /**
- * The broker's data directory: created private (0700), locked exclusively
+ * The data directory on disk: created private (0700), locked exclusively
  * while a broker owns it, and home of the shared secret (`secret`, 0600).
- * Clients of the same OS user read the secret from here.
+ * It sits below both the broker (which opens and locks it) and the client
+ * (which reads the secret and claims the right to start a broker here).
  *
  * @module
  */
 
 import { join } from "node:path";
 import { IpcError } from "../protocol/errors.ts";
-import { newSecret } from "./auth.ts";
+import { newSecret } from "../protocol/auth.ts";
 
 /** An open, locked data directory. */
 export interface DataDir extends AsyncDisposable {

@@ -1,6 +1,8 @@
 /**
- * Secrets and tokens: the registration proof (`auth_token`), session tokens
- * (256-bit random, stored only as hashes) and constant-time comparison.
+ * Secrets and tokens as the protocol defines them: the registration proof
+ * (`auth_token`), the broker's proof of the shared secret (`ping` nonce),
+ * session tokens (256-bit random, stored only as hashes) and constant-time
+ * comparison. Pure functions: the broker computes them, clients check them.
  *
  * @module
  */
