@@ -18,7 +18,7 @@
 import type { KV } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
-import { isWrongSequence } from "./_nats_queues.ts";
+import { isWrongSequence } from "./_nats_errors.ts";
 
 interface Claim {
   id: string;

@@ -8,13 +8,13 @@
  * @module
  */
 
-import { JetStreamApiError, type JetStreamManager, type KV } from "../deps.ts";
+import type { JetStreamManager, KV } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/messages.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
 import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
-import { NatsApiError } from "./_nats_fast.ts";
 import { enqueueOnce } from "./_nats_dedupe.ts";
+import { isWrongSequence } from "./_nats_errors.ts";
 
 /** How a message is stored: the message and its place in the global order. */
 export interface QueuedDoc extends StoredMessage {
@@ -62,20 +62,6 @@ const DIRECT_PEEKS = 8;
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
-
-/** Conflict of a conditional publish (KV revision or subject sequence). */
-export function isWrongSequence(e: unknown): boolean {
-  if (
-    (e instanceof JetStreamApiError || e instanceof NatsApiError) &&
-    (e.code === 10071 || e.code === 10164)
-  ) return true;
-  return e instanceof Error && /wrong last sequence/i.test(e.message);
-}
-
-/** A missing stream, consumer or message. */
-export function isNotFound(e: unknown): boolean {
-  return e instanceof Error && /no message found|not found/i.test(e.message);
-}
 
 /** Names become subject tokens and KV keys: anything else is refused. */
 export function checkName(name: string): string {

@@ -12,7 +12,8 @@ import type { JetStreamManager, KV } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { ForwardRecord } from "./store.ts";
 import { type NatsLink, scanStream } from "./_nats_conn.ts";
-import { checkName, isWrongSequence } from "./_nats_queues.ts";
+import { checkName } from "./_nats_queues.ts";
+import { isWrongSequence } from "./_nats_errors.ts";
 
 /** An instance record as stored under its name. */
 export interface InstanceDoc {

@@ -66,13 +66,13 @@ import {
   checkName,
   decodeDoc,
   type HistoryDoc,
-  isNotFound,
   NatsQueues,
   parallel,
   type QueuedDoc,
   toStored,
 } from "./_nats_queues.ts";
 import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
+import { isNotFound } from "./_nats_errors.ts";
 import { matchesHistory } from "./_history_filter.ts";
 
 /** Options of {@linkcode openNatsStore}. */
