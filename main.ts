@@ -7,7 +7,7 @@
  * @module
  */
 
-import { runCli } from "./lib/cli/run.ts";
+import { runCli } from "./lib/app/run.ts";
 
 if (import.meta.main) {
   Deno.exit(await runCli(Deno.args));

@@ -7,12 +7,12 @@
  */
 
 import { authToken } from "../lib/protocol/auth.ts";
-import { type Broker, type BrokerOptions, startBroker } from "../lib/broker/server.ts";
+import { type BrokerAndConsole, hostBroker, type HostOptions } from "../lib/app/host_broker.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
 
 /** A broker for one test, with its temp dir removed on dispose. */
 export interface TestBroker extends AsyncDisposable {
-  broker: Broker;
+  broker: BrokerAndConsole;
   port: number;
   dataDir: string;
   secret: string;
@@ -20,10 +20,10 @@ export interface TestBroker extends AsyncDisposable {
   auth(name: string): string;
 }
 
-/** Starts an in-process broker on port 0 in a fresh temp dir. */
-export async function testBroker(options: Partial<BrokerOptions> = {}): Promise<TestBroker> {
+/** Starts an in-process broker (with a console when `options.console`) on port 0 in a fresh temp dir. */
+export async function testBroker(options: Partial<HostOptions> = {}): Promise<TestBroker> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "ipc-test-" });
-  const broker = await startBroker({ host: "127.0.0.1", port: 0, dataDir, ...options });
+  const broker = await hostBroker({ host: "127.0.0.1", port: 0, dataDir, ...options });
   return {
     broker,
     port: broker.port,

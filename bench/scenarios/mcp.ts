@@ -34,13 +34,12 @@ export interface McpConfig extends Target {
 
 /** True when this checkout has the `mcp` command. */
 export async function mcpAvailable(): Promise<boolean> {
-  try {
-    await Deno.stat(new URL("lib/mcp/mcp_command.ts", ROOT));
-    const run = await Deno.readTextFile(new URL("lib/cli/run.ts", ROOT));
-    return /mcp_command\.ts/.test(run);
-  } catch {
-    return false;
+  // lib/app/ since the layering pass; lib/cli/ in older checkouts.
+  for (const dir of ["lib/app/", "lib/cli/"]) {
+    const run = await Deno.readTextFile(new URL(`${dir}run.ts`, ROOT)).catch(() => "");
+    if (/mcp_command\.ts/.test(run)) return true;
   }
+  return false;
 }
 
 function mcpArgs(cfg: McpConfig, name: string): string[] {

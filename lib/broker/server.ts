@@ -13,7 +13,6 @@ import type { Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
 import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
-import { startConsole, type WebConsole } from "../web/console_server.ts";
 
 const log = logger("broker");
 const connRefused = throttle(10_000);
@@ -42,8 +41,6 @@ export interface BrokerOptions {
   /** TLS for network mode: PEM certificate and key. */
   tls?: { cert: string; key: string };
   hostName?: string;
-  /** The web console (HTTP, loopback by default); off when absent. */
-  console?: { port: number; host?: string };
 }
 
 /** A running broker. */
@@ -52,12 +49,10 @@ export interface Broker extends AsyncDisposable {
   readonly port: number;
   readonly service: BrokerService;
   readonly dataDir: DataDir;
+  /** This machine's name as the broker records it on instances (absent when unknown). */
+  readonly hostName?: string;
   /** Resolves once the broker has fully stopped. */
   readonly finished: Promise<void>;
-  /** The web console's address (without token), when it runs. */
-  readonly consoleUrl?: string;
-  /** The web console's login token, when it runs. */
-  readonly consoleToken?: string;
   /** Stops: listener, then connections, then the store. Safe twice. */
   close(): Promise<void>;
 }
@@ -157,28 +152,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
   }, Math.max(50, Math.min(1000, idleTimeoutMs / 4)));
 
-  // The console is optional: a taken port (or any failure) leaves the broker running without it.
-  let webConsole: WebConsole | undefined;
-  if (options.console) {
-    try {
-      webConsole = await startConsole({
-        service,
-        dataDir: options.dataDir,
-        port: options.console.port,
-        host: options.console.host,
-        hostName,
-        brokerAddress: `${addr.hostname}:${addr.port}`,
-      });
-      service.consoleUrl = webConsole.url;
-    } catch (e) {
-      log.warn(
-        isAddrInUse(e)
-          ? `web console not started: port ${options.console.port} is already in use (--http-port, IPC_HTTP_PORT)`
-          : `web console not started: ${(e as Error).message}`,
-      );
-    }
-  }
-
   const l = listener;
   const accepting = (async () => {
     for (;;) {
@@ -225,9 +198,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const close = () =>
     closing ??= (async () => {
       log.info("shutting down");
-      await webConsole?.close().catch((e) =>
-        log.warn(`web console close: ${(e as Error).message}`)
-      );
       try {
         l.close();
       } catch { /* closed */ }
@@ -261,18 +231,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     port: addr.port,
     service,
     dataDir,
+    hostName,
     finished,
-    consoleUrl: webConsole?.url,
-    consoleToken: webConsole?.token,
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/** True when `e` means the port is already bound by someone. */
-export function isAddrInUse(e: unknown): boolean {
-  return e instanceof Deno.errors.AddrInUse ||
-    (e instanceof Error && /address already in use|os error 98|os error 48|10048/i.test(e.message));
 }
 
 /** Throws unless `host` is loopback or TLS is configured (network mode). */

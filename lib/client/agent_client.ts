@@ -12,9 +12,8 @@ import { IpcError } from "../protocol/errors.ts";
 import type { JsonObject, OkReply, WireInstance, WireMessage } from "../protocol/messages.ts";
 import { authToken } from "../protocol/auth.ts";
 import { readSecret } from "../state/data_dir.ts";
-import type { Broker } from "../broker/server.ts";
 import { logger } from "../log.ts";
-import { connectOrElect, type ElectionOptions } from "./election.ts";
+import { connectOrElect, type ElectionOptions, type HostedBroker } from "./election.ts";
 import type { FramedClient } from "./framed_client.ts";
 
 const log = logger("client");
@@ -78,7 +77,7 @@ export function newClientId(): string {
 export class AgentClient implements AsyncDisposable {
   readonly #o: AgentClientOptions;
   #conn: FramedClient | undefined;
-  #hosted: Broker | undefined;
+  #hosted: HostedBroker | undefined;
   #connecting: Promise<FramedClient> | undefined;
   #session: Session | undefined;
   #closed = false;
@@ -107,7 +106,7 @@ export class AgentClient implements AsyncDisposable {
   }
 
   /** The broker this process hosts, if it won the election. */
-  get hostedBroker(): Broker | undefined {
+  get hostedBroker(): HostedBroker | undefined {
     return this.#hosted;
   }
 

@@ -1,8 +1,10 @@
 /**
  * The "democratic" election: connect to the broker on the well-known port,
  * or, when nobody answers, race to bind it. A long-lived process (the MCP
- * server) that wins hosts the broker in-process; a short-lived one (a CLI
- * command) starts a detached background broker instead. Retries use jittered
+ * server) that wins hosts the broker in-process, the way its command layer
+ * gave it ({@linkcode HostBroker}: this layer never starts one itself); a
+ * short-lived one (a CLI command) starts a detached background broker
+ * instead. Retries use jittered
  * exponential backoff so survivors of a broker's death do not stampede.
  *
  * @module
@@ -13,14 +15,40 @@ import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger } from "../log.ts";
-import { type Broker, type BrokerOptions, isAddrInUse, startBroker } from "../broker/server.ts";
 import { ensurePrivateDir, isDataDirLocked } from "../state/data_dir.ts";
 import { type ConnectOptions, FramedClient } from "./framed_client.ts";
 
 const log = logger("election");
 
-/** What to do when no broker answers. */
+/**
+ * What to do when no broker answers: host one in this process (needs
+ * {@linkcode ElectionOptions.hostBroker}), spawn a detached one, or neither.
+ */
 export type ElectionRole = "host" | "spawn" | "none";
+
+/** Where this process won the broker's port: what a broker hosted there needs from the election. */
+export interface HostingSite {
+  /** The address the election bound. */
+  host: string;
+  /** The listener bound on the broker's port; the hosted broker owns it (and closes it on failure). */
+  listener: Deno.Listener;
+  dataDir: string;
+}
+
+/** A broker this process hosts, as the election sees it. */
+export interface HostedBroker {
+  readonly port: number;
+  /** Stops the broker. Safe twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * How to host a broker on the port this process won: a capability the
+ * command layer passes in (the client layer never starts a broker itself).
+ * Rejects with the data dir's lock error (`isDataDirLocked`) when another
+ * broker still holds the data dir; the election retries then.
+ */
+export type HostBroker = (site: HostingSite) => Promise<HostedBroker>;
 
 /** Election settings. */
 export interface ElectionOptions extends ConnectOptions {
@@ -32,8 +60,8 @@ export interface ElectionOptions extends ConnectOptions {
    * (a client with no secret cannot register anyway).
    */
   brokerSecret?: () => Promise<string | undefined>;
-  /** Everything else a hosted broker needs (store, secret, limits). */
-  broker?: Partial<BrokerOptions>;
+  /** How to host the broker when this process wins the election (role "host"). */
+  hostBroker?: HostBroker;
   /** Extra arguments for a detached broker (e.g. `--store`). */
   spawnArgs?: string[];
   /** Give up after this long (default 10 s). */
@@ -44,7 +72,7 @@ export interface ElectionOptions extends ConnectOptions {
 /** The outcome: a verified connection, and the broker when this process hosts it. */
 export interface Elected {
   client: FramedClient;
-  hosted?: Broker;
+  hosted?: HostedBroker;
 }
 
 /** The command that starts a detached broker of this same program. */
@@ -241,6 +269,9 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
  * and E_STORE when this process won the port but cannot open the data dir.
  */
 export async function connectOrElect(options: ElectionOptions): Promise<Elected> {
+  if (options.role === "host" && !options.hostBroker) {
+    throw new TypeError('Role "host" needs options.hostBroker (how to host a broker)');
+  }
   const claim: { held: boolean } = { held: false };
   try {
     return await elect(options, claim);
@@ -275,17 +306,15 @@ async function elect(options: ElectionOptions, claim: { held: boolean }): Promis
       try {
         listener = Deno.listen({ hostname: options.host, port: options.port });
       } catch (e) {
-        if (!isAddrInUse(e)) throw e;
+        if (!(e instanceof Deno.errors.AddrInUse)) throw e;
       }
-      let hosted: Broker | undefined;
+      let hosted: HostedBroker | undefined;
       if (listener) {
         try {
-          hosted = await startBroker({
-            ...options.broker,
+          hosted = await options.hostBroker!({
             host: options.host,
-            port: (listener.addr as Deno.NetAddr).port,
-            dataDir: options.dataDir,
             listener,
+            dataDir: options.dataDir,
           });
         } catch (e) {
           // The data dir is still held by a broker that is stopping (it closed

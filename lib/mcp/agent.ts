@@ -28,7 +28,10 @@ export type AgentEvent =
 
 /** Agent settings. */
 export interface McpAgentOptions {
-  /** Client settings; `role`, `autoReregister` and `onEvent` are set here. */
+  /**
+   * Client settings; `role`, `autoReregister` and `onEvent` are set here: the
+   * agent hosts the broker when it wins the election if given `hostBroker`.
+   */
   client: Omit<AgentClientOptions, "role" | "autoReregister" | "onEvent">;
   /** Registered at start-up (`--name`, `IPC_INSTANCE`). */
   name?: string;
@@ -131,7 +134,7 @@ export class McpAgent implements AsyncDisposable {
     if (this.#client) return Promise.resolve(this.#client);
     return this.#connecting ??= AgentClient.connect({
       ...this.#o.client,
-      role: "host",
+      role: this.#o.client.hostBroker ? "host" : "none",
       autoReregister: true,
       onEvent: (e) => this.#onClientEvent(e),
     }).then(

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { type Broker, startBroker } from "../../lib/broker/server.ts";
 import { openSqliteStore } from "../../lib/state/sqlite_store.ts";
 import type { EnqueueOutcome, Store, StoredMessage } from "../../lib/state/store.ts";
@@ -19,7 +20,14 @@ Deno.test("SIGKILL of the broker under load loses nothing it acknowledged", asyn
   const port = freePort();
   const dataDir = await Deno.makeTempDir();
   const broker = await brokerProcess(port, dataDir);
-  const common = { host: "127.0.0.1", port, dataDir, role: "host" as const, autoReregister: true };
+  const common = {
+    host: "127.0.0.1",
+    port,
+    dataDir,
+    role: "host" as const,
+    hostBroker: hostBrokerWith(),
+    autoReregister: true,
+  };
   const sender = await AgentClient.connect(common);
   const receiver = await AgentClient.connect(common);
   try {

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { brokerProcess, freePort, testBroker } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
 
@@ -99,7 +100,7 @@ Deno.test(
     const sender = await client(port1, dir1, {
       role: "host",
       autoReregister: true,
-      broker: { store: nats.url, secret: SECRET },
+      hostBroker: hostBrokerWith({ store: nats.url, secret: SECRET }),
       retries: 40,
     });
     await using receiver = await client(b2.port, b2.dataDir);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkNetworkMode } from "../../lib/broker/server.ts";
-import { runBrokerCommand } from "../../lib/cli/broker_command.ts";
+import { runBrokerCommand } from "../../lib/app/broker_command.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
 import { RawClient, testBroker } from "../_helpers.ts";

@@ -21,6 +21,7 @@
 
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import type { ElectionRole } from "../../lib/client/election.ts";
 import { setLogLevel } from "../../lib/log.ts";
 import { mulberry32 } from "./_fuzz.ts";
@@ -71,6 +72,7 @@ async function main(config: WorkerConfig): Promise<void> {
           port: config.port,
           dataDir: config.dataDir,
           role: config.role,
+          hostBroker: config.role === "host" ? hostBrokerWith() : undefined,
           autoReregister: true,
           spawnArgs: ["--no-http", "--log-level", "info"],
           timeoutMs: 30_000,

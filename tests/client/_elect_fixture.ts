@@ -5,6 +5,7 @@
  * Exits when stdin closes.
  */
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { setLogLevel } from "../../lib/log.ts";
 
 setLogLevel("warn");
@@ -16,7 +17,7 @@ const client = await AgentClient.connect({
   dataDir,
   role: "host",
   autoReregister: true,
-  broker: { maxFrame: 1 << 20 },
+  hostBroker: hostBrokerWith({ maxFrame: 1 << 20 }),
   onEvent: (e) => {
     if (e.type === "connected") out({ event: "connected", hosting: e.hosting });
     if (e.type === "lost") out({ event: "lost" });

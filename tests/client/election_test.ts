@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { freePort } from "../_helpers.ts";
 
 const fixture = new URL("./_elect_fixture.ts", import.meta.url).pathname;
@@ -80,7 +81,14 @@ Deno.test("racing clients in one process elect exactly one host", async () => {
   const clients = await Promise.all(
     Array.from(
       { length: 6 },
-      () => AgentClient.connect({ host: "127.0.0.1", port, dataDir, role: "host" }),
+      () =>
+        AgentClient.connect({
+          host: "127.0.0.1",
+          port,
+          dataDir,
+          role: "host",
+          hostBroker: hostBrokerWith(),
+        }),
     ),
   );
   try {

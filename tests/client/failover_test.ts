@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { setLogLevel } from "../../lib/log.ts";
 import { brokerProcess, freePort } from "../_helpers.ts";
 
@@ -30,6 +31,7 @@ Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is
           port,
           dataDir,
           role: "host",
+          hostBroker: hostBrokerWith(),
           timeoutMs: 10_000,
         }),
       );

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startBroker } from "../../lib/broker/server.ts";
+import { hostBroker } from "../../lib/app/host_broker.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 
 /** Debian's chromium, as `_browser_driver.ts` uses it (not imported: it loads playwright). */
@@ -26,7 +26,7 @@ Deno.test({
   async fn() {
     const dataDir = await Deno.makeTempDir({ prefix: "ipc-web-" });
     try {
-      await using broker = await startBroker({
+      await using broker = await hostBroker({
         host: "127.0.0.1",
         port: 0,
         dataDir,

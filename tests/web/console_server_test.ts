@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { newMessageId } from "../../lib/broker/wire_messages.ts";
-import { startBroker } from "../../lib/broker/server.ts";
+import { hostBroker } from "../../lib/app/host_broker.ts";
 import { setLogSink } from "../../lib/log.ts";
 import { PAGE_HTML } from "../../lib/web/_page_html.ts";
 import { PAGE_JS } from "../../lib/web/_page_js.ts";
@@ -416,7 +416,7 @@ Deno.test("console: POST /api/send sends as human to one instance or to all", as
 
 Deno.test("console: a full queue answers 429 with the broker's message", async () => {
   const dataDir = await Deno.makeTempDir();
-  await using broker = await startBroker({
+  await using broker = await hostBroker({
     host: "127.0.0.1",
     port: 0,
     dataDir,
@@ -615,7 +615,7 @@ Deno.test("console: status shows the console address; the token persists (0600) 
   try {
     let token: string;
     {
-      await using broker = await startBroker({
+      await using broker = await hostBroker({
         host: "127.0.0.1",
         port: 0,
         dataDir,
@@ -637,7 +637,7 @@ Deno.test("console: status shows the console address; the token persists (0600) 
     const file = join(dataDir, CONSOLE_TOKEN_FILE);
     assert.equal((await Deno.readTextFile(file)).trim(), token);
     if (Deno.build.os !== "windows") assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
-    await using again = await startBroker({
+    await using again = await hostBroker({
       host: "127.0.0.1",
       port: 0,
       dataDir,

@@ -1,19 +1,20 @@
 /**
  * The command line: picks the command from the arguments, runs it with an
  * injectable {@linkcode CliIo} and returns the exit status (0 success,
- * 1 the operation failed, 2 usage error). Client commands live in
- * `session_commands.ts` and `message_commands.ts`; `broker`, `setup`, `mcp`
- * and `web` are loaded only when asked for, so a client command starts fast.
+ * 1 the operation failed, 2 usage error). The top of the program: client
+ * commands live in `lib/cli/` (`session_commands.ts`, `message_commands.ts`);
+ * `broker`, `setup`, `mcp` and `web` are loaded only when asked for, so a
+ * client command starts fast.
  *
  * @module
  */
 
 import { VERSION } from "../version.ts";
 import { homeDir } from "../config.ts";
-import { type CliIo, denoIo } from "./cli_io.ts";
-import { type ClientCommand, reportError, runClientCommand, UsageError } from "./_common.ts";
-import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "./session_commands.ts";
-import { BROADCAST, CHECK, SEND, WAIT } from "./message_commands.ts";
+import { type CliIo, denoIo } from "../cli/cli_io.ts";
+import { type ClientCommand, reportError, runClientCommand, UsageError } from "../cli/_common.ts";
+import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "../cli/session_commands.ts";
+import { BROADCAST, CHECK, SEND, WAIT } from "../cli/message_commands.ts";
 
 /** A command as the dispatcher sees it. */
 interface Command {
@@ -84,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "run the MCP server over stdio (for AI assistants)",
     help: ownHelp("mcp"),
     run: async (args, io) => {
-      const mod = await load("mcp", () => import("../mcp/mcp_command.ts"), io);
+      const mod = await load("mcp", () => import("./mcp_command.ts"), io);
       if (!mod) return 1;
       return await mod.runMcpCommand(args, {
         stdout: io.stdout,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { agentOptions, MCP_HELP, runMcpCommand } from "../../lib/mcp/mcp_command.ts";
+import { agentOptions, MCP_HELP, runMcpCommand } from "../../lib/app/mcp_command.ts";
 import { settingsFromEnv } from "../../lib/config.ts";
 
 function io(env: Record<string, string> = {}) {
@@ -44,10 +44,11 @@ Deno.test("mcp command: settings become client and hosted-broker options", async
     ({ IPC_PORT: "7001", IPC_DATA_DIR: "/tmp/x", IPC_QUEUE_CAP: "5", IPC_HTTP_PORT: "0" })[k]
   );
   const o = await agentOptions(s);
-  assert.equal(o.port, 7001);
-  assert.equal(o.dataDir, "/tmp/x");
-  assert.equal(o.broker?.queueCap, 5);
-  assert.deepEqual(o.broker?.console, { port: 0 });
+  assert.equal(o.client.port, 7001);
+  assert.equal(o.client.dataDir, "/tmp/x");
+  assert.equal(typeof o.client.hostBroker, "function", "the MCP server may host the broker");
+  assert.equal(o.broker.queueCap, 5);
+  assert.deepEqual(o.broker.console, { port: 0 });
   const quiet = await agentOptions({ ...s, noHttp: true });
-  assert.equal(quiet.broker?.console, undefined);
+  assert.equal(quiet.broker.console, undefined);
 });

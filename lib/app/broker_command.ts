@@ -11,12 +11,8 @@ import { parseArgs } from "node:util";
 import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { logger, setLogLevel, setLogSink } from "../log.ts";
-import {
-  type Broker,
-  type BrokerOptions,
-  checkNetworkMode,
-  startBroker,
-} from "../broker/server.ts";
+import { checkNetworkMode } from "../broker/server.ts";
+import { type BrokerAndConsole, hostBroker, type HostOptions } from "./host_broker.ts";
 
 const log = logger("broker");
 
@@ -124,7 +120,7 @@ export function applyBrokerFlags(
 export async function brokerOptionsFromSettings(
   s: Settings,
   { checkNetwork = true } = {},
-): Promise<BrokerOptions> {
+): Promise<HostOptions> {
   if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
     throw new IpcError("E_BAD_FIELD", "Give both --tls-cert and --tls-key, or neither");
   }
@@ -150,12 +146,12 @@ export async function brokerOptionsFromSettings(
   };
 }
 
-/** Starts a broker from settings. */
+/** Starts a broker, with its console unless `--no-http`, from settings. */
 export async function startBrokerFromSettings(
   s: Settings,
   listener?: Deno.Listener,
-): Promise<Broker> {
-  return await startBroker({ ...await brokerOptionsFromSettings(s), listener });
+): Promise<BrokerAndConsole> {
+  return await hostBroker({ ...await brokerOptionsFromSettings(s), listener });
 }
 
 /** What `broker` prints once it serves: where it is and how to connect assistants. */
@@ -223,7 +219,7 @@ export async function runBrokerCommand(
       return 1;
     }
   }
-  let broker: Broker;
+  let broker: BrokerAndConsole;
   try {
     broker = await startBrokerFromSettings(settings);
   } catch (e) {

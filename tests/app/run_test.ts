@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { generalHelp, runCli } from "../../lib/cli/run.ts";
+import { generalHelp, runCli } from "../../lib/app/run.ts";
 import { VERSION } from "../../lib/version.ts";
-import { recordingIo } from "./_cli.ts";
+import { recordingIo } from "../cli/_cli.ts";
 
 // Point any (unexpected) connection at a closed port of an empty place.
 const env = {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runBrokerCommand } from "../../lib/cli/broker_command.ts";
+import { runBrokerCommand } from "../../lib/app/broker_command.ts";
 import { brokerProcess, freePort, RawClient } from "../_helpers.ts";
 
 Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", async () => {

@@ -11,17 +11,13 @@
 import { parseArgs } from "node:util";
 import { denoEnv, type EnvReader, type Settings } from "../config.ts";
 import { logger, setLogLevel, setLogSink } from "../log.ts";
-import type { BrokerOptions } from "../broker/server.ts";
 import type { ConnectOptions } from "../client/framed_client.ts";
 import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
-import {
-  applyBrokerFlags,
-  BROKER_FLAGS,
-  brokerOptionsFromSettings,
-} from "../cli/broker_command.ts";
-import { McpAgent, type McpAgentOptions } from "./agent.ts";
-import { createIpcMcpServer } from "./server.ts";
-import { stdioTransport } from "./stdio.ts";
+import { applyBrokerFlags, BROKER_FLAGS, brokerOptionsFromSettings } from "./broker_command.ts";
+import { hostBrokerWith, type HostOptions } from "./host_broker.ts";
+import { McpAgent, type McpAgentOptions } from "../mcp/agent.ts";
+import { createIpcMcpServer } from "../mcp/server.ts";
+import { stdioTransport } from "../mcp/stdio.ts";
 
 const log = logger("mcp");
 
@@ -58,25 +54,29 @@ const MCP_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** Client and hosted-broker options from settings. */
+/**
+ * Client and hosted-broker options from settings: the client gets the way to
+ * host a broker (with these broker options) should it win the election.
+ */
 export async function agentOptions(
   s: Settings,
-): Promise<McpAgentOptions["client"] & { broker: Partial<BrokerOptions> }> {
-  const broker: Partial<BrokerOptions> = await brokerOptionsFromSettings(s, {
+): Promise<{ client: McpAgentOptions["client"]; broker: Partial<HostOptions> }> {
+  const broker: Partial<HostOptions> = await brokerOptionsFromSettings(s, {
     checkNetwork: false,
   });
   let tls: ConnectOptions["tls"];
   if (s.tlsCa) tls = { caCerts: [await Deno.readTextFile(s.tlsCa)] };
   else if (broker.tls) tls = { caCerts: [broker.tls.cert] };
-  return {
+  const client = {
     host: s.host,
     port: s.port,
     dataDir: s.dataDir,
     secret: s.secret,
     maxFrame: s.maxFrame * 2,
     tls,
-    broker,
+    hostBroker: hostBrokerWith(broker),
   };
+  return { client, broker };
 }
 
 /** Output for `--help` and usage errors (never protocol). */
@@ -143,7 +143,7 @@ export async function runMcpCommand(args: string[], io: McpIo = defaultIo): Prom
   try {
     let options: McpAgentOptions["client"];
     try {
-      options = await agentOptions(settings);
+      ({ client: options } = await agentOptions(settings));
     } catch (e) {
       io.stderr(`agent-ipc mcp: ${(e as Error).message}\n`);
       return 1;
