@@ -59,6 +59,7 @@ export async function hostBroker(options: HostOptions): Promise<BrokerAndConsole
     hostname: broker.hostname,
     port: broker.port,
     service: broker.service,
+    store: broker.store,
     dataDir: broker.dataDir,
     hostName: broker.hostName,
     finished: broker.finished,

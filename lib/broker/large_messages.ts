@@ -8,9 +8,10 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { IpcError } from "../protocol/errors.ts";
 import { ensurePrivateDir } from "../state/data_dir.ts";
+import type { Store, StoredMessage } from "../state/store.ts";
 
 /** Content longer than this many UTF-8 bytes takes the large-message path. */
 export const LARGE_MESSAGE_BYTES = 10 * 1024;
@@ -75,4 +76,48 @@ export async function readLargeMessage(path: string): Promise<string> {
   // The header ends with "\n---\n" (see writeLargeMessage); the content follows at once.
   const at = text.indexOf("\n---\n");
   return at < 0 ? text : text.slice(at + 5);
+}
+
+/** True when `path` is strictly inside directory `root` (both resolved). */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== "" && !rel.startsWith("..") && !rel.startsWith("/") && !/^[A-Za-z]:/.test(rel) &&
+    resolve(root, rel) === path;
+}
+
+/**
+ * The full text of a large message, or why there is none: `"gone"` (expired
+ * or removed) or `"elsewhere"` (its file is not inside this broker's
+ * `<data-dir>/large-messages`, e.g. another host's on a shared NATS store).
+ */
+export type LargeText = { text: string } | { missing: "gone" | "elsewhere"; inStore: boolean };
+
+/**
+ * Reads the full text of a large message: from the store when it keeps large
+ * bodies (NATS object store, a relative name), otherwise from its file, which
+ * must resolve (symlinks followed) to a file inside `<data-dir>/large-messages`.
+ * The path comes from the stored message, never from a request.
+ */
+export async function readLargeText(
+  msg: Pick<StoredMessage, "large">,
+  store: Pick<Store, "readLarge">,
+  dataDir: string,
+): Promise<LargeText> {
+  const path = msg.large?.path;
+  if (path === undefined) return { missing: "gone", inStore: false };
+  if (store.readLarge && !path.startsWith("/") && !/^[A-Za-z]:/.test(path)) {
+    // Kept in the store itself: readable from any broker on it.
+    const body = await store.readLarge(path).catch(() => null);
+    return body === null ? { missing: "gone", inStore: true } : { text: body };
+  }
+  try {
+    const root = await Deno.realPath(join(dataDir, "large-messages"));
+    const real = await Deno.realPath(path);
+    if (!isInside(root, real) || !(await Deno.stat(real)).isFile) {
+      return { missing: "elsewhere", inStore: false };
+    }
+    return { text: await readLargeMessage(real) };
+  } catch {
+    return { missing: "gone", inStore: false };
+  }
 }

@@ -48,6 +48,8 @@ export interface Broker extends AsyncDisposable {
   readonly hostname: string;
   readonly port: number;
   readonly service: BrokerService;
+  /** The store behind the service (the front ends use the service; this is for its owner). */
+  readonly store: Store;
   readonly dataDir: DataDir;
   /** This machine's name as the broker records it on instances (absent when unknown). */
   readonly hostName?: string;
@@ -230,6 +232,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     hostname: addr.hostname,
     port: addr.port,
     service,
+    store,
     dataDir,
     hostName,
     finished,

@@ -20,7 +20,7 @@ import type {
   WireMessage,
 } from "../protocol/messages.ts";
 import { RESERVED_NAMES } from "../protocol/validate.ts";
-import type { Store, StoredMessage } from "../state/store.ts";
+import type { HistoryQuery, InstanceRecord, Store, StoredMessage } from "../state/store.ts";
 import { VERSION } from "../version.ts";
 import {
   authToken,
@@ -32,6 +32,7 @@ import {
 import { BrokerEvents } from "./events.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";
+import { type LargeText, readLargeText } from "./large_messages.ts";
 import { Mailbox } from "./mailbox.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
 import { newMessageId } from "./wire_messages.ts";
@@ -63,7 +64,7 @@ export class BrokerService {
   readonly events: BrokerEvents;
   readonly waiters = new WaiterRegistry();
   readonly startedAt: number;
-  /** The web console's address (without token), shown by `status`; set by the broker. */
+  /** The web console's address (without token), shown by `status`; set by whoever starts the console. */
   consoleUrl?: string;
   readonly #o: ServiceOptions;
   readonly #now: () => number;
@@ -96,9 +97,24 @@ export class BrokerService {
     this.startedAt = this.#now();
   }
 
-  /** The store behind the service. */
-  get store(): Store {
-    return this.#o.store;
+  /** The store's kind ("sqlite", "nats"), as `status` reports it. */
+  get storeKind(): string {
+    return this.#o.store.kind;
+  }
+
+  /** Delivered and queued messages, newest first, with filters (the console's feed and search). */
+  history(query: HistoryQuery): Promise<StoredMessage[]> {
+    return this.#o.store.history(query);
+  }
+
+  /** Every known instance as the store keeps it (the console's list). */
+  instanceRecords(): Promise<InstanceRecord[]> {
+    return this.#o.store.instances();
+  }
+
+  /** The full text of large message `msg`, wherever this broker keeps it. */
+  largeText(msg: Pick<StoredMessage, "large">): Promise<LargeText> {
+    return readLargeText(msg, this.#o.store, this.#o.dataDir);
   }
 
   /** Names with a connected session. */

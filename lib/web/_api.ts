@@ -1,14 +1,13 @@
 /**
  * The console's JSON endpoints: history (feed, conversation and search are
  * one query with filters), instances with their renames, the full text of a
- * large message (looked up by message id, served only from inside
- * `<data-dir>/large-messages`), and compose (sending as `human`).
+ * large message (looked up by message id, read by the broker), and compose
+ * (sending as `human`). Everything goes through the broker's service: the
+ * console never touches the store or the data dir itself.
  *
  * @module
  */
 
-import { join, relative, resolve } from "node:path";
-import { readLargeMessage } from "../broker/large_messages.ts";
 import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
@@ -147,7 +146,7 @@ export async function listMessages(service: BrokerService, url: URL): Promise<Re
   const query = historyQuery(url);
   const limit = query.limit!;
   // One more than asked tells the page whether older messages exist.
-  const rows = await service.store.history({ ...query, limit: limit + 1 });
+  const rows = await service.history({ ...query, limit: limit + 1 });
   return json(200, {
     messages: rows.slice(0, limit).map(pageMessage),
     more: rows.length > limit,
@@ -176,9 +175,9 @@ export async function listInstances(
   hostName: string | undefined,
 ): Promise<Response> {
   const now = Date.now();
-  const records = await service.store.instances();
+  const records = await service.instanceRecords();
   // Renames are announced to the others by "system" messages; history keeps them.
-  const notices = await service.store.history({ from: "system", limit: 2_000 });
+  const notices = await service.history({ from: "system", limit: 2_000 });
   const seen = new Set<string>();
   const renames: { from: string; to: string; at: number }[] = [];
   const add = (from: string, to: string, at: number) => {
@@ -230,54 +229,27 @@ export async function findMessage(
   const m = MESSAGE_ID.exec(id);
   if (!m) return null;
   const time = parseInt(m[1], 36);
-  const rows = await service.store.history({ since: time, until: time, limit: 10_000 });
+  const rows = await service.history({ since: time, until: time, limit: 10_000 });
   return rows.find((r) => r.id === id) ?? null;
 }
 
-/** True when `path` is strictly inside directory `root` (both resolved). */
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel !== "" && !rel.startsWith("..") && !rel.startsWith("/") && !/^[A-Za-z]:/.test(rel) &&
-    resolve(root, rel) === path;
-}
-
 /**
- * `GET /api/messages/:id/content`: the full text of a large message. The path
- * comes from the stored message, never from the request, and must resolve
- * (symlinks followed) to a file inside `<data-dir>/large-messages`.
+ * `GET /api/messages/:id/content`: the full text of a large message, as the
+ * broker reads it (from its store, or from a file inside its
+ * `<data-dir>/large-messages`).
  */
-export async function largeContent(
-  service: BrokerService,
-  dataDir: string,
-  id: string,
-): Promise<Response> {
+export async function largeContent(service: BrokerService, id: string): Promise<Response> {
   const msg = await findMessage(service, id);
   if (!msg) return jsonError(404, "E_NOT_FOUND", `No message "${id}" in history`);
   if (!msg.large) return jsonError(404, "E_NOT_FOUND", `Message "${id}" is not a large message`);
-  let text: string;
-  const store = service.store;
-  if (store.readLarge && !msg.large.path.startsWith("/") && !/^[A-Za-z]:/.test(msg.large.path)) {
-    // Kept in the store itself (NATS object store): readable from any broker's console.
-    const body = await store.readLarge(msg.large.path).catch(() => null);
-    if (body === null) {
-      return jsonError(
-        404,
-        "E_NOT_FOUND",
-        "The content of this message is gone (expired or removed)",
-      );
-    }
-    text = body;
-  } else {
-    try {
-      const root = await Deno.realPath(join(dataDir, "large-messages"));
-      const real = await Deno.realPath(msg.large.path);
-      if (!isInside(root, real) || !(await Deno.stat(real)).isFile) {
-        return jsonError(404, "E_NOT_FOUND", "The file of this message is not on this host");
-      }
-      text = await readLargeMessage(real);
-    } catch {
-      return jsonError(404, "E_NOT_FOUND", "The file of this message is gone (expired or removed)");
-    }
+  const large = await service.largeText(msg);
+  if ("missing" in large) {
+    const why = large.inStore
+      ? "The content of this message is gone (expired or removed)"
+      : large.missing === "elsewhere"
+      ? "The file of this message is not on this host"
+      : "The file of this message is gone (expired or removed)";
+    return jsonError(404, "E_NOT_FOUND", why);
   }
   const headers = securityHeaders({
     "content-type": "text/plain; charset=utf-8",
@@ -285,7 +257,7 @@ export async function largeContent(
   });
   // Opened in a tab of its own: sandboxed, so even a sniffing browser runs nothing.
   headers.set("content-security-policy", "default-src 'none'; sandbox");
-  return new Response(text, { headers });
+  return new Response(large.text, { headers });
 }
 
 /** The console's own peer: a connection bound to `human`, so the broker's rules apply. */

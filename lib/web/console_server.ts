@@ -125,7 +125,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
           human: "human",
           csrf: gate.guard!.csrf,
           broker: options.brokerAddress,
-          store: service.store.kind,
+          store: service.storeKind,
           started_at: service.startedAt,
         });
       }
@@ -135,7 +135,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
       }
       if (path === "/api/events") return live.open();
       const m = /^\/api\/messages\/([^/]{1,64})\/content$/.exec(path);
-      if (m) return await largeContent(service, options.dataDir, decodeURIComponent(m[1]));
+      if (m) return await largeContent(service, decodeURIComponent(m[1]));
     } else if (req.method === "POST") {
       if (path === "/api/send") {
         const body = await readJson(req, MAX_COMPOSE * 4 + 1024);

@@ -80,7 +80,7 @@ Deno.test(
     assert.match(sent.large!.path, /^nats-obj:\/\//);
     const got = (await carol.check({ ack: true })).messages.find((m) => m.large);
     assert.ok(got);
-    assert.equal(await b2.broker.service.store.readLarge!(got.large!.path), big);
+    assert.deepEqual(await b2.broker.service.largeText(got), { text: big });
   },
 );
 

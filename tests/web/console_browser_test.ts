@@ -73,11 +73,11 @@ Deno.test({
       const { word, reply } = JSON.parse(new TextDecoder().decode(out.stdout).trim());
 
       // The broker saw it all: the CLI's message, and the human's reply, now acknowledged.
-      const history = await broker.service.store.history({ text: word });
+      const history = await broker.service.history({ text: word });
       const pairs = history.map((m) => `${m.from}>${m.to}:${m.content.slice(0, 12)}`).sort();
       assert.deepEqual(pairs, ["alice>bob:Deploy " + word.slice(0, 5), "human>alice:Thanks alice"]);
       assert.ok(history.some((m) => m.content === reply));
-      assert.equal(await broker.service.store.depth("alice"), 0, "alice read the reply");
+      assert.equal(await broker.store.depth("alice"), 0, "alice read the reply");
       for (const name of ["console.png", "console-dark.png"]) {
         const png = await Deno.readFile(join(ARTIFACTS, name));
         assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${name} is a PNG`);

@@ -482,7 +482,7 @@ Deno.test("console: large message content is served by id, only from inside larg
   }
 
   // A stored path outside large-messages (a tampered or foreign store) is refused.
-  const store = f.tb.broker.service.store;
+  const store = f.tb.broker.store;
   const now = Date.now();
   const outside = {
     id: newMessageId(now),
