@@ -1,0 +1,197 @@
+/**
+ * The layers of `lib/` point one way. Every import in `lib/` (static,
+ * `export … from`, and dynamic `import("…")`) is read from the source, and
+ * the test fails when a lower layer imports a higher one, when two front ends
+ * import each other, or when modules import each other in a cycle.
+ *
+ * Layers, lowest first (a module may import its own layer and any lower one):
+ *
+ * | rank | folders                          | owns                                         |
+ * | ---- | -------------------------------- | -------------------------------------------- |
+ * | 0    | `lib/*.ts`                       | shared basics: log, config, defaults, deps   |
+ * | 1    | `protocol/`                      | wire types, framing, validation, auth proofs |
+ * | 2    | `state/`                         | the store and the data dir                   |
+ * | 3    | `broker/`                        | the broker                                   |
+ * | 4    | `client/`                        | clients and the election                     |
+ * | 5    | `cli/`, `mcp/`, `web/`, `setup/` | front ends (peers: none imports another)     |
+ * | 6    | `app/`, `release/`               | commands that compose the parts              |
+ *
+ * And the client does not import the broker although it sits above it: it
+ * speaks to the broker over the wire only, and is given a way to host one
+ * (`HostBroker`) by the command layer.
+ */
+
+import assert from "node:assert/strict";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
+
+/** Rank of each top-level folder of `lib/` ("" is a file directly in `lib/`). */
+export const LAYERS: Record<string, number> = {
+  "": 0,
+  protocol: 1,
+  state: 2,
+  broker: 3,
+  client: 4,
+  cli: 5,
+  mcp: 5,
+  web: 5,
+  setup: 5,
+  app: 6,
+  release: 6,
+};
+
+/** Pairs of layers where the first may not import the second, whatever their ranks. */
+export const APART: [string, string][] = [["client", "broker"]];
+
+/** One import: from a module to a module, both relative to `lib/`. */
+export interface Edge {
+  from: string;
+  to: string;
+}
+
+/** The layer of a module path relative to `lib/` ("broker/server.ts" → "broker"). */
+export function layerOf(path: string): string {
+  const slash = path.indexOf("/");
+  return slash < 0 ? "" : path.slice(0, slash);
+}
+
+// `import x from "…"`, `import "…"`, `export … from "…"`, `import("…")`, over several lines.
+const IMPORT =
+  /(?:^|[;\s])(?:import|export)\s(?:[^;"'`]*?\sfrom\s*)?["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)/g;
+
+/** The relative specifiers a module's source imports (comments removed first). */
+export function importsOf(source: string): string[] {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const out: string[] = [];
+  for (const m of code.matchAll(IMPORT)) {
+    const spec = m[1] ?? m[2];
+    if (spec.startsWith(".")) out.push(spec);
+  }
+  return out;
+}
+
+/** Every problem with `edges`: layer violations, front ends importing each other, cycles. */
+export function violations(edges: Edge[]): string[] {
+  const problems: string[] = [];
+  for (const { from, to } of edges) {
+    const a = layerOf(from);
+    const b = layerOf(to);
+    if (!(a in LAYERS)) problems.push(`${from}: folder "${a}" has no layer (add it to LAYERS)`);
+    if (!(b in LAYERS)) continue;
+    if (a === b || !(a in LAYERS)) continue;
+    if (APART.some(([x, y]) => x === a && y === b)) {
+      problems.push(
+        `${from} imports ${to}: ${a} may not import ${b} (it speaks to it over the wire)`,
+      );
+    } else if (LAYERS[b] > LAYERS[a]) {
+      problems.push(`${from} imports ${to}: layer ${a || "lib"} may not import ${b}, a higher one`);
+    } else if (LAYERS[b] === LAYERS[a]) {
+      problems.push(`${from} imports ${to}: ${a} and ${b} are peers and may not import each other`);
+    }
+  }
+  for (const cycle of cycles(edges)) problems.push(`import cycle: ${cycle.join(" → ")}`);
+  return problems;
+}
+
+/** The import cycles among modules (each as a path that returns to its start). */
+export function cycles(edges: Edge[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const { from, to } of edges) next.set(from, [...(next.get(from) ?? []), to]);
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (node: string) => {
+    state.set(node, "open");
+    stack.push(node);
+    for (const to of next.get(node) ?? []) {
+      if (state.get(to) === "open") found.push([...stack.slice(stack.indexOf(to)), to]);
+      else if (!state.has(to)) visit(to);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const node of [...next.keys()].sort()) if (!state.has(node)) visit(node);
+  return found;
+}
+
+/** Every import between modules of `lib/`, read from the files. */
+export async function libEdges(root = LIB): Promise<Edge[]> {
+  const edges: Edge[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) await walk(path);
+      else if (entry.isFile && /\.(ts|js)$/.test(entry.name)) {
+        for (const spec of importsOf(await Deno.readTextFile(path))) {
+          const target = resolve(dirname(path), spec);
+          const to = relative(root, target);
+          if (to.startsWith("..")) {
+            edges.push({ from: relative(root, path), to: `(outside lib) ${spec}` });
+          } else edges.push({ from: relative(root, path), to });
+        }
+      }
+    }
+  };
+  await walk(root);
+  return edges;
+}
+
+Deno.test("architecture: import parsing sees static, re-export, multi-line and dynamic imports", () => {
+  const source = `
+    import { a } from "./a.ts";
+    import type {
+      B,
+      C,
+    } from "../broker/b.ts";
+    export { d } from "../protocol/d.ts";
+    export * from "./e.ts";
+    import "./side_effect.ts";
+    // import { gone } from "../web/commented.ts";
+    /* import { gone } from "../web/block.ts"; */
+    const m = await import("../web/lazy.ts");
+    import { parseArgs } from "node:util";
+    const s = "import x from './quoted.ts'"; // in a string, after a quote: not an import
+  `;
+  assert.deepEqual(importsOf(source), [
+    "./a.ts",
+    "../broker/b.ts",
+    "../protocol/d.ts",
+    "./e.ts",
+    "./side_effect.ts",
+    "../web/lazy.ts",
+  ]);
+});
+
+Deno.test("architecture: the checker catches an upward import, peers, a cycle and an unknown folder", () => {
+  const bad: Edge[] = [
+    { from: "broker/server.ts", to: "web/console_server.ts" }, // up
+    { from: "client/election.ts", to: "state/data_dir.ts" }, // down: fine
+    { from: "client/election.ts", to: "broker/server.ts" }, // down, but kept apart
+    { from: "mcp/mcp_command.ts", to: "cli/broker_command.ts" }, // peers
+    { from: "state/_a.ts", to: "state/_b.ts" }, // a cycle inside one layer
+    { from: "state/_b.ts", to: "state/_a.ts" },
+    { from: "log.ts", to: "client/agent_client.ts" }, // base reaching up
+    { from: "extras/x.ts", to: "log.ts" }, // a folder nobody placed
+  ];
+  assert.deepEqual(violations(bad), [
+    "broker/server.ts imports web/console_server.ts: layer broker may not import web, a higher one",
+    "client/election.ts imports broker/server.ts: client may not import broker (it speaks to it over the wire)",
+    "mcp/mcp_command.ts imports cli/broker_command.ts: mcp and cli are peers and may not import each other",
+    "log.ts imports client/agent_client.ts: layer lib may not import client, a higher one",
+    'extras/x.ts: folder "extras" has no layer (add it to LAYERS)',
+    "import cycle: state/_a.ts → state/_b.ts → state/_a.ts",
+  ]);
+  assert.deepEqual(violations(bad.filter((e) => e.to === "state/data_dir.ts")), []);
+});
+
+Deno.test("architecture: lib/ imports point down the layers, without cycles", async () => {
+  const edges = await libEdges();
+  assert.ok(edges.length > 100, `read ${edges.length} imports: the parser found too few`);
+  assert.ok(
+    edges.some((e) => e.from === "app/run.ts" && layerOf(e.to) === "web"),
+    "the command dispatcher's dynamic imports are read",
+  );
+  assert.deepEqual(violations(edges), []);
+});
