@@ -12,6 +12,7 @@
  */
 
 import type { AgentClient } from "../../lib/client/agent_client.ts";
+import { parseJsonLines } from "../../lib/log.ts";
 import { alive, BrokerProcess, runLoad, storeKind } from "../_processes.ts";
 import {
   type BenchOptions,
@@ -103,13 +104,12 @@ export async function load(cfg: FailoverConfig, io: LoadIo): Promise<Record<stri
   for (const n of received.values()) if (n > 1) duplicates += n - 1;
   await Promise.all([...senders, ...receivers].map((a) => a.close()));
   const back = backAfter.filter((b): b is number => b !== null);
-  // When the replacement broker was listening, from its log (ISO timestamps).
+  // When the replacement broker was listening, from its log's "listening" record.
   let readyMs: number | null = null;
   try {
     const log = await Deno.readTextFile(`${cfg.dataDir}/broker.log`);
-    for (const line of log.split("\n")) {
-      const m = /^(\S+) INFO\s+\[broker\] listening on/.exec(line);
-      const t = m ? Date.parse(m[1]) : NaN;
+    for (const r of parseJsonLines(log)) {
+      const t = r.event === "listening" ? Date.parse(r.time) : NaN;
       if (t >= killedWall) {
         readyMs = t - killedWall;
         break;

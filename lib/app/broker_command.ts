@@ -10,8 +10,10 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
 import { IpcError } from "../protocol/errors.ts";
-import { logger, setLogLevel, setLogSink } from "../log.ts";
+import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import { checkNetworkMode } from "../broker/server.ts";
+import { isDataDirLocked } from "../state/data_dir.ts";
+import { START_FAILED } from "../client/election.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "./host_broker.ts";
 
 const log = logger("broker");
@@ -208,12 +210,7 @@ export async function runBrokerCommand(
       // The log usually lives in the data dir, which may not exist yet on a fresh machine.
       await Deno.mkdir(dirname(logFile), { recursive: true, mode: 0o700 });
       logHandle = await Deno.open(logFile, { append: true, create: true, mode: 0o600 });
-      const enc = new TextEncoder();
-      setLogSink((line) => {
-        try {
-          logHandle!.writeSync(enc.encode(line + "\n"));
-        } catch { /* disk full: drop the log line, not the broker */ }
-      });
+      setLogSink(fileSink(logHandle));
     } catch (e) {
       io.stderr(`agent-ipc broker: cannot open log file "${logFile}": ${(e as Error).message}`);
       return 1;
@@ -223,11 +220,20 @@ export async function runBrokerCommand(
   try {
     broker = await startBrokerFromSettings(settings);
   } catch (e) {
-    const msg = e instanceof Deno.errors.AddrInUse
+    const addrInUse = e instanceof Deno.errors.AddrInUse;
+    const msg = addrInUse
       ? `port ${settings.port} on ${settings.host} is already in use (another broker or program): ` +
         `"agent-ipc status" tells whether it is a broker; otherwise pick --port`
       : (e as Error).message;
-    if (logHandle) log.error(`cannot start: ${msg}`);
+    // The election of the client that started this broker reads this record back:
+    // `transient` (lost a race for the port or the data dir) means "try again".
+    if (logHandle) {
+      log.error(`cannot start: ${msg}`, {
+        event: START_FAILED,
+        reason: msg,
+        transient: addrInUse || isDataDirLocked(e),
+      });
+    }
     io.stderr(`agent-ipc broker: cannot start: ${msg}`);
     logHandle?.close();
     return 1;

@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { denoEnv, type EnvReader, type Settings } from "../config.ts";
-import { logger, setLogLevel, setLogSink } from "../log.ts";
+import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import type { ConnectOptions } from "../client/framed_client.ts";
 import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
 import { applyBrokerFlags, BROKER_FLAGS, brokerOptionsFromSettings } from "./broker_command.ts";
@@ -130,12 +130,7 @@ export async function runMcpCommand(args: string[], io: McpIo = defaultIo): Prom
       io.stderr(`agent-ipc mcp: cannot open log file "${logFile}": ${(e as Error).message}\n`);
       return 1;
     }
-    const enc = new TextEncoder();
-    setLogSink((line) => {
-      try {
-        logHandle!.writeSync(enc.encode(line + "\n"));
-      } catch { /* disk full: drop the line */ }
-    });
+    setLogSink(fileSink(logHandle));
   }
   // Stdout is the protocol: anything a library prints goes to stderr instead.
   const saved = { log: console.log, info: console.info, debug: console.debug };

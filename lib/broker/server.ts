@@ -192,6 +192,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   log.info(
     `listening on ${addr.hostname}:${addr.port} (pid ${Deno.pid}, data dir ${options.dataDir}, store ${store.kind})`,
+    {
+      event: "listening",
+      host: addr.hostname,
+      port: addr.port,
+      pid: Deno.pid,
+      data_dir: options.dataDir,
+      store: store.kind,
+    },
   );
 
   let finish!: () => void;

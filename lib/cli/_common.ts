@@ -196,20 +196,14 @@ export async function connectWithSession(
 
 /**
  * Routes library log lines to stderr, briefly ("agent-ipc: starting one in the
- * background"): the election's notes and every warning, except the client's
- * own complaint that it was closed, which is how every command ends.
+ * background"): the election's notes and every warning.
  */
 function routeLogs(io: CliIo): void {
   setLogLevel(io.env.IPC_LOG || "info");
   const verbose = io.env.IPC_LOG === "debug" || io.env.IPC_LOG === "info";
-  setLogSink((line) => {
-    // "<ISO time> LEVEL [scope] message"
-    const m = /^\S+ +(\S+) +\[([^\]]*)\] (.*)$/s.exec(line);
-    if (!m) return io.stderr(`agent-ipc: ${line}\n`);
-    const [, level, scope, message] = m;
-    if (!verbose && level === "INFO" && scope !== "election") return;
-    if (/Client closed/.test(message)) return;
-    io.stderr(`agent-ipc: ${message}\n`);
+  setLogSink((r) => {
+    if (!verbose && r.level === "info" && r.scope !== "election") return;
+    io.stderr(`agent-ipc: ${r.message}\n`);
   });
 }
 

@@ -44,6 +44,14 @@ export interface AgentClientOptions extends Omit<ElectionOptions, "signal"> {
   retries?: number;
 }
 
+/** A request on a client that was closed (by its owner: how every command ends). */
+export class ClientClosedError extends IpcError {
+  constructor() {
+    super("E_UNAVAILABLE", "Client closed");
+    this.name = "ClientClosedError";
+  }
+}
+
 /** The result of `send`. */
 export interface SendResult {
   message: string;
@@ -127,7 +135,7 @@ export class AgentClient implements AsyncDisposable {
   }
 
   #ensure(): Promise<FramedClient> {
-    if (this.#closed) return Promise.reject(new IpcError("E_UNAVAILABLE", "Client closed"));
+    if (this.#closed) return Promise.reject(new ClientClosedError());
     if (this.#conn && !this.#conn.isClosed) return Promise.resolve(this.#conn);
     return this.#connecting ??= this.#elect().finally(() => this.#connecting = undefined);
   }
@@ -142,7 +150,7 @@ export class AgentClient implements AsyncDisposable {
     if (this.#closed) {
       client.close();
       await hosted?.close();
-      throw new IpcError("E_UNAVAILABLE", "Client closed");
+      throw new ClientClosedError();
     }
     if (hosted) this.#hosted = hosted;
     this.#conn = client;
@@ -175,7 +183,9 @@ export class AgentClient implements AsyncDisposable {
     // Re-elect at once (the backoff inside is jittered) so the service comes back
     // even when this client has nothing to send.
     this.#ensure().catch((e) => {
-      if (!this.#closed) log.warn(`re-election failed: ${(e as Error).message}`);
+      // Closed meanwhile: that is the owner's doing, not a failure to report.
+      if (this.#closed || e instanceof ClientClosedError) return;
+      log.warn(`re-election failed: ${(e as Error).message}`, { error: e });
     });
   }
 

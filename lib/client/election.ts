@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
-import { logger } from "../log.ts";
+import { logger, parseJsonLines } from "../log.ts";
 import { ensurePrivateDir, isDataDirLocked } from "../state/data_dir.ts";
 import { type ConnectOptions, FramedClient } from "./framed_client.ts";
 
@@ -125,8 +125,22 @@ export function spawnDetachedBroker(options: ElectionOptions): Promise<number> {
   return child.status.then((s) => s.code);
 }
 
+/**
+ * The `event` of the record a broker writes to its log file when it cannot
+ * start, with `reason` (a sentence) and `transient` (it lost a race for the
+ * port or the data dir with a broker that is starting or stopping).
+ */
+export const START_FAILED = "start_failed";
+
+/** Why a broker could not start, as it logged it. */
+interface StartFailure {
+  reason: string;
+  /** Lost a race with a broker that is starting or stopping: another try may work. */
+  transient: boolean;
+}
+
 /** Why a broker started since `since` could not start, from the data dir's broker.log. */
-async function startupFailure(dataDir: string, since: number): Promise<string | undefined> {
+async function startupFailure(dataDir: string, since: number): Promise<StartFailure | undefined> {
   let text: string;
   try {
     // Only the end of the log: it grows for as long as the data dir lives.
@@ -144,11 +158,9 @@ async function startupFailure(dataDir: string, since: number): Promise<string | 
   } catch {
     return undefined;
   }
-  const lines = text.split("\n").reverse();
-  for (const line of lines) {
-    const at = line.indexOf(" cannot start: ");
-    if (at < 0 || !(Date.parse(line.slice(0, 24)) >= since - 1_000)) continue;
-    return line.slice(at + 15);
+  for (const r of parseJsonLines(text).reverse()) {
+    if (r.event !== START_FAILED || !(Date.parse(r.time) >= since - 1_000)) continue;
+    return { reason: String(r.reason ?? r.msg), transient: r.transient === true };
   }
   return undefined;
 }
@@ -191,11 +203,6 @@ async function claimSpawn(dataDir: string): Promise<boolean> {
 /** Gives up a claim made with {@linkcode claimSpawn}. */
 async function releaseSpawn(dataDir: string): Promise<void> {
   await Deno.remove(`${dataDir}/spawning`).catch(() => {});
-}
-
-/** A broker that lost a race (port or data dir taken by one starting or stopping) may retry. */
-function transientStartFailure(why: string): boolean {
-  return /in use by another broker|already in use/.test(why);
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -339,13 +346,13 @@ async function elect(options: ElectionOptions, claim: { held: boolean }): Promis
         // (Killed, or stopped after serving, is not a startup failure: start another.)
         const why = await startupFailure(options.dataDir, spawned.at);
         const failed = spawned.exit === 1 || spawned.exit === 2;
-        if ((failed && (why === undefined || !transientStartFailure(why))) || spawns >= 5) {
+        if ((failed && !why?.transient) || spawns >= 5) {
           throw new IpcError(
             "E_UNAVAILABLE",
             why === undefined
               ? `The background broker exited (code ${spawned.exit}) without logging why in ` +
                 `${options.dataDir}/broker.log: run "agent-ipc broker --data-dir ${options.dataDir}" to see the error`
-              : `The background broker could not start: ${why}`,
+              : `The background broker could not start: ${why.reason}`,
           );
         }
         // Lost to a broker that is starting (it will answer) or stopping (it will
@@ -365,8 +372,11 @@ async function elect(options: ElectionOptions, claim: { held: boolean }): Promis
         // Another client is starting the broker: wait for it, but a reason it
         // logged for failing is ours to report too.
         const why = await startupFailure(options.dataDir, started);
-        if (why !== undefined && !transientStartFailure(why)) {
-          throw new IpcError("E_UNAVAILABLE", `The background broker could not start: ${why}`);
+        if (why !== undefined && !why.transient) {
+          throw new IpcError(
+            "E_UNAVAILABLE",
+            `The background broker could not start: ${why.reason}`,
+          );
         }
       }
     } else if (options.role === "none") {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { newMessageId } from "../../lib/broker/wire_messages.ts";
 import { hostBroker } from "../../lib/app/host_broker.ts";
-import { setLogSink } from "../../lib/log.ts";
+import { type LogRecord, setLogSink, stderrText } from "../../lib/log.ts";
 import { PAGE_HTML } from "../../lib/web/_page_html.ts";
 import { PAGE_JS } from "../../lib/web/_page_js.ts";
 import { CONSOLE_TOKEN_FILE } from "../../lib/web/console_token.ts";
@@ -586,15 +586,17 @@ Deno.test("console: unknown paths are 404 and other methods 405", async () => {
 Deno.test("console: a taken console port leaves the broker running without a console", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
-  const lines: string[] = [];
-  setLogSink((l) => lines.push(l));
+  const records: LogRecord[] = [];
+  setLogSink((r) => records.push(r));
   try {
     await using tb = await testBroker({ console: { port } });
     assert.equal(tb.broker.consoleUrl, undefined);
     assert.equal(tb.broker.consoleToken, undefined);
     assert.ok(
-      lines.some((l) => l.includes("WARN") && l.includes(`port ${port} is already in use`)),
-      lines.join("\n"),
+      records.some((r) =>
+        r.level === "warn" && r.message.includes(`port ${port} is already in use`)
+      ),
+      records.map((r) => r.message).join("\n"),
     );
     const c = await AgentClient.connect({
       host: "127.0.0.1",
@@ -606,7 +608,7 @@ Deno.test("console: a taken console port leaves the broker running without a con
     assert.equal((status.broker as Record<string, unknown>).console_url, undefined);
     await c.close();
   } finally {
-    setLogSink((l) => console.error(l));
+    setLogSink(stderrText);
   }
 });
 
