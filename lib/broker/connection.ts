@@ -169,7 +169,8 @@ export class BrokerConnection {
         for (const event of decoder.push(chunk)) {
           completed = true;
           if (event.kind === "error") {
-            this.#queueReply(undefined, errorBody("E_BAD_FRAME", event.message));
+            const details = event.limit === undefined ? undefined : { max_frame: event.limit };
+            this.#queueReply(undefined, errorBody("E_BAD_FRAME", event.message, details));
             await this.#flushAndWait();
             this.close();
             return;

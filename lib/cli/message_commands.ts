@@ -53,8 +53,9 @@ async function sendChecked<T>(
   try {
     return await act(client);
   } catch (e) {
-    const over = e instanceof IpcError && /over the limit of (\d+) bytes/.exec(e.message);
-    if (over) throw tooLarge(bytes, Number(over[1]));
+    // The broker's frame cap is lower than ours: it said so (max_frame) and closed.
+    const max = e instanceof IpcError ? e.details?.max_frame : undefined;
+    if (typeof max === "number") throw tooLarge(bytes, max);
     throw e;
   }
 }

@@ -16,7 +16,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger, parseJsonLines } from "../log.ts";
 import { ensurePrivateDir, isDataDirLocked } from "../state/data_dir.ts";
-import { type ConnectOptions, FramedClient } from "./framed_client.ts";
+import { type ConnectOptions, FramedClient, NotABrokerError } from "./framed_client.ts";
 
 const log = logger("election");
 
@@ -217,9 +217,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 function isRefused(e: unknown): boolean {
-  return e instanceof Deno.errors.ConnectionRefused ||
-    e instanceof Deno.errors.ConnectionReset ||
-    (e instanceof Error && /refused|os error 111|os error 61|10061/i.test(e.message));
+  return e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionReset;
 }
 
 /** Connects and checks that an agent-ipc broker answers. */
@@ -238,7 +236,7 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
         )
       ),
     ]).finally(() => clearTimeout(timer));
-    if (reply.broker !== "agent-ipc") throw new IpcError("E_UNAVAILABLE", "not agent-ipc");
+    if (reply.broker !== "agent-ipc") throw new NotABrokerError("not agent-ipc");
     if (
       secret && nonce &&
       (typeof reply.proof !== "string" ||
@@ -257,11 +255,8 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
     await client.closed;
     // A peer that answers, but not as a broker, is another program. A peer that
     // closes or stays silent may be a broker starting or dying: the caller retries.
-    if (
-      e instanceof IpcError && /bad reply frame|reply is not JSON|not agent-ipc/.test(e.message)
-    ) {
-      throw new IpcError(
-        "E_UNAVAILABLE",
+    if (e instanceof NotABrokerError) {
+      throw new NotABrokerError(
         `Port ${options.port} on ${options.host} is used by another program, not an agent-ipc broker: ` +
           "stop it, or choose another port with --port / IPC_PORT",
       );
@@ -300,12 +295,8 @@ async function elect(options: ElectionOptions, claim: { held: boolean }): Promis
       return { client: await connectVerified(options) };
     } catch (e) {
       lastError = e;
-      if (
-        e instanceof IpcError &&
-        (e.code === "E_AUTH" || (e.code === "E_UNAVAILABLE" && /another program/.test(e.message)))
-      ) {
-        throw e;
-      }
+      // Another program, or a broker that cannot prove our secret: retrying will not help.
+      if (e instanceof NotABrokerError || (e instanceof IpcError && e.code === "E_AUTH")) throw e;
       if (!isRefused(e)) log.debug(`connect failed: ${(e as Error).message}`);
     }
     if (options.role === "host") {

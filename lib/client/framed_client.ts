@@ -22,6 +22,18 @@ export interface ConnectOptions {
   maxFrame?: number;
 }
 
+/**
+ * The peer on the port answered, but not in the agent-ipc protocol (a frame
+ * it cannot be, a reply that is not JSON, a ping without `broker:
+ * "agent-ipc"`): another program holds the port. Its code is E_UNAVAILABLE.
+ */
+export class NotABrokerError extends IpcError {
+  constructor(message: string) {
+    super("E_UNAVAILABLE", message);
+    this.name = "NotABrokerError";
+  }
+}
+
 interface Pending {
   resolve: (reply: Reply) => void;
   reject: (e: unknown) => void;
@@ -37,6 +49,10 @@ export class FramedClient implements AsyncDisposable {
   #writing = false;
   #closed = false;
   #closeReason: string | undefined;
+  /** The peer broke the protocol (see {@linkcode NotABrokerError}). */
+  #notBroker = false;
+  /** Fields of the broker's connection-level error reply (e.g. `max_frame`), if it sent one. */
+  #closeDetails: Record<string, unknown> | undefined;
   /** Resolves when the connection is gone (by either side). */
   readonly closed: Promise<void>;
 
@@ -78,11 +94,7 @@ export class FramedClient implements AsyncDisposable {
    * Rejects with IpcError E_UNAVAILABLE when the connection drops first.
    */
   requestRaw(body: Record<string, unknown>): Promise<Reply> {
-    if (this.#closed) {
-      return Promise.reject(
-        new IpcError("E_UNAVAILABLE", `Connection to broker closed${this.#reason()}`),
-      );
-    }
+    if (this.#closed) return Promise.reject(this.#gone("closed"));
     const id = this.#nextId++;
     const json = JSON.stringify({ ...body, id });
     return new Promise<Reply>((resolve, reject) => {
@@ -115,8 +127,14 @@ export class FramedClient implements AsyncDisposable {
     await this.closed;
   }
 
-  #reason(): string {
-    return this.#closeReason ? `: ${this.#closeReason}` : "";
+  /** The error of a request the connection cannot answer: it is closed or was lost. */
+  #gone(how: "closed" | "lost"): IpcError {
+    const message = `Connection to broker ${how}${
+      this.#closeReason ? `: ${this.#closeReason}` : ""
+    }`;
+    return this.#notBroker
+      ? new NotABrokerError(message)
+      : new IpcError("E_UNAVAILABLE", message, this.#closeDetails);
   }
 
   async #flush(): Promise<void> {
@@ -153,6 +171,7 @@ export class FramedClient implements AsyncDisposable {
         for (const ev of frames.push(buf.subarray(0, n))) {
           if (ev.kind === "error") {
             this.#closeReason = `bad reply frame: ${ev.message}`;
+            this.#notBroker = true;
             this.close();
             break;
           }
@@ -161,6 +180,7 @@ export class FramedClient implements AsyncDisposable {
             reply = JSON.parse(decoder.decode(ev.payload));
           } catch {
             this.#closeReason = "reply is not JSON";
+            this.#notBroker = true;
             this.close();
             break;
           }
@@ -171,13 +191,15 @@ export class FramedClient implements AsyncDisposable {
           } else if (reply.status === "error" && reply.id === undefined) {
             // A connection-level error (bad frame): the broker closes next.
             this.#closeReason = String(reply.message);
+            const { status: _s, code, message: _m, id: _i, ...details } = reply;
+            this.#closeDetails = { broker_code: code, ...details };
           }
         }
         if (this.#closed) break;
       }
     } finally {
       this.close();
-      const err = new IpcError("E_UNAVAILABLE", `Connection to broker lost${this.#reason()}`);
+      const err = this.#gone("lost");
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
     }

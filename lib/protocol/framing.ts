@@ -13,7 +13,13 @@ export const DEFAULT_MAX_FRAME = 1024 * 1024;
 /** What {@linkcode FrameDecoder.push} reports. */
 export type FrameEvent =
   | { kind: "frame"; payload: Uint8Array }
-  | { kind: "error"; code: "E_BAD_FRAME"; message: string };
+  | {
+    kind: "error";
+    code: "E_BAD_FRAME";
+    message: string;
+    /** The frame cap, when the frame was over it. */
+    limit?: number;
+  };
 
 const encoder = new TextEncoder();
 
@@ -207,6 +213,7 @@ export class FrameDecoder {
             kind: "error",
             code: "E_BAD_FRAME",
             message: `Frame length "${length}" is over the limit of ${this.#max} bytes`,
+            limit: this.#max,
           });
           return events;
         }

@@ -86,6 +86,7 @@ Deno.test("FrameDecoder rejects a 4 GB length before allocating", () => {
   const ev = d.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
   assert.equal(ev[0].kind, "error");
   assert.match((ev[0] as { message: string }).message, /"4294967295" is over the limit of 1024/);
+  assert.equal((ev[0] as { limit?: number }).limit, 1024);
   assert.equal(d.buffered, 0);
 });
 
