@@ -53,11 +53,14 @@ export {
   DeliverPolicy,
   DiscardPolicy,
   jetstream,
+  JetStreamApiCodes,
   JetStreamApiError,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from "npm:@nats-io/jetstream@3.4.0";
+// The error classes the package does not re-export from its main entry (JetStreamNotEnabled).
+export { jserrors } from "npm:@nats-io/jetstream@3.4.0/internal";
 export type {
   JetStreamClient,
   JetStreamManager,

@@ -49,6 +49,8 @@ export interface NatsServer extends AsyncDisposable {
 export interface NatsServerOptions {
   /** Require this token from clients (`--auth`). */
   token?: string;
+  /** Run JetStream (`-js`, the default); false starts a plain server the store must refuse. */
+  jetstream?: boolean;
 }
 
 function freePort(): number {
@@ -97,7 +99,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
   async function start(): Promise<void> {
     if (proc !== null) return;
-    const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+    if (opts.jetstream !== false) args.unshift("-js");
     if (opts.token !== undefined) args.push("--auth", opts.token);
     proc = new Deno.Command("nats-server", {
       args,

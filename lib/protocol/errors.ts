@@ -47,8 +47,13 @@ export class IpcError extends Error {
   /** Extra fields to include in the error reply (e.g. `missed` for broadcast). */
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
     this.name = "IpcError";
     this.code = code;
     this.details = details;

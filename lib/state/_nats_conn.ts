@@ -208,7 +208,12 @@ export class NatsLink {
       return await fn();
     } catch (e) {
       if (e instanceof IpcError) throw e;
-      throw new IpcError("E_STORE", `NATS store ${op} failed (${this.location}): ${reason(e)}`);
+      throw new IpcError(
+        "E_STORE",
+        `NATS store ${op} failed (${this.location}): ${reason(e)}`,
+        undefined,
+        { cause: e },
+      );
     }
   }
 

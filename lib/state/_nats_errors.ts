@@ -1,25 +1,46 @@
 /**
- * Classifies errors of the NATS client and of the fast request path: the
- * conditions the NATS store's modules branch on (a lost compare-and-set, a
- * missing stream or message). One home below them all, so no two of those
- * modules import each other for it.
+ * Classifies errors of the NATS client and of the fast request path by class
+ * and JetStream API code (never by message): the conditions the NATS store's
+ * modules branch on (a lost compare-and-set, a missing stream or message, a
+ * stream created meanwhile, JetStream off). One home below them all, so no two
+ * of those modules import each other for it.
  *
  * @module
  */
 
-import { JetStreamApiError } from "../deps.ts";
-import { NatsApiError } from "./_nats_fast.ts";
+import { JetStreamApiCodes, JetStreamApiError, jserrors } from "../deps.ts";
+import { MoreJetStreamApiCodes, NatsApiError } from "./_nats_fast.ts";
+
+/** The JetStream API code of `e`, if it is an API error of either client. */
+function apiCode(e: unknown): number | undefined {
+  return e instanceof JetStreamApiError || e instanceof NatsApiError ? e.code : undefined;
+}
 
 /** Conflict of a conditional publish (KV revision or subject sequence). */
 export function isWrongSequence(e: unknown): boolean {
-  if (
-    (e instanceof JetStreamApiError || e instanceof NatsApiError) &&
-    (e.code === 10071 || e.code === 10164)
-  ) return true;
-  return e instanceof Error && /wrong last sequence/i.test(e.message);
+  const code = apiCode(e);
+  return code === JetStreamApiCodes.StreamWrongLastSequence ||
+    code === JetStreamApiCodes.StreamWrongLastSequenceUnknown;
 }
 
 /** A missing stream, consumer or message. */
 export function isNotFound(e: unknown): boolean {
-  return e instanceof Error && /no message found|not found/i.test(e.message);
+  const code = apiCode(e);
+  return code === JetStreamApiCodes.StreamNotFound ||
+    code === JetStreamApiCodes.ConsumerNotFound ||
+    code === JetStreamApiCodes.NoMessageFound;
+}
+
+/** A stream of that name exists already (another broker created it first). */
+export function isStreamNameInUse(e: unknown): boolean {
+  return apiCode(e) === MoreJetStreamApiCodes.StreamNameExist;
+}
+
+/** The server runs without JetStream (`nats-server` without `-js`), also when wrapped in a cause. */
+export function isJetStreamOff(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 4; x = x.cause, depth++) {
+    if (x instanceof jserrors.JetStreamNotEnabled) return true;
+    if (apiCode(x) === JetStreamApiCodes.JetStreamNotEnabledForAccount) return true;
+  }
+  return false;
 }

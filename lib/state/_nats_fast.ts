@@ -10,19 +10,41 @@
 
 import {
   createInbox,
+  JetStreamApiCodes,
   type NatsConnection,
   natsHeaders,
   type NatsMsg,
   type NatsMsgHdrs as MsgHdrs,
 } from "../deps.ts";
 
+/**
+ * JetStream API error codes we branch on that `JetStreamApiCodes` lacks, named
+ * as nats-server names them.
+ */
+export const MoreJetStreamApiCodes = {
+  /** JSStreamMsgDeleteFailedF: a message delete failed (the message is not there). */
+  StreamMsgDeleteFailed: 10057,
+  /** JSStreamNameExistErr: a stream of that name exists with another configuration. */
+  StreamNameExist: 10058,
+} as const;
+
 /** A JetStream API error from {@linkcode FastRequester}: `code` is the API's `err_code`. */
 export class NatsApiError extends Error {
   readonly code: number;
+  /**
+   * For a conditional publish that lost (StreamWrongLastSequence), the
+   * subject's last sequence now: the server gives it only in its description
+   * ("wrong last sequence: 42"), read here once, where the reply is decoded.
+   */
+  readonly lastSequence?: number;
   constructor(code: number, message: string) {
     super(message);
     this.name = "NatsApiError";
     this.code = code;
+    if (code === JetStreamApiCodes.StreamWrongLastSequence) {
+      const last = Number(/: (\d+)$/.exec(message)?.[1]);
+      if (Number.isSafeInteger(last)) this.lastSequence = last;
+    }
   }
 }
 
@@ -156,7 +178,11 @@ export class FastRequester {
       });
       return r.success;
     } catch (e) {
-      if (e instanceof NatsApiError && /no message found|not found/i.test(e.message)) return false;
+      // The server's one code for a failed delete; its descriptions ("no message
+      // found", "stream store EOF" past the end) all mean the message is not there.
+      if (e instanceof NatsApiError && e.code === MoreJetStreamApiCodes.StreamMsgDeleteFailed) {
+        return false;
+      }
       throw e;
     }
   }

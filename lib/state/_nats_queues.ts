@@ -15,6 +15,7 @@ import type { EnqueueOutcome, StoredMessage } from "./store.ts";
 import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
 import { enqueueOnce } from "./_nats_dedupe.ts";
 import { isWrongSequence } from "./_nats_errors.ts";
+import { NatsApiError } from "./_nats_fast.ts";
 
 /** How a message is stored: the message and its place in the global order. */
 export interface QueuedDoc extends StoredMessage {
@@ -255,8 +256,8 @@ export class NatsQueues {
         if (!isWrongSequence(e)) throw e;
         // Another broker wrote, or a message was acked: the reply names the
         // subject's last sequence now.
-        const last = Number(/wrong last sequence: (\d+)/i.exec(String(e))?.[1]);
-        if (Number.isFinite(last) && this.#tails.get(m.to) === tail) {
+        const last = e instanceof NatsApiError ? e.lastSequence : undefined;
+        if (last !== undefined && this.#tails.get(m.to) === tail) {
           const grown = Math.max(0, last - tail.lastSeq);
           this.#tails.set(m.to, { lastSeq: last, count: tail.count + grown, exact: false });
         } else {

@@ -83,7 +83,7 @@ export class NatsRegistry {
       else await kv.update(key, JSON.stringify(doc), rev);
       return true;
     } catch (e) {
-      if (isWrongSequence(e) || /exists/i.test(String(e))) return false;
+      if (isWrongSequence(e)) return false; // kv.create of a key that exists, too
       throw e;
     }
   }

@@ -72,7 +72,7 @@ import {
   toStored,
 } from "./_nats_queues.ts";
 import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
-import { isNotFound } from "./_nats_errors.ts";
+import { isJetStreamOff, isNotFound, isStreamNameInUse } from "./_nats_errors.ts";
 import { matchesHistory } from "./_history_filter.ts";
 
 /** Options of {@linkcode openNatsStore}. */
@@ -158,7 +158,7 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
     });
   } catch (e) {
     await link.close();
-    if (e instanceof IpcError && /jetstream is not enabled/i.test(e.message)) {
+    if (e instanceof IpcError && isJetStreamOff(e)) {
       throw new IpcError("E_STORE", `${e.message}: start nats-server with -js (JetStream)`);
     }
     throw e;
@@ -176,7 +176,7 @@ async function ensureStream(
     try {
       await jsm.streams.add(cfg);
     } catch (e2) {
-      if (!/already in use/i.test(String(e2))) throw e2; // another broker was first
+      if (!isStreamNameInUse(e2)) throw e2; // another broker was first
     }
   }
 }

@@ -276,6 +276,15 @@ Deno.test("NATS store: URLs carry servers, credentials and TLS", () => {
   }
 });
 
+Deno.test(
+  { name: "NATS store: a server without JetStream is refused with the fix", ignore },
+  async () => {
+    await using nats = await startNatsServer({ jetstream: false });
+    const e = await expectStoreError(openNatsStore(nats.url, { timeoutMs: 2_000 }), 8_000);
+    assert.match(e.message, /: start nats-server with -js \(JetStream\)$/);
+  },
+);
+
 Deno.test({ name: "NATS store: token auth from the option or the URL", ignore }, async () => {
   await using nats = await startNatsServer({ token: "tok3n" });
   const e = await expectStoreError(openNatsStore(nats.url, { timeoutMs: 2_000 }), 4_000);
