@@ -89,15 +89,24 @@ export const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The store file was written by a newer agent-ipc (its schema version is higher). */
+export class SchemaTooNewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SchemaTooNewError";
+  }
+}
+
 /**
- * Brings `db` up to {@linkcode SCHEMA_VERSION}. Throws a plain Error when the
- * file was written by a newer version (the caller adds the path and the fix).
+ * Brings `db` up to {@linkcode SCHEMA_VERSION}. Throws
+ * {@linkcode SchemaTooNewError} when the file was written by a newer version
+ * (the caller adds the path).
  */
 export function migrate(db: DatabaseSync): void {
   const row = db.prepare("PRAGMA user_version").get() as { user_version: number } | undefined;
   const version = row?.user_version ?? 0;
   if (version > SCHEMA_VERSION) {
-    throw new Error(
+    throw new SchemaTooNewError(
       `schema version ${version} is newer than this agent-ipc knows (${SCHEMA_VERSION}): upgrade agent-ipc`,
     );
   }
