@@ -1,12 +1,13 @@
 /**
- * Settings shared by the broker and its clients, with their defaults and the
- * `IPC_*` environment variables that set them. Flags (parsed in the CLI)
- * override the environment, which overrides the defaults.
+ * Settings shared by the broker and its clients, from the `IPC_*` environment
+ * variables and the defaults (both in `defaults.ts`). Flags (parsed by the
+ * commands) override the environment, which overrides the defaults.
  *
  * @module
  */
 
 import { join } from "node:path";
+import { DEFAULT_HOST, type NumericSetting, SETTINGS } from "./defaults.ts";
 
 /** Everything the broker and clients can be told. */
 export interface Settings {
@@ -80,9 +81,10 @@ export function defaultDataDir(
   );
 }
 
-function intFrom(env: EnvReader, name: string, fallback: number, min: number, max: number): number {
+function intFrom(env: EnvReader, setting: NumericSetting): number {
+  const { env: name, min, max } = setting;
   const raw = env(name);
-  if (raw === undefined || raw === "") return fallback;
+  if (raw === undefined || raw === "") return setting.default;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new RangeError(`Invalid ${name} "${raw}": expected a whole number from ${min} to ${max}`);
@@ -93,19 +95,19 @@ function intFrom(env: EnvReader, name: string, fallback: number, min: number, ma
 /** Settings from the environment and defaults. Throws a RangeError on a bad value. */
 export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
   return {
-    host: env("IPC_HOST") || "127.0.0.1",
-    port: intFrom(env, "IPC_PORT", 9876, 0, 65535),
+    host: env("IPC_HOST") || DEFAULT_HOST,
+    port: intFrom(env, SETTINGS.port),
     dataDir: env("IPC_DATA_DIR") || defaultDataDir(env),
-    httpPort: intFrom(env, "IPC_HTTP_PORT", 9877, 0, 65535),
+    httpPort: intFrom(env, SETTINGS.httpPort),
     noHttp: env("IPC_NO_HTTP") === "1",
     store: env("IPC_STORE") || "sqlite",
     natsToken: env("IPC_NATS_TOKEN") || undefined,
     natsCreds: env("IPC_NATS_CREDS") || undefined,
-    maxFrame: intFrom(env, "IPC_MAX_FRAME", 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxConnections: intFrom(env, "IPC_MAX_CONNECTIONS", 4096, 1, 1_000_000),
-    idleTimeoutMs: intFrom(env, "IPC_IDLE_TIMEOUT_MS", 10_000, 100, 3_600_000),
-    queueCap: intFrom(env, "IPC_QUEUE_CAP", 10_000, 1, 10_000_000),
-    historyDays: intFrom(env, "IPC_HISTORY_DAYS", 30, 0, 3650),
+    maxFrame: intFrom(env, SETTINGS.maxFrame),
+    maxConnections: intFrom(env, SETTINGS.maxConnections),
+    idleTimeoutMs: intFrom(env, SETTINGS.idleTimeoutMs),
+    queueCap: intFrom(env, SETTINGS.queueCap),
+    historyDays: intFrom(env, SETTINGS.historyDays),
     sessionFile: env("IPC_SESSION_FILE") || join(homeDir(env), ".ipc-session"),
     secret: env("IPC_SHARED_SECRET") || undefined,
     tlsCert: env("IPC_TLS_CERT") || undefined,

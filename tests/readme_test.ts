@@ -1,15 +1,47 @@
 /**
  * README tells the truth: the quick-start commands run as written (in an
- * isolated HOME, port and data dir), every `deno task` it names exists, and
- * every command of the CLI reference is one the program knows.
+ * isolated HOME, port and data dir), every `deno task` it names exists,
+ * every command of the CLI reference is one the program knows, and its
+ * defaults are those of the one table (`lib/defaults.ts`).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort } from "./_helpers.ts";
+import { DEFAULT_HOST, LIMITS, type NumericSetting, SETTINGS, TTLS } from "../lib/defaults.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const readme = await Deno.readTextFile(join(root, "README.md"));
 const denoJson = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
+
+/** The cells of the Configuration table's row that names `env`, or undefined. */
+export function configRow(text: string, env: string): string[] | undefined {
+  const table = text.slice(text.indexOf("## Configuration"));
+  for (const line of table.split("\n")) {
+    if (!line.startsWith("|")) continue;
+    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    if (cells[1]?.split(/,\s*/).includes(`\`${env}\``)) return cells;
+  }
+  return undefined;
+}
+
+/** What is wrong with README's Configuration table, measured against `settings`. */
+export function configProblems(text: string, settings: Record<string, NumericSetting>): string[] {
+  const problems: string[] = [];
+  for (const s of Object.values(settings)) {
+    const row = configRow(text, s.env);
+    if (!row) {
+      problems.push(`${s.env}: no row in the Configuration table`);
+      continue;
+    }
+    if (!row[0].split(/,\s*/).includes(`\`--${s.flag}\``)) {
+      problems.push(`${s.env}: flag cell "${row[0]}", want \`--${s.flag}\``);
+    }
+    if (row[2] !== `\`${s.default}\``) {
+      problems.push(`${s.env}: default cell "${row[2]}", want \`${s.default}\``);
+    }
+  }
+  return problems;
+}
 
 function shellWords(line: string): string[] {
   const words: string[] = [];
@@ -145,4 +177,36 @@ Deno.test("`deno task start` serves, prints how to connect, and stops on SIGTERM
   }
   await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
   await Deno.remove(dataDir, { recursive: true });
+});
+
+Deno.test("README's Configuration table shows the defaults of lib/defaults.ts", () => {
+  assert.deepEqual(configProblems(readme, SETTINGS), []);
+  assert.equal(configRow(readme, "IPC_HOST")?.[2], `\`${DEFAULT_HOST}\``);
+  // The check can fail: a table that disagrees is caught, row by row.
+  const wrong = readme.replace("| `IPC_QUEUE_CAP`", "| `IPC_QUEUE_CAPS`")
+    .replace(/(\| `IPC_PORT` +\| )`\d+`/, "$1`1234`");
+  assert.deepEqual(configProblems(wrong, SETTINGS), [
+    'IPC_PORT: default cell "`1234`", want `9876`',
+    "IPC_QUEUE_CAP: no row in the Configuration table",
+  ]);
+});
+
+Deno.test("README's numbers in prose and the protocol reference come from the table", () => {
+  const hours = (ms: number) => ms / 3_600_000;
+  const n = (x: number) => x.toLocaleString("en-US");
+  const phrases = [
+    `\`IPC_PORT\` (default ${SETTINGS.port.default})`,
+    `\`timeout_ms?\` (default ${LIMITS.defaultWaitMs}, max ${LIMITS.maxWaitMs})`,
+    `\`limit?\` (default ${LIMITS.defaultCheckLimit})`,
+    `(default ${LIMITS.defaultWaitMs / 1000} s, at most ${LIMITS.maxWaitMs / 1000})`,
+    `forwards for ${hours(TTLS.forwardMs)} hours`,
+    `dropped after ${TTLS.unclaimedQueueMs / 86_400_000} days`,
+    `for ${hours(TTLS.dedupeMs)} hours a repeat`,
+    `Over ${LIMITS.largeMessageBytes / 1024} KB: stored as a file`,
+    `Content over ${LIMITS.largeMessageBytes / 1024} KB is written`,
+    `the recipient has ${n(SETTINGS.queueCap.default)} unread messages`,
+  ];
+  assert.equal(hours(TTLS.renameCooldownMs), 1, "README says renames are once per hour");
+  const missing = phrases.filter((p) => !readme.replace(/\s+/g, " ").includes(p));
+  assert.deepEqual(missing, [], "README disagrees with lib/defaults.ts");
 });

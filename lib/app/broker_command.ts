@@ -9,6 +9,7 @@
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
+import { DEFAULT_HOST, type NumericSetting, SETTINGS as S } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import { checkNetworkMode } from "../broker/server.ts";
@@ -24,19 +25,19 @@ export const BROKER_HELP = `Usage: agent-ipc broker [options]
 Runs the message broker in the foreground (Ctrl-C stops it cleanly).
 
 Options:
-  --host HOST           address to bind (default 127.0.0.1, IPC_HOST)
-  --port PORT           port to bind (default 9876, IPC_PORT)
+  --host HOST           address to bind (default ${DEFAULT_HOST}, IPC_HOST)
+  --port PORT           port to bind (default ${S.port.default}, ${S.port.env})
   --data-dir DIR        state directory (default: per-user data dir, IPC_DATA_DIR)
   --store STORE         "sqlite" (default) or nats://host:4222 (IPC_STORE)
   --nats-token TOKEN    NATS token (IPC_NATS_TOKEN)
   --nats-creds FILE     NATS credentials file (IPC_NATS_CREDS)
-  --http-port PORT      web console port (default 9877, IPC_HTTP_PORT)
+  --http-port PORT      web console port (default ${S.httpPort.default}, ${S.httpPort.env})
   --no-http             do not serve the web console
-  --history-days N      keep delivered messages N days for history (default 30)
-  --max-frame BYTES     largest request (default 1048576, IPC_MAX_FRAME)
-  --max-connections N   (default 4096, IPC_MAX_CONNECTIONS)
-  --idle-timeout-ms MS  time to complete a started frame (default 10000)
-  --queue-cap N         messages per recipient queue (default 10000, IPC_QUEUE_CAP)
+  --history-days N      keep delivered messages N days for history (default ${S.historyDays.default})
+  --max-frame BYTES     largest request (default ${S.maxFrame.default}, ${S.maxFrame.env})
+  --max-connections N   (default ${S.maxConnections.default}, ${S.maxConnections.env})
+  --idle-timeout-ms MS  time to complete a started frame (default ${S.idleTimeoutMs.default})
+  --queue-cap N         messages per recipient queue (default ${S.queueCap.default}, ${S.queueCap.env})
   --tls-cert FILE       PEM certificate: required to bind a non-loopback --host
   --tls-key FILE        PEM private key
   --log-file FILE       append logs to FILE instead of stderr
@@ -44,7 +45,7 @@ Options:
   -h, --help            show this help
 
 Example:
-  agent-ipc broker --port 9876 --data-dir ~/.local/share/agent-ipc
+  agent-ipc broker --port ${S.port.default} --data-dir ~/.local/share/agent-ipc
 `;
 
 /** Flag definitions of `broker`, shared with commands that host one. */
@@ -69,7 +70,9 @@ export const BROKER_FLAGS = {
   "log-level": { type: "string" },
 } as const;
 
-function int(value: string, flag: string, min: number, max: number): number {
+/** The value of a numeric flag, within the setting's range. */
+function int(value: string, setting: NumericSetting): number {
+  const { flag, min, max } = setting;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new RangeError(
@@ -87,26 +90,26 @@ export function applyBrokerFlags(
   const s = settingsFromEnv(env);
   const str = (k: string) => values[k] as string | undefined;
   if (str("host")) s.host = str("host")!;
-  if (str("port") !== undefined) s.port = int(str("port")!, "port", 0, 65535);
+  if (str("port") !== undefined) s.port = int(str("port")!, S.port);
   if (str("data-dir")) s.dataDir = str("data-dir")!;
   if (str("store")) s.store = str("store")!;
   if (str("nats-token")) s.natsToken = str("nats-token");
   if (str("nats-creds")) s.natsCreds = str("nats-creds");
-  if (str("http-port") !== undefined) s.httpPort = int(str("http-port")!, "http-port", 0, 65535);
+  if (str("http-port") !== undefined) s.httpPort = int(str("http-port")!, S.httpPort);
   if (values["no-http"]) s.noHttp = true;
   if (str("history-days") !== undefined) {
-    s.historyDays = int(str("history-days")!, "history-days", 0, 3650);
+    s.historyDays = int(str("history-days")!, S.historyDays);
   }
   if (str("max-frame") !== undefined) {
-    s.maxFrame = int(str("max-frame")!, "max-frame", 1024, 64 * 1024 * 1024);
+    s.maxFrame = int(str("max-frame")!, S.maxFrame);
   }
   if (str("max-connections") !== undefined) {
-    s.maxConnections = int(str("max-connections")!, "max-connections", 1, 1_000_000);
+    s.maxConnections = int(str("max-connections")!, S.maxConnections);
   }
   if (str("idle-timeout-ms") !== undefined) {
-    s.idleTimeoutMs = int(str("idle-timeout-ms")!, "idle-timeout-ms", 100, 3_600_000);
+    s.idleTimeoutMs = int(str("idle-timeout-ms")!, S.idleTimeoutMs);
   }
-  if (str("queue-cap") !== undefined) s.queueCap = int(str("queue-cap")!, "queue-cap", 1, 1e7);
+  if (str("queue-cap") !== undefined) s.queueCap = int(str("queue-cap")!, S.queueCap);
   if (str("tls-cert")) s.tlsCert = str("tls-cert");
   if (str("tls-key")) s.tlsKey = str("tls-key");
   if (str("tls-ca")) s.tlsCa = str("tls-ca");
@@ -158,7 +161,7 @@ export async function startBrokerFromSettings(
 
 /** What `broker` prints once it serves: where it is and how to connect assistants. */
 export function connectHint(host: string, port: number, consoleUrl?: string): string {
-  const env = port === 9876 ? "" : `IPC_PORT=${port} `;
+  const env = port === S.port.default ? "" : `${S.port.env}=${port} `;
   return [
     `agent-ipc broker serving on ${host}:${port}${consoleUrl ? `, web console ${consoleUrl}` : ""}`,
     `Connect assistants:`,

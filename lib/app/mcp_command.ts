@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { denoEnv, type EnvReader, type Settings } from "../config.ts";
+import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import type { ConnectOptions } from "../client/framed_client.ts";
 import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
@@ -30,10 +31,10 @@ broker on --port, or hosts it when none runs (and takes over when its host stops
 Options:
   --name NAME           register as NAME at start-up (IPC_INSTANCE); otherwise
                         the assistant calls the register tool
-  --host HOST           broker address (default 127.0.0.1, IPC_HOST)
-  --port PORT           broker port (default 9876, IPC_PORT)
+  --host HOST           broker address (default ${DEFAULT_HOST}, IPC_HOST)
+  --port PORT           broker port (default ${SETTINGS.port.default}, ${SETTINGS.port.env})
   --data-dir DIR        state directory (IPC_DATA_DIR)
-  --http-port PORT      web console port when hosting (default 9877, IPC_HTTP_PORT)
+  --http-port PORT      web console port when hosting (default ${SETTINGS.httpPort.default}, ${SETTINGS.httpPort.env})
   --no-http             no web console when hosting (IPC_NO_HTTP=1)
   --log-file FILE       append logs to FILE instead of stderr
   --log-level LEVEL     debug, info, warn, error, silent (IPC_LOG)

@@ -15,6 +15,7 @@ import { FrameDecoder, FrameWriter, JsonObjectScanner } from "../protocol/framin
 import type { RequestId } from "../protocol/messages.ts";
 import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.ts";
 import { logger, throttle } from "../log.ts";
+import { LIMITS, TIMEOUTS } from "../defaults.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
 import type { BrokerService } from "./service.ts";
 
@@ -23,15 +24,15 @@ const httpRefused = throttle(10_000);
 const encoder = new TextEncoder();
 
 /** Reading stops while more than this many reply bytes wait to be written. */
-export const MAX_PENDING_WRITE = 4 * 1024 * 1024;
+export const MAX_PENDING_WRITE = LIMITS.maxPendingWriteBytes;
 /**
  * Reading stops while this many requests of one connection are in the works:
  * a client that pipelines `wait`s (which answer late) without end would
  * otherwise hold unbounded memory, since no reply bytes pile up to stop it.
  */
-export const MAX_INFLIGHT = 1024;
+export const MAX_INFLIGHT = LIMITS.maxInflightRequests;
 /** A write that does not finish within this closes the connection. */
-export const WRITE_TIMEOUT_MS = 30_000;
+export const WRITE_TIMEOUT_MS = TIMEOUTS.writeMs;
 
 const HTTP_VERBS = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "CONN", "TRAC", "PRI "];
 

@@ -10,11 +10,12 @@
 
 import { join, relative, resolve } from "node:path";
 import { IpcError } from "../protocol/errors.ts";
+import { LIMITS } from "../defaults.ts";
 import { ensurePrivateDir } from "../state/data_dir.ts";
 import type { Store, StoredMessage } from "../state/store.ts";
 
 /** Content longer than this many UTF-8 bytes takes the large-message path. */
-export const LARGE_MESSAGE_BYTES = 10 * 1024;
+export const LARGE_MESSAGE_BYTES = LIMITS.largeMessageBytes;
 
 /** Length of the summary kept inline. */
 export const SUMMARY_CHARS = 150;

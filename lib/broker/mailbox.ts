@@ -10,6 +10,7 @@
 
 import { Buffer } from "node:buffer";
 import { IpcError } from "../protocol/errors.ts";
+import { LIMITS } from "../defaults.ts";
 import type {
   AckRequest,
   BroadcastRequest,
@@ -27,9 +28,9 @@ import type { WaiterRegistry } from "./waiters.ts";
 import { fitReply, newMessageId, toWire } from "./wire_messages.ts";
 
 /** Default number of messages one `check` returns. */
-export const DEFAULT_CHECK_LIMIT = 100;
+export const DEFAULT_CHECK_LIMIT = LIMITS.defaultCheckLimit;
 /** Default `wait` timeout. */
-export const DEFAULT_WAIT_MS = 30_000;
+export const DEFAULT_WAIT_MS = LIMITS.defaultWaitMs;
 /** A legacy client reads one reply of at most 64 KiB. */
 export const LEGACY_REPLY_MAX = 64 * 1024 - 1;
 

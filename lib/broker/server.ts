@@ -7,6 +7,7 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
+import { SETTINGS, TIMEOUTS, TTLS } from "../defaults.ts";
 import { logger, throttle } from "../log.ts";
 import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Store } from "../state/store.ts";
@@ -78,9 +79,9 @@ function localHostName(): string | undefined {
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const hostName = options.hostName ?? localHostName();
-  const maxFrame = options.maxFrame ?? 1024 * 1024;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
-  const maxConnections = options.maxConnections ?? 4096;
+  const maxFrame = options.maxFrame ?? SETTINGS.maxFrame.default;
+  const idleTimeoutMs = options.idleTimeoutMs ?? SETTINGS.idleTimeoutMs.default;
+  const maxConnections = options.maxConnections ?? SETTINGS.maxConnections.default;
   let listener = options.listener;
   let dataDir: DataDir | undefined;
   let store: Store | undefined = options.openedStore;
@@ -116,7 +117,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     store,
     secret: dataDir.secret,
     dataDir: options.dataDir,
-    queueCap: options.queueCap ?? 10_000,
+    queueCap: options.queueCap ?? SETTINGS.queueCap.default,
     maxFrame,
     host: addr.hostname,
     port: addr.port,
@@ -127,7 +128,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const served = new Set<Promise<void>>();
   const retention = {
     unclaimedQueueMs: UNCLAIMED_QUEUE_MS,
-    historyMs: (options.historyDays ?? 30) * 86_400_000,
+    historyMs: (options.historyDays ?? SETTINGS.historyDays.default) * 86_400_000,
   };
   const purge = () =>
     store!.purge(Date.now(), retention).then(
@@ -143,7 +144,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // Upkeep runs beside the service, not before it: a failover must not wait for
   // a purge that reads a large backlog (NATS streams are read whole).
   let purging: Promise<void> = purge();
-  const purgeTimer = setInterval(() => purging = purging.then(purge), 3_600_000);
+  const purgeTimer = setInterval(() => purging = purging.then(purge), TTLS.purgeIntervalMs);
   const sweepTimer = setInterval(() => {
     const now = Date.now();
     for (const c of connections) {
@@ -219,7 +220,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       let graceTimer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         Promise.all([...connections].map((c) => c.idle())),
-        new Promise((r) => graceTimer = setTimeout(r, 2_000)),
+        new Promise((r) => graceTimer = setTimeout(r, TIMEOUTS.shutdownGraceMs)),
       ]);
       clearTimeout(graceTimer);
       for (const c of connections) c.close();

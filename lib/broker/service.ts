@@ -11,6 +11,7 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
+import { TTLS } from "../defaults.ts";
 import type {
   MessageBody,
   RegisterRequest,
@@ -38,11 +39,11 @@ import type { HandlerResult, Peer } from "./peer.ts";
 import { newMessageId } from "./wire_messages.ts";
 
 /** One hour: the least time between two renames of one instance. */
-export const RENAME_COOLDOWN_MS = 3_600_000;
+export const RENAME_COOLDOWN_MS = TTLS.renameCooldownMs;
 /** Two hours: how long an old name forwards to the new one. */
-export const FORWARD_MS = 7_200_000;
+export const FORWARD_MS = TTLS.forwardMs;
 /** Seven days: how long a queue with no live session is kept. */
-export const UNCLAIMED_QUEUE_MS = 7 * 24 * 3_600_000;
+export const UNCLAIMED_QUEUE_MS = TTLS.unclaimedQueueMs;
 
 /** What the service needs to know. */
 export interface ServiceOptions {

@@ -10,6 +10,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type Settings, settingsFromEnv } from "../config.ts";
+import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { setLogLevel, setLogSink } from "../log.ts";
 import { AgentClient, type AgentClientOptions, type Session } from "../client/agent_client.ts";
@@ -29,8 +30,8 @@ export const COMMON_FLAGS = {
 
 /** Help lines of {@linkcode COMMON_FLAGS}, for every command's help. */
 export const COMMON_HELP = `Common options:
-  --host HOST           broker address (default 127.0.0.1, IPC_HOST)
-  --port PORT           broker port (default 9876, IPC_PORT)
+  --host HOST           broker address (default ${DEFAULT_HOST}, IPC_HOST)
+  --port PORT           broker port (default ${SETTINGS.port.default}, ${SETTINGS.port.env})
   --data-dir DIR        broker data dir: secret, log (IPC_DATA_DIR)
   --session-file FILE   saved session (default ~/.ipc-session, IPC_SESSION_FILE)
   --tls-ca FILE         CA certificate of a TLS broker on another host (IPC_TLS_CA)

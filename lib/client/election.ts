@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
+import { TIMEOUTS } from "../defaults.ts";
 import { PERMISSION_FLAGS } from "../permissions.ts";
 import { logger, parseJsonLines } from "../log.ts";
 import { ensurePrivateDir, isDataDirLocked } from "../state/data_dir.ts";
@@ -166,7 +167,7 @@ async function startupFailure(dataDir: string, since: number): Promise<StartFail
 }
 
 /** How long a claim to start the background broker stands (see {@linkcode claimSpawn}). */
-const SPAWN_CLAIM_MS = 5_000;
+const SPAWN_CLAIM_MS = TIMEOUTS.spawnClaimMs;
 
 /**
  * Claims the right to start the background broker: a marker file created
@@ -231,8 +232,14 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
       client.request(nonce ? { action: "ping", nonce } : { action: "ping" }),
       new Promise<never>((_, reject) =>
         timer = setTimeout(
-          () => reject(new IpcError("E_UNAVAILABLE", "no answer to ping within 3 s")),
-          3_000,
+          () =>
+            reject(
+              new IpcError(
+                "E_UNAVAILABLE",
+                `no answer to ping within ${TIMEOUTS.pingMs / 1000} s`,
+              ),
+            ),
+          TIMEOUTS.pingMs,
         )
       ),
     ]).finally(() => clearTimeout(timer));
@@ -284,7 +291,7 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
 }
 
 async function elect(options: ElectionOptions, claim: { held: boolean }): Promise<Elected> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const deadline = Date.now() + (options.timeoutMs ?? TIMEOUTS.electionMs);
   const started = Date.now();
   let spawned: { at: number; exit?: number } | undefined;
   let spawns = 0;

@@ -7,8 +7,10 @@
  * @module
  */
 
-/** The default cap on one frame's payload: 1 MiB. */
-export const DEFAULT_MAX_FRAME = 1024 * 1024;
+import { SETTINGS } from "../defaults.ts";
+
+/** The default cap on one frame's payload: 1 MiB (`SETTINGS.maxFrame` in `defaults.ts`). */
+export const DEFAULT_MAX_FRAME = SETTINGS.maxFrame.default;
 
 /** What {@linkcode FrameDecoder.push} reports. */
 export type FrameEvent =

@@ -7,6 +7,7 @@
  */
 
 import { IpcError } from "./errors.ts";
+import { LIMITS } from "../defaults.ts";
 import type { Action, JsonObject, MessageBody, Request, RequestId } from "./messages.ts";
 import { ACTIONS } from "./messages.ts";
 
@@ -22,7 +23,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(["system", "all", "*"
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 /** Longest accepted `wait` timeout: 5 minutes. */
-export const MAX_WAIT_MS = 300_000;
+export const MAX_WAIT_MS = LIMITS.maxWaitMs;
 
 /** Throws unless `name` is a valid instance name (reserved names allowed). */
 export function checkName(name: unknown, field: string): string {

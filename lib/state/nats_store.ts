@@ -50,6 +50,7 @@ import {
   StorageType,
 } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
+import { TIMEOUTS } from "../defaults.ts";
 import {
   DEDUPE_MS,
   type EnqueueOutcome,
@@ -108,7 +109,7 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) {
     throw new IpcError("E_STORE", `NATS store prefix "${prefix}" must be 1-32 of A-Z a-z 0-9 _ -`);
   }
-  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const timeoutMs = opts.timeoutMs ?? TIMEOUTS.natsRequestMs;
   const link = await NatsLink.connect(url, {
     token: opts.token,
     credsFile: opts.credsFile,

@@ -14,6 +14,7 @@
  */
 
 import type { JsonObject } from "../protocol/messages.ts";
+import { TTLS } from "../defaults.ts";
 
 /** One queued (or, in history, delivered) message. */
 export interface StoredMessage {
@@ -61,7 +62,7 @@ export type EnqueueOutcome =
   | { ok: false; reason: "full"; queued: number };
 
 /** How long `enqueue` remembers a (from, clientId, to) key: at least 24 hours. */
-export const DEDUPE_MS = 86_400_000;
+export const DEDUPE_MS = TTLS.dedupeMs;
 
 /** A rename that keeps forwarding the old name. */
 export interface ForwardRecord {

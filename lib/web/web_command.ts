@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { AgentClient } from "../client/agent_client.ts";
 import { type Settings, settingsFromEnv } from "../config.ts";
+import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { CONSOLE_TOKEN_FILE, readConsoleToken } from "./console_token.ts";
 
@@ -19,13 +20,13 @@ export const WEB_HELP = `Usage: agent-ipc web [options]
 
 Prints the web console's address with its login token and opens it in your
 default browser (when there is one). The broker serves the console on
-http://127.0.0.1:9877 (broker --http-port, IPC_HTTP_PORT; --no-http turns it
+http://${DEFAULT_HOST}:${SETTINGS.httpPort.default} (broker --http-port, ${SETTINGS.httpPort.env}; --no-http turns it
 off). A broker is started in the background when none is running.
 
 Options:
   --no-open             print the address, do not open a browser
-  --host HOST           broker address (default 127.0.0.1, IPC_HOST)
-  --port PORT           broker port (default 9876, IPC_PORT)
+  --host HOST           broker address (default ${DEFAULT_HOST}, IPC_HOST)
+  --port PORT           broker port (default ${SETTINGS.port.default}, ${SETTINGS.port.env})
   --data-dir DIR        broker data dir (IPC_DATA_DIR)
   --json                print one JSON document instead of text
   -h, --help            show this help

@@ -1,0 +1,113 @@
+/**
+ * One table of defaults: the ports, limits, timeouts and TTLs of agent-ipc,
+ * each defined once. Settings ({@linkcode SETTINGS}) carry their accepted
+ * range, environment variable and flag, so `config.ts` (environment), the
+ * flag parsers, the help texts, framing, the broker and the README check all
+ * read the same numbers. Fixed values follow in {@linkcode LIMITS},
+ * {@linkcode TIMEOUTS} and {@linkcode TTLS}. The lowest layer: imports nothing.
+ *
+ * @module
+ */
+
+/** A numeric setting: its default, the accepted range, its environment variable and flag. */
+export interface NumericSetting {
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+  /** `IPC_*` variable that sets it. */
+  readonly env: string;
+  /** `--flag` (without dashes) that sets it. */
+  readonly flag: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const SECOND = 1_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * The numeric settings (flag, then `IPC_*` variable, then this default).
+ *
+ * @example
+ * ```ts
+ * `--port PORT  broker port (default ${SETTINGS.port.default}, ${SETTINGS.port.env})`;
+ * ```
+ */
+export const SETTINGS = {
+  /** The broker's port. */
+  port: { default: 9876, min: 0, max: 65535, env: "IPC_PORT", flag: "port" },
+  /** The web console's port. */
+  httpPort: { default: 9877, min: 0, max: 65535, env: "IPC_HTTP_PORT", flag: "http-port" },
+  /** Largest frame payload (a request), bytes. */
+  maxFrame: { default: MiB, min: KiB, max: 64 * MiB, env: "IPC_MAX_FRAME", flag: "max-frame" },
+  /** Connections the broker keeps open at once. */
+  maxConnections: {
+    default: 4096,
+    min: 1,
+    max: 1_000_000,
+    env: "IPC_MAX_CONNECTIONS",
+    flag: "max-connections",
+  },
+  /** Time to complete a started (or the first) frame. */
+  idleTimeoutMs: {
+    default: 10 * SECOND,
+    min: 100,
+    max: HOUR,
+    env: "IPC_IDLE_TIMEOUT_MS",
+    flag: "idle-timeout-ms",
+  },
+  /** Messages per recipient queue. */
+  queueCap: { default: 10_000, min: 1, max: 10_000_000, env: "IPC_QUEUE_CAP", flag: "queue-cap" },
+  /** Days delivered messages are kept for history and search. */
+  historyDays: { default: 30, min: 0, max: 3650, env: "IPC_HISTORY_DAYS", flag: "history-days" },
+} as const satisfies Record<string, NumericSetting>;
+
+/** The broker's default address (loopback). */
+export const DEFAULT_HOST = "127.0.0.1";
+
+/** Fixed limits. */
+export const LIMITS = {
+  /** Content longer than this many UTF-8 bytes is saved as a file (a large message). */
+  largeMessageBytes: 10 * KiB,
+  /** Longest `wait` a client may ask for. */
+  maxWaitMs: 300 * SECOND,
+  /** A `wait` without `timeout_ms`. */
+  defaultWaitMs: 30 * SECOND,
+  /** Replies a connection may have unwritten before the broker stops reading its requests. */
+  maxPendingWriteBytes: 4 * MiB,
+  /** Requests of one connection in the works before the broker stops reading it. */
+  maxInflightRequests: 1024,
+  /** Messages one `check` returns by default. */
+  defaultCheckLimit: 100,
+} as const;
+
+/** Fixed timeouts. */
+export const TIMEOUTS = {
+  /** A reply write that makes no progress for this long closes the connection. */
+  writeMs: 30 * SECOND,
+  /** How long the election tries to reach or start a broker. */
+  electionMs: 10 * SECOND,
+  /** How long a connect waits for the broker's answer to `ping`. */
+  pingMs: 3 * SECOND,
+  /** On shutdown, in-flight requests get this long to answer. */
+  shutdownGraceMs: 2 * SECOND,
+  /** A claim to start the background broker stands this long. */
+  spawnClaimMs: 5 * SECOND,
+  /** A NATS request (the NATS store). */
+  natsRequestMs: 5 * SECOND,
+} as const;
+
+/** Fixed times to live and periods. */
+export const TTLS = {
+  /** The least time between two renames of one instance. */
+  renameCooldownMs: HOUR,
+  /** How long an old name forwards to the new one. */
+  forwardMs: 2 * HOUR,
+  /** How long a queue with no live session is kept. */
+  unclaimedQueueMs: 7 * DAY,
+  /** How long a send's client_id is remembered (exactly-once across retries). */
+  dedupeMs: DAY,
+  /** How often the broker purges expired queues, forwards and history. */
+  purgeIntervalMs: HOUR,
+} as const;
