@@ -23,13 +23,6 @@ export {
 export type { CallToolResult, JSONRPCMessage } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/shared/transport"
 export type { Transport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/transport.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/inMemory"
-export { InMemoryTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/inMemory.js";
-// Client side: used by the MCP end-to-end tests.
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/index"
-export { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
-// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/stdio"
-export { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 export { z } from "npm:zod@4.6.7";
 
 // --- NATS (the `nats://` store: lib/state/nats_store.ts) ------------------
@@ -71,3 +64,24 @@ export { Kvm } from "npm:@nats-io/kv@3.4.0";
 export type { KV, KvEntry } from "npm:@nats-io/kv@3.4.0";
 export { Objm } from "npm:@nats-io/obj@3.4.0";
 export type { ObjectStore } from "npm:@nats-io/obj@3.4.0";
+
+// --- Config files (`setup`: lib/setup/) -----------------------------------
+// JSON with comments, edited as text so comments and layout stay.
+export {
+  applyEdits,
+  findNodeAtLocation,
+  getNodeValue,
+  modify,
+  parseTree,
+  printParseErrorCode,
+} from "npm:jsonc-parser@3.3.1";
+export type {
+  JSONPath,
+  Node as JsonNode,
+  ParseError as JsonParseError,
+} from "npm:jsonc-parser@3.3.1";
+// TOML with source positions, so one table can be replaced in the text.
+export { ParseError as TomlParseError, parseTOML } from "npm:toml-eslint-parser@1.0.3";
+export type { AST as TomlAst } from "npm:toml-eslint-parser@1.0.3";
+// Line diffs for `setup --dry-run`.
+export { structuredPatch } from "npm:diff@9.0.0";

@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { Client, StdioClientTransport } from "../../lib/deps.ts";
+import { Client, StdioClientTransport } from "../../tests/_deps.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { BrokerProcess, childEnv, runLoad } from "../_processes.ts";
 import {

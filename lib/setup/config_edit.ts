@@ -43,11 +43,22 @@ export function malformed(path: string, problem: string): IpcError {
   return new IpcError("E_BAD_FIELD", `${path}: ${problem}; the file was left unchanged`);
 }
 
-/** Describes a value's type for error messages: "an array", "a string", "null". */
-export function describeType(value: unknown, objectWord = "an object"): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return objectWord;
-  if (typeof value === "bigint") return "an integer";
-  return `a ${typeof value}`;
+/**
+ * Turns what the text editors throw for a file they cannot edit
+ * (`SyntaxError`, `TypeError`) into {@link malformed} for that file; other
+ * errors pass through.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   text = setTomlValue(text, ["features", "codex_hooks"], true);
+ * } catch (error) {
+ *   throw asMalformed(path, error);
+ * }
+ * ```
+ */
+export function asMalformed(path: string, error: unknown): unknown {
+  if (error instanceof SyntaxError) return malformed(path, `cannot be parsed (${error.message})`);
+  if (error instanceof TypeError) return malformed(path, error.message);
+  return error;
 }

@@ -12,7 +12,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CallToolResult, Client, StdioClientTransport } from "../../lib/deps.ts";
+import type { CallToolResult } from "../../lib/deps.ts";
+import { Client, StdioClientTransport } from "../_deps.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { freePort, testBroker } from "../_helpers.ts";

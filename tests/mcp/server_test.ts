@@ -7,11 +7,10 @@
 import assert from "node:assert/strict";
 import {
   type CallToolResult,
-  Client,
-  InMemoryTransport,
   type JSONRPCMessage,
   ResourceUpdatedNotificationSchema,
 } from "../../lib/deps.ts";
+import { Client, InMemoryTransport } from "../_deps.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { createIpcMcpServer } from "../../lib/mcp/server.ts";

@@ -5,10 +5,20 @@ import { detectWsl } from "../../lib/setup/deno_io.ts";
 
 const MAIN = new URL("./_setup_main.ts", import.meta.url).pathname;
 
+/** This Deno's cache, so the child (with a temp HOME) finds the npm packages offline. */
+async function denoDir(): Promise<string> {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  })
+    .output();
+  return JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
+}
+
 async function setup(args: string[], env: Record<string, string>, cwd: string) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSION_FLAGS, MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", DENO_DIR: await denoDir(), ...env },
     clearEnv: true,
     cwd,
     stdout: "piped",

@@ -114,8 +114,10 @@ Deno.test("editJsonConfig refuses malformed files with the path and the problem"
       '{"mcpServers": {"agent-ipc": 3}}',
       /"mcpServers"."agent-ipc" is a number, expected an object/,
     ],
-    ['{\n  // mine\n  "a": 1,\n}', /has comments, which setup cannot keep/],
-    ['{"userId": 12345678901234567890}', /the integer 12345678901234567890 is too large/],
+    [
+      '{\n  // mine\n  "a": 1,\n}',
+      /is not valid JSON \(Property name expected at line 4, column 1\)/,
+    ],
   ];
   for (const [text, expected] of cases) {
     for (const run of [edit, remove]) {
@@ -129,4 +131,48 @@ Deno.test("editJsonConfig refuses malformed files with the path and the problem"
       }, text);
     }
   }
+});
+
+Deno.test("editJsonConfig keeps comments, layout and numbers it does not own, byte for byte", () => {
+  const text = `{
+  // Claude Code settings, hand-written
+  "userId": 12345678901234567890, /* too big for a double, kept as written */
+  "mcpServers": {
+    // the docs server
+    "docs": { "command": "npx", "args": ["-y", "docs-mcp"] }
+  }
+}
+`;
+  const added = edit(text);
+  assert.equal(added.outcome, "added");
+  assert.equal(
+    added.text,
+    text.replace(
+      `"docs-mcp"] }\n`,
+      `"docs-mcp"] },
+    "agent-ipc": {
+      "type": "stdio",
+      "command": "/bin/agent-ipc",
+      "args": [
+        "mcp"
+      ]
+    }
+`,
+    ),
+  );
+  assert.deepEqual(edit(added.text), { outcome: "unchanged", text: added.text });
+  // An update rewrites only the keys that change: comments inside our entry stay too.
+  const commented = added.text.replace(
+    `"command": "/bin/agent-ipc",`,
+    `// mine\n      "command": "old",`,
+  );
+  const updated = edit(commented);
+  assert.equal(updated.outcome, "updated");
+  assert.equal(
+    updated.text,
+    added.text.replace(`"command": "/bin`, `// mine\n      "command": "/bin`),
+  );
+  const removed = remove(added.text);
+  assert.equal(removed.outcome, "removed");
+  assert.equal(removed.text, text);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
-import { parseToml } from "../../lib/setup/toml_parse.ts";
+import { parseToml } from "../../lib/setup/toml_text.ts";
 import {
   CLAUDE_FIXTURE,
   CODEX_FIXTURE,
@@ -210,7 +210,7 @@ Deno.test("setup leaves malformed configs untouched and exits 1, doing the other
   const broken = {
     codex: [
       'model = "o3"\n[mcp_servers\n',
-      /Codex: .*config\.toml: is not valid TOML \(Line 2, column 13: Expected "]"/,
+      /Codex: .*config\.toml: is not valid TOML \(Line 3, column 1: Unterminated table-key/,
     ],
     gemini: ['{"mcpServers": {"x": 1},}', /Gemini CLI: .*settings\.json: is not valid JSON/],
     cursor: [

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import type { McpServerEntry } from "../../lib/setup/server_entry.ts";
-import { editTomlConfig, formatValue } from "../../lib/setup/toml_config.ts";
-import { parseToml } from "../../lib/setup/toml_parse.ts";
+import { editTomlConfig } from "../../lib/setup/toml_config.ts";
+import { formatValue, parseToml } from "../../lib/setup/toml_text.ts";
 
 const ENTRY: McpServerEntry = { command: "/usr/local/bin/agent-ipc", args: ["mcp"] };
 const NAMED: McpServerEntry = {
@@ -143,8 +143,8 @@ Deno.test("editTomlConfig keeps CRLF line endings", () => {
 
 Deno.test("editTomlConfig refuses malformed files and wrong types", () => {
   const cases: [string, RegExp][] = [
-    ["model = \n", /is not valid TOML \(Line 1, column 9: Expected a value\)/],
-    ["[mcp_servers]\n[mcp_servers]\n", /Table "mcp_servers" is defined twice/],
+    ["model = \n", /is not valid TOML \(Line 2, column 1: Unspecified values are invalid\)/],
+    ["[mcp_servers]\n[mcp_servers]\n", /Defining a key multiple times is invalid/],
     ['mcp_servers = "x"\n', /"mcp_servers" is a string, expected a table/],
     ["mcp_servers = [1]\n", /"mcp_servers" is an array, expected a table/],
     ["[[mcp_servers]]\nx = 1\n", /"mcp_servers" is an array of tables, expected a table/],

@@ -14,7 +14,7 @@
 
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Client, StdioClientTransport } from "../../lib/deps.ts";
+import { Client, StdioClientTransport } from "../_deps.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { VERSION } from "../../lib/version.ts";
 
