@@ -10,7 +10,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { SETTINGS, TIMEOUTS, TTLS } from "../defaults.ts";
 import { logger, throttle } from "../log.ts";
 import { openStore, sqlitePath } from "../state/open_store.ts";
-import type { Store } from "../state/store.ts";
+import type { Retention, Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
 import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
@@ -68,6 +68,13 @@ function localHostName(): string | undefined {
   }
 }
 
+/** The connection limits of a broker, defaults applied. */
+interface ConnectionLimits {
+  maxFrame: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
 /**
  * Starts a broker. Fails with E_STORE when the data dir is locked by another
  * broker or the store cannot open, and with the OS error when the port is taken.
@@ -79,9 +86,84 @@ function localHostName(): string | undefined {
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const hostName = options.hostName ?? localHostName();
-  const maxFrame = options.maxFrame ?? SETTINGS.maxFrame.default;
-  const idleTimeoutMs = options.idleTimeoutMs ?? SETTINGS.idleTimeoutMs.default;
-  const maxConnections = options.maxConnections ?? SETTINGS.maxConnections.default;
+  const limits: ConnectionLimits = {
+    maxFrame: options.maxFrame ?? SETTINGS.maxFrame.default,
+    idleTimeoutMs: options.idleTimeoutMs ?? SETTINGS.idleTimeoutMs.default,
+    maxConnections: options.maxConnections ?? SETTINGS.maxConnections.default,
+  };
+  const { dataDir, store, listener } = await openResources(options, hostName);
+  const addr = listener.addr as Deno.NetAddr;
+  const service = new BrokerService({
+    store,
+    secret: dataDir.secret,
+    dataDir: options.dataDir,
+    queueCap: options.queueCap ?? SETTINGS.queueCap.default,
+    maxFrame: limits.maxFrame,
+    host: addr.hostname,
+    port: addr.port,
+    hostName,
+  });
+  const unwatch = store.watch?.((name: string) => service.notify(name));
+  const purger = startPurging(store, {
+    unclaimedQueueMs: UNCLAIMED_QUEUE_MS,
+    historyMs: (options.historyDays ?? SETTINGS.historyDays.default) * 86_400_000,
+  });
+  const accepting = acceptConnections(listener, service, limits);
+  const stopSweeping = sweepConnections(accepting.open, limits.idleTimeoutMs);
+  log.info(
+    `listening on ${addr.hostname}:${addr.port} (pid ${Deno.pid}, data dir ${options.dataDir}, store ${store.kind})`,
+    {
+      event: "listening",
+      host: addr.hostname,
+      port: addr.port,
+      pid: Deno.pid,
+      data_dir: options.dataDir,
+      store: store.kind,
+    },
+  );
+
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => finish = r);
+  let closing: Promise<void> | undefined;
+  // In order: the listener, then the connections (in-flight requests answer first), then the store.
+  const close = () =>
+    closing ??= (async () => {
+      log.info("shutting down");
+      await accepting.stop();
+      stopSweeping();
+      const purged = purger.stop();
+      service.stop();
+      await accepting.drain(TIMEOUTS.shutdownGraceMs);
+      unwatch?.();
+      await purged;
+      await store.close().catch((e) => log.error(`store close failed: ${(e as Error).message}`));
+      dataDir.release();
+      log.info("stopped");
+      finish();
+    })();
+
+  return {
+    hostname: addr.hostname,
+    port: addr.port,
+    service,
+    store,
+    dataDir,
+    hostName,
+    finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Step 1 of a start: locks the data dir, opens the store (its files private
+ * first) and binds the port, in that order; on a failure, lets go of what
+ * was taken.
+ */
+async function openResources(
+  options: BrokerOptions,
+  hostName: string | undefined,
+): Promise<{ dataDir: DataDir; store: Store; listener: Deno.Listener }> {
   let listener = options.listener;
   let dataDir: DataDir | undefined;
   let store: Store | undefined = options.openedStore;
@@ -106,148 +188,140 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         key: options.tls.key,
       })
       : Deno.listen({ hostname: options.host, port: options.port });
+    return { dataDir, store, listener };
   } catch (e) {
     listener?.close();
     await store?.close().catch(() => {});
     dataDir?.release();
     throw e;
   }
-  const addr = listener.addr as Deno.NetAddr;
-  const service = new BrokerService({
-    store,
-    secret: dataDir.secret,
-    dataDir: options.dataDir,
-    queueCap: options.queueCap ?? SETTINGS.queueCap.default,
-    maxFrame,
-    host: addr.hostname,
-    port: addr.port,
-    hostName,
-  });
-  const unwatch = store.watch?.((name: string) => service.notify(name));
-  const connections = new Set<BrokerConnection>();
-  const served = new Set<Promise<void>>();
-  const retention = {
-    unclaimedQueueMs: UNCLAIMED_QUEUE_MS,
-    historyMs: (options.historyDays ?? SETTINGS.historyDays.default) * 86_400_000,
-  };
+}
+
+/**
+ * Purges expired queues, forwards and history now and every hour. Upkeep
+ * runs beside the service, not before it: a failover must not wait for a
+ * purge that reads a large backlog (NATS streams are read whole). `stop`
+ * ends the timer and resolves once a purge under way is done.
+ */
+function startPurging(store: Store, retention: Retention): { stop(): Promise<void> } {
   const purge = () =>
-    store!.purge(Date.now(), retention).then(
+    store.purge(Date.now(), retention).then(
       (r) => {
         if (r.expiredQueued || r.expiredForwards || r.expiredHistory) {
           log.info(
             `purged ${r.expiredQueued} unclaimed, ${r.expiredHistory} history messages, ${r.expiredForwards} forwards`,
+            { event: "purged", ...r },
           );
         }
       },
-      (e) => log.warn(`purge failed: ${(e as Error).message}`),
+      (e) => log.warn(`purge failed: ${(e as Error).message}`, { event: "purge_failed" }),
     );
-  // Upkeep runs beside the service, not before it: a failover must not wait for
-  // a purge that reads a large backlog (NATS streams are read whole).
   let purging: Promise<void> = purge();
-  const purgeTimer = setInterval(() => purging = purging.then(purge), TTLS.purgeIntervalMs);
-  const sweepTimer = setInterval(() => {
-    const now = Date.now();
-    for (const c of connections) {
-      if ((c.partialSince && now - c.partialSince > idleTimeoutMs) || c.writeStuck(now)) {
-        log.debug(`peer ${c.peer.id}: closed (idle or not reading)`);
-        c.close();
-      }
-    }
-  }, Math.max(50, Math.min(1000, idleTimeoutMs / 4)));
+  const timer = setInterval(() => purging = purging.then(purge), TTLS.purgeIntervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return purging;
+    },
+  };
+}
 
-  const l = listener;
-  const accepting = (async () => {
+/** The accepted connections of a listener, and how to stop taking and serving them. */
+interface Accepting {
+  /** The connections being served. */
+  readonly open: ReadonlySet<BrokerConnection>;
+  /** Closes the listener and waits for the accept loop to end. */
+  stop(): Promise<void>;
+  /** Lets in-flight requests answer (at most `graceMs`), then closes every connection. */
+  drain(graceMs: number): Promise<void>;
+}
+
+/** Accepts connections, refusing those over the limit, and serves each one. */
+function acceptConnections(
+  listener: Deno.Listener,
+  service: BrokerService,
+  limits: ConnectionLimits,
+): Accepting {
+  const open = new Set<BrokerConnection>();
+  const served = new Set<Promise<void>>();
+  const serve = (conn: Deno.Conn) => {
+    const c = new BrokerConnection(conn, service, limits);
+    open.add(c);
+    service.attach();
+    const p = c.serve().catch((e) => log.error(`connection failed: ${e}`)).finally(() => {
+      open.delete(c);
+      service.detach(c.peer);
+      served.delete(p);
+    });
+    served.add(p);
+  };
+  const loop = (async () => {
     for (;;) {
       let conn: Deno.Conn;
       try {
-        conn = await l.accept();
+        conn = await listener.accept();
       } catch (e) {
         if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) break;
         log.warn(`accept failed: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, 10));
         continue;
       }
-      if (connections.size >= maxConnections) {
-        connRefused((more) =>
-          log.warn(
-            `connection refused: ${maxConnections} connections already open` +
-              (more ? ` (+${more} more since last report)` : ""),
-          )
-        );
-        try {
-          conn.close();
-        } catch { /* gone */ }
-        continue;
-      }
-      const c = new BrokerConnection(conn, service, { maxFrame, idleTimeoutMs });
-      connections.add(c);
-      service.attach();
-      const p = c.serve().catch((e) => log.error(`connection failed: ${e}`)).finally(() => {
-        connections.delete(c);
-        service.detach(c.peer);
-        served.delete(p);
-      });
-      served.add(p);
+      if (open.size < limits.maxConnections) serve(conn);
+      else refuse(conn, limits.maxConnections);
     }
   })();
-
-  log.info(
-    `listening on ${addr.hostname}:${addr.port} (pid ${Deno.pid}, data dir ${options.dataDir}, store ${store.kind})`,
-    {
-      event: "listening",
-      host: addr.hostname,
-      port: addr.port,
-      pid: Deno.pid,
-      data_dir: options.dataDir,
-      store: store.kind,
-    },
-  );
-
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => finish = r);
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      log.info("shutting down");
+  return {
+    open,
+    async stop() {
       try {
-        l.close();
+        listener.close();
       } catch { /* closed */ }
-      await accepting;
-      clearInterval(sweepTimer);
-      clearInterval(purgeTimer);
-      service.stop();
-      // Let in-flight requests answer (bounded), then close every connection.
+      await loop;
+    },
+    async drain(graceMs) {
       let graceTimer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all([...connections].map((c) => c.idle())),
-        new Promise((r) => graceTimer = setTimeout(r, TIMEOUTS.shutdownGraceMs)),
+        Promise.all([...open].map((c) => c.idle())),
+        new Promise((r) => graceTimer = setTimeout(r, graceMs)),
       ]);
       clearTimeout(graceTimer);
-      for (const c of connections) c.close();
+      for (const c of open) c.close();
       await Promise.all([...served]);
-      unwatch?.();
-      await purging;
-      try {
-        await store!.close();
-      } catch (e) {
-        log.error(`store close failed: ${(e as Error).message}`);
-      }
-      dataDir!.release();
-      log.info("stopped");
-      finish();
-    })();
-
-  return {
-    hostname: addr.hostname,
-    port: addr.port,
-    service,
-    store,
-    dataDir,
-    hostName,
-    finished,
-    close,
-    [Symbol.asyncDispose]: close,
+    },
   };
+}
+
+/** Closes a connection over the limit, reporting it (throttled). */
+function refuse(conn: Deno.Conn, maxConnections: number): void {
+  connRefused((more) =>
+    log.warn(
+      `connection refused: ${maxConnections} connections already open` +
+        (more ? ` (+${more} more since last report)` : ""),
+    )
+  );
+  try {
+    conn.close();
+  } catch { /* gone */ }
+}
+
+/**
+ * Closes connections that stall: a frame started and not finished within
+ * `idleTimeoutMs`, or replies the peer does not read. Returns the stop.
+ */
+function sweepConnections(
+  open: ReadonlySet<BrokerConnection>,
+  idleTimeoutMs: number,
+): () => void {
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const c of open) {
+      if ((c.partialSince && now - c.partialSince > idleTimeoutMs) || c.writeStuck(now)) {
+        log.debug(`peer ${c.peer.id}: closed (idle or not reading)`);
+        c.close();
+      }
+    }
+  }, Math.max(50, Math.min(1000, idleTimeoutMs / 4)));
+  return () => clearInterval(timer);
 }
 
 /** Throws unless `host` is loopback or TLS is configured (network mode). */
