@@ -14,7 +14,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import { checkNetworkMode } from "../broker/server.ts";
 import { isDataDirLocked } from "../state/data_dir.ts";
-import { START_FAILED } from "../client/election.ts";
+import { START_FAILED } from "../client/spawn.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "./host_broker.ts";
 
 const log = logger("broker");
