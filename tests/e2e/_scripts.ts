@@ -1,0 +1,70 @@
+/**
+ * Scripted model behaviours the e2e tests share: "call agent-ipc's send",
+ * the way each assistant offers it (Claude Code behind ToolSearch, Codex in a
+ * namespace, Gemini with a prefix), and "just answer".
+ *
+ * @module
+ */
+
+import type { ModelCall, Reply, Script } from "./fake_models/_fake_model.ts";
+
+/** Claude Code's name for an agent-ipc tool. */
+export const CLAUDE_TOOL = (tool: string) => `mcp__agent-ipc__${tool}`;
+/** Codex's namespace for agent-ipc's tools. */
+export const CODEX_NAMESPACE = "mcp__agent_ipc";
+/** Gemini CLI's name for an agent-ipc tool. */
+export const GEMINI_TOOL = (tool: string) => `mcp_agent-ipc_${tool}`;
+
+/** Answers every turn with `text` and never calls a tool. */
+export function answer(text = "noted"): Script {
+  return () => ({ text });
+}
+
+/**
+ * Claude Code: on the user's turn, load the deferred send tool with
+ * ToolSearch (unless already loaded), call it, then say "done".
+ */
+export function claudeSends(to: string | (() => string), message: string): Script {
+  const send = (): Reply => ({
+    tool: CLAUDE_TOOL("send"),
+    input: { to: typeof to === "string" ? to : to(), message },
+  });
+  return (c) => {
+    if (c.last.kind === "user") {
+      return c.tools.includes(CLAUDE_TOOL("send")) ? send() : {
+        tool: "ToolSearch",
+        input: { query: `select:${CLAUDE_TOOL("send")}`, max_results: 1 },
+      };
+    }
+    if (c.last.kind === "tool_result" && c.last.tool === "ToolSearch") return send();
+    return { text: "done" };
+  };
+}
+
+/** Codex: on the user's turn call `send` in agent-ipc's namespace, then say "done". */
+export function codexSends(to: string, message: string): Script {
+  return (c) =>
+    c.last.kind === "user"
+      ? { tool: "send", namespace: CODEX_NAMESPACE, input: { to, message } }
+      : { text: "done" };
+}
+
+/** Gemini CLI: on the user's turn call `mcp_agent-ipc_send`, then say "done". */
+export function geminiSends(to: string, message: string): Script {
+  return (c) =>
+    c.last.kind === "user" && c.tools.includes(GEMINI_TOOL("send"))
+      ? { tool: GEMINI_TOOL("send"), input: { to, message } }
+      : { text: "done" };
+}
+
+/** The send tool's results the model was shown (any vendor). */
+export function sendResults(calls: ModelCall[]): string[] {
+  return calls.flatMap((c) =>
+    c.last.kind === "tool_result" && /send$/.test(c.last.tool) ? [c.last.text] : []
+  );
+}
+
+/** A marker unlikely to appear by chance, for "was the model shown this" checks. */
+export function marker(label: string): string {
+  return `${label}-${crypto.randomUUID().slice(0, 8)}`;
+}
