@@ -34,9 +34,7 @@ import {
 } from "./_api.ts";
 import { Guard, securityHeaders, textResponse } from "./_guard.ts";
 import { LiveFeed } from "./_live.ts";
-import { PAGE_CSS } from "./_page_css.ts";
-import { FAVICON_SVG, PAGE_HTML } from "./_page_html.ts";
-import { PAGE_JS } from "./_page_js.ts";
+import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_JS } from "./_page.ts";
 import { loadOrCreateConsoleToken } from "./console_token.ts";
 
 const log = logger("web");

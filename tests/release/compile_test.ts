@@ -137,3 +137,22 @@ Deno.test("deno task compile --dry-run runs the script for real", async () => {
     assert.ok(stdout.includes(command + "\n"), command);
   }
 });
+
+Deno.test("the console page's files are in main.ts's module graph, which deno compile embeds", async () => {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(info.code, 0);
+  const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const page = graph.modules
+    .map((m) => m.specifier)
+    .filter((s) => s.includes("/lib/web/page/"))
+    .map((s) => s.slice(s.lastIndexOf("/") + 1))
+    .sort();
+  assert.deepEqual(page, ["app.css", "app.js", "favicon.svg", "index.html"]);
+});

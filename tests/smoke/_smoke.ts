@@ -39,8 +39,9 @@ const CHILD_TIMEOUT_MS = 30_000;
 
 /**
  * Maps a request path to the file to serve, relative to the root, or null when
- * it must be refused: only `main.ts` and `lib/**\/*.ts` are published, and a
- * path that leaves them (`..`, encoded slashes, backslashes) is refused.
+ * it must be refused: only `main.ts`, `lib/**\/*.ts` and the console page's files
+ * (`lib/web/page/*`, text imports) are published, and a path that leaves them
+ * (`..`, encoded slashes, backslashes) is refused.
  *
  * @example
  * ```ts
@@ -60,8 +61,17 @@ export function servedPath(pathname: string): string | null {
   if (rel.split("/").some((part) => part === ".." || part === "." || part === "")) return null;
   if (posix.normalize(rel) !== rel) return null;
   if (rel === "main.ts") return rel;
+  if (/^lib\/web\/page\/[A-Za-z0-9_-]+\.(html|css|js|svg)$/.test(rel)) return rel;
   return /^lib\/[A-Za-z0-9_./-]+\.ts$/.test(rel) ? rel : null;
 }
+
+const CONTENT_TYPES: Record<string, string> = {
+  ts: "application/typescript; charset=utf-8",
+  html: "text/html; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  svg: "image/svg+xml",
+};
 
 /** A static file server publishing the repository's sources on loopback. */
 export interface SourceServer extends AsyncDisposable {
@@ -94,7 +104,7 @@ export async function serveSources(root: string = ROOT): Promise<SourceServer> {
       const body = await Deno.readFile(real);
       served.add(rel);
       return new Response(req.method === "HEAD" ? null : body, {
-        headers: { "content-type": "application/typescript; charset=utf-8" },
+        headers: { "content-type": CONTENT_TYPES[rel.slice(rel.lastIndexOf(".") + 1)] },
       });
     } catch {
       refused.push(pathname);

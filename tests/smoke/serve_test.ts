@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { servedPath, serveSources } from "./_smoke.ts";
 
-Deno.test("servedPath publishes main.ts and lib/**/*.ts only", () => {
+Deno.test("servedPath publishes main.ts, lib/**/*.ts and the console page only", () => {
   assert.equal(servedPath("/main.ts"), "main.ts");
+  assert.equal(servedPath("/lib/web/page/index.html"), "lib/web/page/index.html");
   assert.equal(servedPath("/lib/cli/run.ts"), "lib/cli/run.ts");
   assert.equal(servedPath("/lib/state/_sqlite_schema.ts"), "lib/state/_sqlite_schema.ts");
   for (
@@ -28,6 +29,8 @@ Deno.test("servedPath publishes main.ts and lib/**/*.ts only", () => {
       "/lib/%zz.ts",
       "/main.ts/",
       "/lib/cli/run.js",
+      "/lib/web/page/../../deno.json",
+      "/lib/cli/page.html",
     ]
   ) {
     assert.equal(servedPath(refused), null, refused);

@@ -4,8 +4,7 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { newMessageId } from "../../lib/broker/wire_messages.ts";
 import { hostBroker } from "../../lib/app/host_broker.ts";
 import { type LogRecord, setLogSink, stderrText } from "../../lib/log.ts";
-import { PAGE_HTML } from "../../lib/web/_page_html.ts";
-import { PAGE_JS } from "../../lib/web/_page_js.ts";
+import { PAGE_HTML, PAGE_JS } from "../../lib/web/_page.ts";
 import { CONSOLE_TOKEN_FILE } from "../../lib/web/console_token.ts";
 import { testBroker } from "../_helpers.ts";
 import { rawHttp, type RawResponse } from "./_http.ts";
@@ -128,6 +127,11 @@ Deno.test("console: the token logs in once, as an HttpOnly SameSite=Strict cooki
   assert.equal(page.status, 200);
   assert.match(page.headers.get("content-type")!, /^text\/html/);
   assert.equal(page.body, PAGE_HTML);
+  // What is served is the file in lib/web/page/, byte for byte.
+  assert.equal(
+    page.body,
+    await Deno.readTextFile(new URL("../../lib/web/page/index.html", import.meta.url)),
+  );
 });
 
 Deno.test("console: page, script, style and icon carry a strict CSP and no inline script", async () => {

@@ -1,15 +1,7 @@
-/**
- * The console page's script, embedded as a string (served as `/app.js`, so
- * the Content-Security-Policy needs no inline script). Every piece of stored
- * text reaches the page through `textContent` or text nodes, never as HTML.
- *
- * Kept free of template literals so it can sit in `String.raw` verbatim.
- *
- * @module
- */
-
-/** The console's JavaScript. */
-export const PAGE_JS = String.raw`"use strict";
+// The console page's script, served as /app.js (so the Content-Security-Policy
+// needs no inline script). Every piece of stored text reaches the page through
+// textContent or text nodes, never as HTML.
+"use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const HUMAN = "human";
@@ -41,13 +33,28 @@ export const PAGE_JS = String.raw`"use strict";
     const m = /[A-Za-z0-9]/.exec(name);
     return m ? m[0] : "?";
   }
-  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  const shortFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
+  const timeFmt = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+  const shortFmt = new Intl.DateTimeFormat(undefined, {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  const dayFmt = new Intl.DateTimeFormat(undefined, {
+    weekday: "long",
+    month: "long",
+    day: "numeric",
+    year: "numeric",
+  });
   const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
   function sameDay(a, b) {
     const x = new Date(a), y = new Date(b);
-    return x.getFullYear() === y.getFullYear() && x.getMonth() === y.getMonth() && x.getDate() === y.getDate();
+    return x.getFullYear() === y.getFullYear() && x.getMonth() === y.getMonth() &&
+      x.getDate() === y.getDate();
   }
   function when(t) {
     return sameDay(t, Date.now()) ? timeFmt.format(t) : shortFmt.format(t);
@@ -75,14 +82,19 @@ export const PAGE_JS = String.raw`"use strict";
 
   // --- API ----------------------------------------------------------------
   async function api(path, init) {
-    const res = await fetch(path, Object.assign({ credentials: "same-origin", cache: "no-store" }, init || {}));
+    const res = await fetch(
+      path,
+      Object.assign({ credentials: "same-origin", cache: "no-store" }, init || {}),
+    );
     let body = null;
     try {
       body = await res.json();
     } catch (_) { /* not JSON */ }
     if (res.status === 401) loggedOut();
     if (!res.ok) {
-      throw new Error(body && body.error ? body.error.message : "Request failed (HTTP " + res.status + ")");
+      throw new Error(
+        body && body.error ? body.error.message : "Request failed (HTTP " + res.status + ")",
+      );
     }
     return body;
   }
@@ -154,7 +166,12 @@ export const PAGE_JS = String.raw`"use strict";
     const head = el("div", "msg-head");
     const to = el("span", "to-list");
     to.append(nameButton(m.to, () => openConversation(m.from, m.to)));
-    head.append(nameButton(m.from, () => openConversation(m.from, m.to)), el("span", "arrow", "→"), to, timeEl(m.time));
+    head.append(
+      nameButton(m.from, () => openConversation(m.from, m.to)),
+      el("span", "arrow", "→"),
+      to,
+      timeEl(m.time),
+    );
     const body = el("p", "body");
     fillText(body, m.content, terms);
     li.append(av, head, body);
@@ -213,7 +230,7 @@ export const PAGE_JS = String.raw`"use strict";
     if (c.loaded && ((m.from === c.a && m.to === c.b) || (m.from === c.b && m.to === c.a))) {
       addBubbles([m], false);
       $("conv-empty").hidden = true;
-      window.scrollTo({ top: document.body.scrollHeight });
+      globalThis.scrollTo({ top: document.body.scrollHeight });
     }
     refreshInstancesSoon();
   }
@@ -267,19 +284,30 @@ export const PAGE_JS = String.raw`"use strict";
       const head = el("div", "instance-head");
       const av = el("span", "avatar " + hue(i.name), initial(i.name));
       av.setAttribute("aria-hidden", "true");
-      const st = el("span", "state" + (i.online ? " on" : ""),
-        i.online ? "online" : i.registered ? "offline" : "unregistered");
+      const st = el(
+        "span",
+        "state" + (i.online ? " on" : ""),
+        i.online ? "online" : i.registered ? "offline" : "unregistered",
+      );
       const col = el("div");
       col.append(el("span", "instance-title " + hue(i.name), i.name), st);
       head.append(av, col);
       const dl = el("dl");
-      const row = (k, v) => dl.append(el("dt", "", k), v instanceof Node ? wrap(v) : el("dd", "", v));
+      const row = (k, v) =>
+        dl.append(el("dt", "", k), v instanceof Node ? wrap(v) : el("dd", "", v));
       const wrap = (node) => {
         const dd = el("dd");
         dd.append(node);
         return dd;
       };
-      row("Queue", i.queued === 0 ? "empty" : i.queued === 1 ? "1 message waiting" : i.queued + " messages waiting");
+      row(
+        "Queue",
+        i.queued === 0
+          ? "empty"
+          : i.queued === 1
+          ? "1 message waiting"
+          : i.queued + " messages waiting",
+      );
       const seen = el("span", "", ago(i.last_seen));
       seen.title = fullFmt.format(i.last_seen);
       row("Last seen", seen);
@@ -321,7 +349,11 @@ export const PAGE_JS = String.raw`"use strict";
     sel.replaceChildren();
     const names = state.instances.filter((i) => i.registered).map((i) => i.name);
     for (const n of names) {
-      const o = el("option", "", n + (state.instances.find((i) => i.name === n).online ? "" : "  (offline)"));
+      const o = el(
+        "option",
+        "",
+        n + (state.instances.find((i) => i.name === n).online ? "" : "  (offline)"),
+      );
       o.value = n;
       sel.append(o);
     }
@@ -400,10 +432,12 @@ export const PAGE_JS = String.raw`"use strict";
   function addBubbles(messages, atTop) {
     const list = $("conv");
     const frag = document.createDocumentFragment();
-    let prev = atTop ? null : list.lastElementChild;
+    const prev = atTop ? null : list.lastElementChild;
     let prevTime = prev && prev.dataset.time ? Number(prev.dataset.time) : null;
     for (const m of messages) {
-      if (prevTime === null || !sameDay(prevTime, m.time)) frag.append(el("li", "day", dayFmt.format(m.time)));
+      if (prevTime === null || !sameDay(prevTime, m.time)) {
+        frag.append(el("li", "day", dayFmt.format(m.time)));
+      }
       const li = el("li", "bubble " + hue(m.from) + (m.from === state.conv.b ? " mine" : ""));
       li.dataset.time = String(m.time);
       const body = el("p", "body");
@@ -420,8 +454,10 @@ export const PAGE_JS = String.raw`"use strict";
     if (atTop) {
       const first = list.firstElementChild;
       // Drop the old first day label when the new part ends on the same day.
-      if (first && first.classList.contains("day") && messages.length &&
-        first.nextElementSibling && sameDay(Number(first.nextElementSibling.dataset.time), prevTime)) first.remove();
+      if (
+        first && first.classList.contains("day") && messages.length &&
+        first.nextElementSibling && sameDay(Number(first.nextElementSibling.dataset.time), prevTime)
+      ) first.remove();
       list.prepend(frag);
     } else list.append(frag);
   }
@@ -444,7 +480,7 @@ export const PAGE_JS = String.raw`"use strict";
     $("conv-more").hidden = !r.more;
     $("conv-empty").hidden = $("conv").childElementCount > 0;
     c.loaded = true;
-    if (!more) window.scrollTo({ top: document.body.scrollHeight });
+    if (!more) globalThis.scrollTo({ top: document.body.scrollHeight });
   }
 
   // --- search ---------------------------------------------------------------
@@ -453,7 +489,9 @@ export const PAGE_JS = String.raw`"use strict";
     return v ? new Date(v).getTime() : undefined;
   }
   function searchTerms(q) {
-    return q.replace(/\b(AND|OR|NOT|NEAR)\b/g, " ").replace(/["*()^:+]/g, " ").split(/\s+/).filter((w) => w.length > 1);
+    return q.replace(/\b(AND|OR|NOT|NEAR)\b/g, " ").replace(/["*()^:+]/g, " ").split(/\s+/).filter((
+      w,
+    ) => w.length > 1);
   }
   async function runSearch(more) {
     const s = state.search;
@@ -489,13 +527,16 @@ export const PAGE_JS = String.raw`"use strict";
     $("search-more").hidden = !r.more;
     summary.textContent = s.count === 0
       ? "Nothing found."
-      : s.count + (r.more ? "+" : "") + (s.count === 1 ? " message" : " messages") + ", newest first";
+      : s.count + (r.more ? "+" : "") + (s.count === 1 ? " message" : " messages") +
+        ", newest first";
   }
 
   // --- views ------------------------------------------------------------------
   function route() {
     const parts = location.hash.replace(/^#\/?/, "").split("/").map((p) => decodeURIComponent(p));
-    const view = ["live", "instances", "conversation", "search"].includes(parts[0]) ? parts[0] : "live";
+    const view = ["live", "instances", "conversation", "search"].includes(parts[0])
+      ? parts[0]
+      : "live";
     for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-" + view;
     for (const a of document.querySelectorAll(".tabs a")) {
       if (a.dataset.view === view) a.setAttribute("aria-current", "page");
@@ -569,7 +610,7 @@ export const PAGE_JS = String.raw`"use strict";
         location.hash = "#/conversation/" + encodeURIComponent(a) + "/" + encodeURIComponent(b);
       });
     }
-    window.addEventListener("hashchange", route);
+    globalThis.addEventListener("hashchange", route);
     setInterval(() => {
       renderSide();
       renderInstances();
@@ -577,7 +618,8 @@ export const PAGE_JS = String.raw`"use strict";
     try {
       const s = await api("/api/session");
       state.csrf = s.csrf;
-      $("foot-info").textContent = "agent-ipc " + s.version + (s.broker ? " · broker " + s.broker : "") + " · store " + s.store;
+      $("foot-info").textContent = "agent-ipc " + s.version +
+        (s.broker ? " · broker " + s.broker : "") + " · store " + s.store;
     } catch (e) {
       showError(e);
       return;
@@ -588,4 +630,3 @@ export const PAGE_JS = String.raw`"use strict";
   }
   start();
 })();
-`;
