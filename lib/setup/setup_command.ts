@@ -15,7 +15,13 @@ import { IpcError } from "../protocol/errors.ts";
 import { readConfigFile, writeConfigFile } from "./config_file.ts";
 import type { ConfigEdit } from "./config_edit.ts";
 import { editJsonConfig } from "./json_config.ts";
-import { buildEntry, resolveLaunch, SERVER_KEY, type ServerLaunch } from "./server_entry.ts";
+import {
+  buildEntry,
+  type McpServerEntry,
+  resolveLaunch,
+  SERVER_KEY,
+  type ServerLaunch,
+} from "./server_entry.ts";
 import {
   isTargetId,
   resolveTarget,
@@ -55,6 +61,10 @@ const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>.
  * code: 0 done (or nothing to do), 1 a config could not be changed (the
  * others are still done), 2 usage error.
  *
+ * The steps: read the arguments ({@link parseSetupArgs}), find the config
+ * files ({@link resolveTargets}), choose the server command
+ * ({@link chooseLaunch}), edit each file ({@link applyToTarget}), and sum up.
+ *
  * @example
  * ```ts
  * const code = await runSetup(["claude", "--name", "fred"], {
@@ -66,6 +76,48 @@ const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>.
  * ```
  */
 export async function runSetup(args: string[], io: SetupIo): Promise<number> {
+  const request = await parseSetupArgs(args, io);
+  if (typeof request === "number") return request;
+  const targets = resolveTargets(request, io);
+  if (typeof targets === "number") return targets;
+  const launch = request.remove ? undefined : await chooseLaunch(request, io);
+  const run: SetupRun = { failed: false, done: 0, changed: 0, backedUp: new Set() };
+  for (const target of targets) {
+    if (request.all && request.project === undefined && !(await anyExists(target.markers))) {
+      io.stdout(`${target.label}: skipped (not found: ${target.markers.join(" or ")})\n`);
+      continue;
+    }
+    run.done++;
+    await applyToTarget(target, request, launch, run, io);
+  }
+  return summarize(request, run, io);
+}
+
+/** What the arguments ask for. */
+interface SetupRequest {
+  ids: TargetId[];
+  /** `all` was named: assistants not found are skipped, not errors. */
+  all: boolean;
+  name: string | undefined;
+  /** The resolved `--project` directory. */
+  project: string | undefined;
+  remove: boolean;
+  dryRun: boolean;
+}
+
+/** What happened so far, across targets. */
+interface SetupRun {
+  failed: boolean;
+  /** Targets attempted (found, or named). */
+  done: number;
+  /** Files written. */
+  changed: number;
+  /** Real paths already backed up in this run (a file shared by two targets is backed up once). */
+  backedUp: Set<string>;
+}
+
+/** Step 1: the arguments as a request, or the exit code (help printed: 0; usage error: 2). */
+async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest | number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -99,110 +151,134 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
   if (name !== undefined && !/^[^\s-][^\s]*$/.test(name)) {
     return usageError(io, `Invalid --name "${name}": it must be one word, not starting with "-"`);
   }
-  const path = io.os === "windows" ? win32 : posix;
   let project: string | undefined;
   if (values.project !== undefined) {
-    project = path.resolve(io.cwd, values.project);
+    project = pathFor(io).resolve(io.cwd, values.project);
     if (!(await isDirectory(project))) {
       return usageError(io, `--project "${values.project}" is not a directory`);
     }
   }
+  return { ids, all, name, project, remove: values.remove, dryRun: values["dry-run"] };
+}
+
+/**
+ * Step 2: the config file of each named assistant, or the exit code (no home
+ * directory: 1; an assistant without a project config named with --project: 2).
+ */
+function resolveTargets(request: SetupRequest, io: SetupIo): TargetConfig[] | number {
   const home = io.os === "windows" ? io.env.USERPROFILE || io.home : io.home;
-  if (!path.isAbsolute(home)) {
+  if (!pathFor(io).isAbsolute(home)) {
     const variable = io.os === "windows" ? "USERPROFILE" : "HOME";
     io.stderr(`agent-ipc setup: cannot find the home directory (set ${variable})\n`);
     return 1;
   }
-  const ctx: TargetContext = { os: io.os, isWsl: io.isWsl, home: io.home, env: io.env, project };
+  const ctx: TargetContext = {
+    os: io.os,
+    isWsl: io.isWsl,
+    home: io.home,
+    env: io.env,
+    project: request.project,
+  };
   const targets: TargetConfig[] = [];
-  for (const id of ids) {
+  for (const id of request.ids) {
     const target = resolveTarget(id, ctx);
-    if (typeof target === "string") {
-      if (!all) return usageError(io, target);
+    if (typeof target !== "string") {
+      targets.push(target);
+    } else if (request.all) {
       io.stdout(`${TARGET_LABELS[id]}: skipped (no project-level config)\n`);
     } else {
-      targets.push(target);
+      return usageError(io, target);
     }
   }
+  return targets;
+}
 
-  const remove = values.remove;
-  const dryRun = values["dry-run"];
-  let launch: ServerLaunch | undefined;
-  if (!remove) {
-    const program = io.program ?? {
-      standalone: Deno.build.standalone,
-      execPath: Deno.execPath(),
-      mainModule: Deno.mainModule,
-    };
-    launch = await resolveLaunch({ os: io.os, env: io.env, ...program });
-    const shown = [launch.command, ...launch.args, ...(name ? ["--name", name] : [])];
-    io.stdout(`MCP server command: ${shown.map(quoteArg).join(" ")}\n`);
-  }
+/** Step 3: the command the assistants will run, printed so the user sees it. */
+async function chooseLaunch(request: SetupRequest, io: SetupIo): Promise<ServerLaunch> {
+  const program = io.program ?? {
+    standalone: Deno.build.standalone,
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+  };
+  const launch = await resolveLaunch({ os: io.os, env: io.env, ...program });
+  const name = request.name;
+  const shown = [launch.command, ...launch.args, ...(name ? ["--name", name] : [])];
+  io.stdout(`MCP server command: ${shown.map(quoteArg).join(" ")}\n`);
+  return launch;
+}
 
-  let failed = false;
-  let done = 0;
-  let changed = 0;
-  const backedUp = new Set<string>();
-  for (const target of targets) {
-    if (all && project === undefined && !(await anyExists(target.markers))) {
-      io.stdout(`${target.label}: skipped (not found: ${target.markers.join(" or ")})\n`);
-      continue;
+/**
+ * Step 4, for one assistant: edit its config file (or show the diff with
+ * --dry-run) and report; a failure is reported and recorded, and the other
+ * targets go on.
+ */
+async function applyToTarget(
+  target: TargetConfig,
+  request: SetupRequest,
+  launch: ServerLaunch | undefined,
+  run: SetupRun,
+  io: SetupIo,
+): Promise<void> {
+  try {
+    const file = await readConfigFile(target.path);
+    const edit = editConfig(
+      target,
+      file.text,
+      launch && buildEntry(launch, request.name, target.withType),
+    );
+    const where = target.path;
+    if (edit.outcome === "unchanged") {
+      io.stdout(`${target.label}: already configured in ${where}\n`);
+    } else if (edit.outcome === "absent") {
+      io.stdout(`${target.label}: ${SERVER_KEY} is not configured in ${where}\n`);
+    } else if (request.dryRun) {
+      io.stdout(`${target.label}: ${verb(edit, true)} ${where} (dry run, nothing written)\n`);
+      const from = file.text === undefined ? "/dev/null" : `${where} (now)`;
+      io.stdout(unifiedDiff(file.text ?? "", edit.text, from, `${where} (after setup)`));
+    } else {
+      const backup = await writeConfigFile(file, edit.text, !run.backedUp.has(file.realPath));
+      run.backedUp.add(file.realPath);
+      run.changed++;
+      const saved = backup ? ` (backup: ${backup})` : "";
+      io.stdout(`${target.label}: ${verb(edit, false)} ${where}${saved}\n`);
     }
-    done++;
-    try {
-      const entry = launch && buildEntry(launch, name, target.withType);
-      const file = await readConfigFile(target.path);
-      const request = {
-        text: file.text,
-        path: target.path,
-        serversKey: target.serversKey,
-        entry,
-      };
-      const edit: ConfigEdit = target.format === "json"
-        ? editJsonConfig(request)
-        : editTomlConfig(request);
-      const where = target.path;
-      if (edit.outcome === "unchanged") {
-        io.stdout(`${target.label}: already configured in ${where}\n`);
-      } else if (edit.outcome === "absent") {
-        io.stdout(`${target.label}: ${SERVER_KEY} is not configured in ${where}\n`);
-      } else if (dryRun) {
-        io.stdout(`${target.label}: ${verb(edit, true)} ${where} (dry run, nothing written)\n`);
-        io.stdout(
-          unifiedDiff(
-            file.text ?? "",
-            edit.text,
-            file.text === undefined ? "/dev/null" : `${where} (now)`,
-            `${where} (after setup)`,
-          ),
-        );
-      } else {
-        const backup = await writeConfigFile(file, edit.text, !backedUp.has(file.realPath));
-        backedUp.add(file.realPath);
-        changed++;
-        const saved = backup ? ` (backup: ${backup})` : "";
-        io.stdout(`${target.label}: ${verb(edit, false)} ${where}${saved}\n`);
-      }
-      if (target.note && edit.outcome !== "absent") io.stdout(`  note: ${target.note}\n`);
-    } catch (error) {
-      failed = true;
-      const message = error instanceof IpcError || error instanceof Deno.errors.PermissionDenied
-        ? error.message
-        : `${target.path}: ${(error as Error).message}`;
-      io.stderr(`agent-ipc setup: ${target.label}: ${message}\n`);
-    }
+    if (target.note && edit.outcome !== "absent") io.stdout(`  note: ${target.note}\n`);
+  } catch (error) {
+    run.failed = true;
+    const message = error instanceof IpcError || error instanceof Deno.errors.PermissionDenied
+      ? error.message
+      : `${target.path}: ${(error as Error).message}`;
+    io.stderr(`agent-ipc setup: ${target.label}: ${message}\n`);
   }
-  if (all && done === 0) {
+}
+
+/** The edit of one file's text in its format; `entry` undefined takes ours out. */
+function editConfig(
+  target: TargetConfig,
+  text: string | undefined,
+  entry: McpServerEntry | undefined,
+): ConfigEdit {
+  const request = { text, path: target.path, serversKey: target.serversKey, entry };
+  return target.format === "json" ? editJsonConfig(request) : editTomlConfig(request);
+}
+
+/** Step 5: the closing advice and the exit code. */
+function summarize(request: SetupRequest, run: SetupRun, io: SetupIo): number {
+  if (request.all && run.done === 0) {
     io.stderr(
       "agent-ipc setup: found none of the assistants; name one to configure it anyway " +
         "(e.g. `agent-ipc setup claude`)\n",
     );
     return 1;
   }
-  if (changed > 0 && !remove) {
+  if (run.changed > 0 && !request.remove) {
     io.stdout("Restart the assistants (or reload their MCP servers) to pick up agent-ipc.\n");
   }
-  return failed ? 1 : 0;
+  return run.failed ? 1 : 0;
+}
+
+function pathFor(io: SetupIo): typeof posix {
+  return io.os === "windows" ? win32 : posix;
 }
 
 function verb(edit: ConfigEdit, dryRun: boolean): string {
