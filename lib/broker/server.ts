@@ -42,6 +42,8 @@ export interface BrokerOptions {
   /** TLS for network mode: PEM certificate and key. */
   tls?: { cert: string; key: string };
   hostName?: string;
+  /** The broker's clock in ms (tests move one by hand); `Date.now` by default. */
+  now?: () => number;
 }
 
 /** A running broker. */
@@ -102,6 +104,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     host: addr.hostname,
     port: addr.port,
     hostName,
+    now: options.now,
   });
   const unwatch = store.watch?.((name: string) => service.notify(name));
   const purger = startPurging(store, {

@@ -8,7 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { authToken, newSessionToken } from "../../lib/protocol/auth.ts";
+import { FAILURE_WINDOW_MS } from "../../lib/broker/auth_limiter.ts";
 import { legacyRequest, RawClient, testBroker } from "../_helpers.ts";
+import { ManualClock } from "../_wait.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -189,7 +191,8 @@ Deno.test("a session token from before a secret change is refused", opts, async 
 });
 
 Deno.test("registration guesses are rate-limited before they are judged", opts, async () => {
-  await using tb = await testBroker();
+  const clock = new ManualClock();
+  await using tb = await testBroker({ now: clock.now });
   // One connection: after 20 failures even the right proof is refused there.
   {
     await using c = await RawClient.connect(tb.port);
@@ -212,7 +215,7 @@ Deno.test("registration guesses are rate-limited before they are judged", opts, 
   }
   // Many connections: past 50 failures a second the whole broker refuses
   // registrations until the window passes, then the right proof works.
-  await new Promise((r) => setTimeout(r, 1_100));
+  clock.advance(FAILURE_WINDOW_MS + 100);
   const conns = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(tb.port)));
   try {
     for (let i = 0; i < 52; i++) {
@@ -230,7 +233,7 @@ Deno.test("registration guesses are rate-limited before they are judged", opts, 
     });
     assert.equal(during.code, "E_RATE_LIMITED");
     assert.match(during.message as string, /wait a second/);
-    await new Promise((r) => setTimeout(r, 1_100));
+    clock.advance(FAILURE_WINDOW_MS + 100);
     const after = await fresh.request({
       action: "register",
       instance_id: "target",
