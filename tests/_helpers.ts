@@ -9,6 +9,7 @@
 import { authToken } from "../lib/protocol/auth.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "../lib/app/host_broker.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
+import { type JsonLogRecord, parseJsonLines } from "../lib/log.ts";
 
 /** A broker for one test, with its temp dir removed on dispose. */
 export interface TestBroker extends AsyncDisposable {
@@ -208,4 +209,15 @@ export async function brokerProcess(
   child.kill("SIGKILL");
   await child.status;
   throw new Error(`broker on port ${port} did not start`);
+}
+
+/** The records of a data dir's `broker.log` (JSON lines), oldest first; none when it is missing. */
+export async function brokerLog(dataDir: string): Promise<JsonLogRecord[]> {
+  const text = await Deno.readTextFile(`${dataDir}/broker.log`).catch(() => "");
+  return parseJsonLines(text);
+}
+
+/** How many records of `log` are the event `event`. */
+export function countEvents(log: JsonLogRecord[], event: string): number {
+  return log.filter((r) => r.event === event).length;
 }

@@ -131,7 +131,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   // In order: the listener, then the connections (in-flight requests answer first), then the store.
   const close = () =>
     closing ??= (async () => {
-      log.info("shutting down");
+      log.info("shutting down", { event: "shutting_down" });
       await accepting.stop();
       stopSweeping();
       const purged = purger.stop();
@@ -141,7 +141,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       await purged;
       await store.close().catch((e) => log.error(`store close failed: ${(e as Error).message}`));
       dataDir.release();
-      log.info("stopped");
+      log.info("stopped", { event: "stopped" });
       finish();
     })();
 

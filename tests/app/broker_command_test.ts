@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runBrokerCommand } from "../../lib/app/broker_command.ts";
-import { brokerProcess, freePort, RawClient } from "../_helpers.ts";
+import { brokerLog, brokerProcess, freePort, RawClient } from "../_helpers.ts";
 
 Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", async () => {
   const root = await Deno.makeTempDir();
@@ -24,9 +24,13 @@ Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", 
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.code, 0);
-    const log = await Deno.readTextFile(join(dataDir, "broker.log"));
-    assert.match(log, /listening on 127\.0\.0\.1:\d+/);
-    assert.match(log, /shutting down[\s\S]*stopped/);
+    const log = await brokerLog(dataDir);
+    const listening = log.find((r) => r.event === "listening");
+    assert.equal(listening?.host, "127.0.0.1", JSON.stringify(log));
+    assert.equal(listening?.port, port);
+    const events = log.map((r) => r.event);
+    assert.ok(events.indexOf("shutting_down") > events.indexOf("listening"), events.join(" "));
+    assert.ok(events.indexOf("stopped") > events.indexOf("shutting_down"), events.join(" "));
     if (Deno.build.os !== "windows") {
       assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
     }

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { writeLargeMessage } from "../../lib/broker/large_messages.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
-import { freePort, legacyRequest, RawClient, testBroker } from "../_helpers.ts";
+import { brokerLog, freePort, legacyRequest, RawClient, testBroker } from "../_helpers.ts";
+import { START_FAILED } from "../../lib/client/spawn.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 const posix = Deno.build.os !== "windows";
@@ -264,8 +265,10 @@ Deno.test("a client that spawns a broker reports why it cannot start, at once", 
     assert.ok(ms < 10_000, `took ${ms} ms: the client waited for its deadline`);
     // One broker was started, failed once, and nothing restarts it.
     await new Promise((r) => setTimeout(r, 500));
-    const log = await Deno.readTextFile(join(dataDir, "broker.log"));
-    assert.equal(log.match(/cannot start/g)?.length, 1, log);
+    const failed = (await brokerLog(dataDir)).filter((r) => r.event === START_FAILED);
+    assert.equal(failed.length, 1, JSON.stringify(failed));
+    assert.equal(failed[0].transient, false, "a damaged store is no race to retry");
+    assert.match(String(failed[0].reason), /^Cannot open store/);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -5,8 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { freePort } from "../_helpers.ts";
+import { brokerLog, freePort } from "../_helpers.ts";
 import { CliPlace, jsonOf } from "./_cli.ts";
 
 async function refused(port: number, timeoutMs: number): Promise<boolean> {
@@ -48,8 +47,8 @@ Deno.test("the first command starts a detached broker that outlives it", async (
     assert.equal(broker.port, port);
     assert.equal(broker.data_dir, place.dataDir);
     assert.equal(jsonOf(r).instance_id, "ann");
-    const log = await Deno.readTextFile(join(place.dataDir, "broker.log"));
-    assert.match(log, new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
+    const listening = (await brokerLog(place.dataDir)).find((r) => r.event === "listening");
+    assert.deepEqual([listening?.host, listening?.port], ["127.0.0.1", port]);
 
     // It serves later commands of other agents too.
     r = await place.run("ben", ["register", "ben"]);

@@ -39,6 +39,8 @@ import {
   tempDir,
 } from "../_common.ts";
 import { mulberry32 } from "../_fuzz.ts";
+import { brokerLog, countEvents } from "../../_helpers.ts";
+import { START_FAILED } from "../../../lib/client/spawn.ts";
 import { drain, killBrokersOn, Worker } from "../_load.ts";
 
 /** Runs the crash scenario. */
@@ -125,9 +127,9 @@ export async function crash(o: ScenarioOptions): Promise<Row> {
     reelect.sort((a, b) => a - b);
     // Spawn-role survivors each start a detached broker when none answers; all
     // but one lose the race for the data dir (or the port) and exit.
-    const log = await Deno.readTextFile(join(dataDir, "broker.log")).catch(() => "");
-    const started = log.match(/listening on/g)?.length ?? 0;
-    const lostRace = log.match(/cannot start/g)?.length ?? 0;
+    const log = await brokerLog(dataDir);
+    const started = countEvents(log, "listening");
+    const lostRace = countEvents(log, START_FAILED);
     return row("crash", t0, {
       action:
         `${names.length} agents in 4 processes (1 host role, 3 spawn role); ${kills} SIGKILLs of the broker ` +

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { AgentClient } from "../../../lib/client/agent_client.ts";
 import { FramedClient } from "../../../lib/client/framed_client.ts";
 import { PERMISSION_FLAGS } from "../../../lib/permissions.ts";
+import { START_FAILED } from "../../../lib/client/spawn.ts";
+import { brokerLog, countEvents } from "../../_helpers.ts";
 import {
   BrokerProcess,
   brokerStatus,
@@ -184,8 +186,7 @@ export async function files(_o: ScenarioOptions): Promise<Row> {
     }
     const spawnMs = Date.now() - t;
     await new Promise((r) => setTimeout(r, 500));
-    const log = await Deno.readTextFile(join(corrupt, "broker.log")).catch(() => "");
-    const starts = log.match(/cannot start/g)?.length ?? 0;
+    const starts = countEvents(await brokerLog(corrupt), START_FAILED);
     check(
       "spawning client reports the reason at once, no restart loop",
       /could not start: Cannot open store/.test(spawnError) && spawnMs < 10_000 && starts === 1,
