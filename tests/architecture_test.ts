@@ -38,6 +38,7 @@ export const LAYERS: Record<string, number> = {
   mcp: 5,
   web: 5,
   setup: 5,
+  hooks: 5,
   app: 6,
   release: 6,
 };

@@ -144,7 +144,11 @@ export async function runMcpCommand(args: string[], io: McpIo = defaultIo): Prom
       io.stderr(`agent-ipc mcp: ${(e as Error).message}\n`);
       return 1;
     }
-    return await serve(new McpAgent({ client: options, name }));
+    // The parent is the assistant: its hooks find this session under that pid.
+    const sessionId = io.env("CLAUDE_CODE_SESSION_ID") || undefined;
+    return await serve(
+      new McpAgent({ client: options, name, assistant: { pid: Deno.ppid, sessionId } }),
+    );
   } finally {
     Object.assign(console, saved);
     logHandle?.close();

@@ -111,6 +111,26 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  hook: {
+    summary: "run by an assistant's hooks: show messages, wake an idle session",
+    help: ownHelp("hook"),
+    run: async (args, io) => {
+      const mod = await load("hook", () => import("../hooks/hook_command.ts"), io);
+      if (!mod) return 0; // never fail the assistant
+      return await mod.runHook(args, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: io.env,
+        readStdin: (ms) => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          return Promise.race([
+            io.readStdin(),
+            new Promise<string>((resolve) => timer = setTimeout(() => resolve(""), ms)),
+          ]).finally(() => clearTimeout(timer));
+        },
+      });
+    },
+  },
   web: {
     summary: "print the web console's address with its login token",
     help: ownHelp("web"),
@@ -135,7 +155,7 @@ const GROUPS: [string, string[]][] = [
     "status",
     "unregister",
   ]],
-  ["Running and setting up", ["broker", "mcp", "setup", "web"]],
+  ["Running and setting up", ["broker", "mcp", "setup", "hook", "web"]],
 ];
 
 const USAGES: Record<string, string> = {
@@ -144,6 +164,7 @@ const USAGES: Record<string, string> = {
   broadcast: "broadcast MESSAGE...",
   rename: "rename NEW",
   setup: "setup TARGET...",
+  hook: "hook ASSISTANT EVENT",
 };
 
 /** The general help text. */

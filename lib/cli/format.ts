@@ -68,15 +68,30 @@ function table(rows: string[][]): string {
     .join("");
 }
 
+/** An instance with what its assistant's hooks last said (awake or idle, last wake). */
+export type ListedInstance = WireInstance & {
+  activity?: { state: "awake" | "idle"; since: string; last_wake?: string };
+};
+
 /** The instances as a table; `me` is marked. */
-export function formatInstances(instances: WireInstance[], me?: string): string {
+export function formatInstances(instances: ListedInstance[], me?: string): string {
   if (instances.length === 0) return "No registered instances\n";
-  const rows = [["NAME", "STATUS", "QUEUED", "LAST SEEN", "HOST"]];
+  const withHooks = instances.some((i) => i.activity);
+  const rows = [[
+    "NAME",
+    "STATUS",
+    "QUEUED",
+    ...(withHooks ? ["ASSISTANT", "LAST WAKE"] : []),
+    "LAST SEEN",
+    "HOST",
+  ]];
   for (const i of instances) {
+    const a = i.activity;
     rows.push([
       i.id === me ? `${i.id} (you)` : i.id,
       i.online ? "online" : "offline",
       String(i.queued),
+      ...(withHooks ? [a ? a.state : "-", a?.last_wake ? formatTime(a.last_wake) : "-"] : []),
       formatTime(i.last_seen),
       i.host ?? "",
     ]);

@@ -71,14 +71,20 @@ function checkRecipient(to: string): string {
   return to;
 }
 
-const SEND_FLAGS = { data: { type: "string" } } as const;
+const SEND_FLAGS = { data: { type: "string" }, "no-wake": { type: "boolean" } } as const;
+
+/** `--data` with `--no-wake` folded in (`data.no_wake`: the recipient's hooks do not wake it for this). */
+function messageData(values: { data?: string; "no-wake"?: boolean }) {
+  const data = dataFlag(values.data);
+  return values["no-wake"] ? { ...data, no_wake: true } : data;
+}
 
 /** `send TO MESSAGE...`. */
 export const SEND: ClientCommand<typeof SEND_FLAGS> = {
   name: "send",
   flags: SEND_FLAGS,
   positionals: { min: 2, max: Infinity, usage: "TO MESSAGE..." },
-  help: `Usage: agent-ipc send TO MESSAGE... [--data JSON] [options]
+  help: `Usage: agent-ipc send TO MESSAGE... [--data JSON] [--no-wake] [options]
 
 Sends a message to the instance TO. The words of MESSAGE are joined with
 spaces; a lone "-" reads the message from standard input (one trailing
@@ -90,6 +96,8 @@ Put "--" before a message that starts with "-".
 
 Options:
   --data JSON           attach a JSON object to the message
+  --no-wake             do not wake an idle recipient for this (data.no_wake);
+                        it is shown at its next prompt
 ${COMMON_HELP}
 
 Example:
@@ -99,7 +107,7 @@ Example:
 `,
   async run(ctx) {
     const to = checkRecipient(ctx.positionals[0]);
-    const data = dataFlag(ctx.values.data);
+    const data = messageData(ctx.values);
     const content = await messageText(ctx.positionals.slice(1), ctx.io);
     if (to === "all" || to === "*") return await broadcastBody(ctx, content, data);
     const message = data === undefined ? { content } : { content, data };
@@ -149,7 +157,7 @@ export const BROADCAST: ClientCommand<typeof SEND_FLAGS> = {
   name: "broadcast",
   flags: SEND_FLAGS,
   positionals: { min: 1, max: Infinity, usage: "MESSAGE..." },
-  help: `Usage: agent-ipc broadcast MESSAGE... [--data JSON] [options]
+  help: `Usage: agent-ipc broadcast MESSAGE... [--data JSON] [--no-wake] [options]
 
 Sends a message to every other registered instance. A lone "-" reads the
 message from standard input. Recipients whose queue is full are listed as
@@ -157,13 +165,14 @@ missed (the command still succeeds).
 
 Options:
   --data JSON           attach a JSON object to the message
+  --no-wake             do not wake idle recipients for this (data.no_wake)
 ${COMMON_HELP}
 
 Example:
   agent-ipc broadcast "deploying in 5 minutes: hold your merges"
 `,
   async run(ctx) {
-    const data = dataFlag(ctx.values.data);
+    const data = messageData(ctx.values);
     const content = await messageText(ctx.positionals, ctx.io);
     await broadcastBody(ctx, content, data);
   },

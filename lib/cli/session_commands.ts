@@ -24,7 +24,15 @@ import {
   requireSession,
   UsageError,
 } from "./_common.ts";
-import { type BrokerStatus, formatInstances, formatStatus, formatTime, plural } from "./format.ts";
+import {
+  type BrokerStatus,
+  formatInstances,
+  formatStatus,
+  formatTime,
+  type ListedInstance,
+  plural,
+} from "./format.ts";
+import { readAllActivity } from "../state/agent_records.ts";
 
 /** Throws a UsageError unless `name` may be registered. */
 export function checkNameArg(name: string): string {
@@ -174,10 +182,32 @@ Example:
   async run(ctx) {
     const { client, session } = await connectWithSession(ctx.settings);
     await using _ = client;
-    const instances = await client.list();
+    const instances = await withActivity(await client.list(), ctx.settings.dataDir);
     ctx.print(formatInstances(instances, client.session?.name ?? session.name), { instances });
   },
 };
+
+/**
+ * Adds what the assistants' hooks recorded in this machine's data dir:
+ * awake or idle, since when, the last wake.
+ */
+async function withActivity(
+  instances: WireInstance[],
+  dataDir: string,
+): Promise<ListedInstance[]> {
+  const all = await readAllActivity(dataDir);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return instances.map((i) => {
+    const a = all.get(i.id);
+    if (!a) return i;
+    const activity = {
+      state: a.state,
+      since: iso(a.since),
+      ...(a.last_wake ? { last_wake: iso(a.last_wake) } : {}),
+    };
+    return { ...i, activity };
+  });
+}
 
 /** `status`. */
 export const STATUS: ClientCommand<Record<never, never>> = {
@@ -214,7 +244,8 @@ Example:
     const r = await client.status();
     const broker = r.broker as BrokerStatus;
     const me = typeof r.instance_id === "string" ? r.instance_id : undefined;
-    const instances = r.instances as WireInstance[] | undefined;
+    const listed = r.instances as WireInstance[] | undefined;
+    const instances = listed && await withActivity(listed, ctx.settings.dataDir);
     ctx.print(formatStatus(broker, me, instances, file), {
       broker,
       ...(me ? { instance_id: me, instances } : {}),

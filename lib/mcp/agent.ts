@@ -12,6 +12,7 @@ import { AgentClient, type AgentClientOptions, type Session } from "../client/ag
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { logger } from "../log.ts";
+import { removeAgentRecord, writeAgentRecord } from "../state/agent_records.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { unreadNotice } from "./format.ts";
 
@@ -33,9 +34,20 @@ export interface McpAgentOptions {
    * agent hosts the broker when it wins the election if given `hostBroker`.
    */
   client: Omit<AgentClientOptions, "role" | "autoReregister" | "onEvent">;
-  /** Registered at start-up (`--name`, `IPC_INSTANCE`). */
+  /**
+   * Registered at start-up (`--name`, `IPC_INSTANCE`); when a live session
+   * holds it, the first free of `NAME-2` … `NAME-9` instead.
+   */
   name?: string;
+  /**
+   * The assistant this server runs for (its parent process): the session is
+   * recorded under it in the data dir, for that assistant's hooks.
+   */
+  assistant?: { pid: number; sessionId?: string };
 }
+
+/** How many numbered names (`NAME-2` …) a start-up name may fall back to. */
+export const NAME_FALLBACKS = 8;
 
 /** Unread messages as the assistant sees them (held and delivered ones left out). */
 export interface Unread {
@@ -54,6 +66,9 @@ export class McpAgent implements AsyncDisposable {
   /** A start-up name not registered yet (the broker was unreachable or the name taken). */
   #pendingName: string | undefined;
   #lastError: string | undefined;
+  /** Why the session has its name (for whoami). */
+  #how = "";
+  #recorded: Promise<void> = Promise.resolve();
   #hosting = false;
   #closed = false;
   #starting: Promise<void> | undefined;
@@ -172,15 +187,59 @@ export class McpAgent implements AsyncDisposable {
         break;
       case "session":
         log.info(e.session ? `registered as ${e.session.name}` : "not registered");
+        this.#record(e.session);
         this.#emit({ type: "session", session: e.session });
         break;
+    }
+  }
+
+  /** Why the session has its name: "as configured", or the name that was taken. */
+  get how(): string {
+    return this.#how;
+  }
+
+  /** Records the session for the assistant's hooks (or removes the record). */
+  #record(session: Session | null): void {
+    const a = this.#o.assistant;
+    if (!a) return;
+    const dataDir = this.#o.client.dataDir;
+    this.#recorded = this.#recorded.then(() =>
+      session
+        ? writeAgentRecord(dataDir, {
+          name: session.name,
+          token: session.token,
+          assistant_pid: a.pid,
+          mcp_pid: Deno.pid,
+          session_id: a.sessionId,
+          how: this.#how || "registered by the assistant",
+          started: new Date().toISOString(),
+        })
+        : removeAgentRecord(dataDir, a.pid, Deno.pid)
+    ).catch((e) => log.warn(`cannot record the session for hooks: ${(e as Error).message}`));
+  }
+
+  /**
+   * Registers the start-up name, or, when a live session holds it, the first
+   * free numbered one: two windows of one assistant with one config get two
+   * names, and neither takes the other's.
+   */
+  async #registerStartName(name: string): Promise<void> {
+    for (let i = 1; i <= NAME_FALLBACKS + 1; i++) {
+      const candidate = i === 1 ? name : `${name}-${i}`;
+      this.#how = i === 1 ? "as configured" : `"${name}" is in use by a live session`;
+      try {
+        await this.register(candidate);
+        return;
+      } catch (e) {
+        if (!(e instanceof IpcError) || e.code !== "E_NAME_TAKEN" || i > NAME_FALLBACKS) throw e;
+      }
     }
   }
 
   #registerPending(): Promise<void> {
     const name = this.#pendingName;
     if (!name) return Promise.resolve();
-    return this.#registering ??= this.register(name).then(
+    return this.#registering ??= this.#registerStartName(name).then(
       () => {},
       (e) => {
         this.#lastError = `registering as "${name}" failed: ${(e as Error).message}`;
@@ -192,6 +251,9 @@ export class McpAgent implements AsyncDisposable {
   /** Registers `name`, giving up a previous, different name first. */
   async register(name: string): Promise<{ name: string; queued: number }> {
     const c = await this.client();
+    if (name !== this.#pendingName && !name.startsWith(`${this.#pendingName}-`)) {
+      this.#how = "registered by the assistant";
+    }
     const old = c.session?.name;
     if (old && old !== name) await c.unregister().catch(() => {});
     try {
@@ -277,6 +339,9 @@ export class McpAgent implements AsyncDisposable {
     this.#closed = true;
     await this.#connecting?.catch(() => {});
     await this.#client?.close();
+    const a = this.#o.assistant;
+    await this.#recorded;
+    if (a) await removeAgentRecord(this.#o.client.dataDir, a.pid, Deno.pid).catch(() => {});
   }
 
   [Symbol.asyncDispose](): Promise<void> {

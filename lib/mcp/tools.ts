@@ -72,9 +72,10 @@ function toolActions(agent: McpAgent) {
       const r = await agent.register(name);
       return { text: `Registered on agent-ipc as ${r.name}.` };
     },
-    async send(to: string, content: string): Promise<Outcome> {
+    async send(to: string, content: string, noWake = false): Promise<Outcome> {
       const c = await agent.registered();
-      const r = await c.send(to, content);
+      // data.no_wake: the recipient's hooks show it at its next prompt but do not wake it.
+      const r = await c.send(to, content, noWake ? { no_wake: true } : undefined);
       let text = r.queuedForFuture || r.to !== to ? `${r.message}.` : `Sent to ${r.to}.`;
       if (r.large) text += ` The text was long: stored at ${r.large.path}.`;
       return { text };
@@ -115,7 +116,8 @@ function toolActions(agent: McpAgent) {
         };
       }
       const w = await c.whoami();
-      return { text: `You are ${w.name} on agent-ipc (broker ${agent.address}, ${role}).` };
+      const how = agent.how ? `; name ${agent.how}` : "";
+      return { text: `You are ${w.name} on agent-ipc (broker ${agent.address}, ${role}${how}).` };
     },
   };
 }
@@ -161,8 +163,15 @@ export function registerTools(server: McpServer, agent: McpAgent): void {
   server.registerTool("send", {
     description:
       "Send a message to another AI agent on agent-ipc by name (queued if it is offline).",
-    inputSchema: { to: NAME, message: z.string().min(1) },
-  }, ({ to, message }) => result(agent, () => a.send(to, message)));
+    inputSchema: {
+      to: NAME,
+      message: z.string().min(1),
+      no_wake: z.boolean().optional().describe(
+        "true: do not wake the recipient if it is idle (it sees the message at its next turn); " +
+          "use it for replies that need no answer, to end an exchange",
+      ),
+    },
+  }, ({ to, message, no_wake }) => result(agent, () => a.send(to, message, no_wake)));
 
   server.registerTool("broadcast", {
     description: "Send a message to every other agent on agent-ipc.",

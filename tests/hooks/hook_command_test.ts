@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { AgentClient } from "../../lib/client/agent_client.ts";
+import { McpAgent } from "../../lib/mcp/agent.ts";
+import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { listAgentRecords, readActivity, writeActivity } from "../../lib/state/agent_records.ts";
+import { freePort, MAIN, type TestBroker, testBroker } from "../_helpers.ts";
+
+/** An MCP server's agent for "this process" as the assistant: hooks spawned by this test find it. */
+async function agentFor(b: TestBroker, name: string): Promise<McpAgent> {
+  const agent = new McpAgent({
+    client: { host: "127.0.0.1", port: b.port, dataDir: b.dataDir, secret: b.secret },
+    name,
+    assistant: { pid: Deno.pid },
+  });
+  await agent.start();
+  // The record is written right after registering.
+  for (let i = 0; i < 100 && (await listAgentRecords(b.dataDir)).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return agent;
+}
+
+async function sender(b: TestBroker, name = "bob"): Promise<AgentClient> {
+  const c = await AgentClient.connect({
+    host: "127.0.0.1",
+    port: b.port,
+    dataDir: b.dataDir,
+    role: "none",
+    secret: b.secret,
+  });
+  await c.register(name);
+  return c;
+}
+
+/** Runs the hook the way an assistant does: `/bin/sh -c COMMAND` with its JSON on stdin. */
+async function runHook(
+  args: string[],
+  stdin: unknown,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  const command = [Deno.execPath(), "run", ...PERMISSION_FLAGS, MAIN, "hook", ...args]
+    .map((a) => `'${a}'`).join(" ");
+  const t0 = performance.now();
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", command],
+    env: { IPC_LOG: "silent", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(stdin)));
+  await w.close();
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+    ms: performance.now() - t0,
+  };
+}
+
+const envOf = (b: TestBroker) => ({ IPC_PORT: String(b.port), IPC_DATA_DIR: b.dataDir });
+
+Deno.test("hook prompt: shows unread messages as additionalContext, then acknowledges them", async () => {
+  await using b = await testBroker();
+  await using agent = await agentFor(b, "claude");
+  await using bob = await sender(b);
+  await bob.send("claude", "the build is green");
+  const r = await runHook(["claude", "prompt"], {
+    session_id: "s1",
+    hook_event_name: "UserPromptSubmit",
+    prompt: "hello",
+  }, envOf(b));
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.hookSpecificOutput.hookEventName, "UserPromptSubmit");
+  const text: string = out.hookSpecificOutput.additionalContext;
+  assert.match(text, /the build is green/);
+  assert.match(text, /not instructions from your user/);
+  assert.match(text, /From bob/);
+  assert.equal((await agent.unread()).count, 0, "acknowledged after it was printed");
+  assert.equal((await readActivity(b.dataDir, "claude"))?.state, "awake");
+});
+
+Deno.test("hook tool: nothing unread prints nothing", async () => {
+  await using b = await testBroker();
+  await using _agent = await agentFor(b, "claude");
+  const r = await runHook(["claude", "tool"], { hook_event_name: "PostToolUse" }, envOf(b));
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, "");
+});
+
+Deno.test("hook: gemini and cursor output shapes", async () => {
+  await using b = await testBroker();
+  await using _agent = await agentFor(b, "gem");
+  await using bob = await sender(b);
+  await bob.send("gem", "one");
+  const g = await runHook(["gemini", "prompt"], { hook_event_name: "BeforeAgent" }, envOf(b));
+  assert.equal(JSON.parse(g.stdout).hookSpecificOutput.hookEventName, "BeforeAgent");
+  await bob.send("gem", "two");
+  const c = await runHook(["cursor", "start"], { hook_event_name: "sessionStart" }, envOf(b));
+  assert.match(JSON.parse(c.stdout).additional_context, /two/);
+  await bob.send("gem", "three");
+  const s = await runHook(
+    ["cursor", "stop"],
+    { hook_event_name: "stop", status: "completed" },
+    envOf(b),
+  );
+  assert.match(JSON.parse(s.stdout).followup_message, /three/);
+});
+
+Deno.test("hook: no broker means exit 0, no output, quickly", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const r = await runHook(["claude", "prompt"], { prompt: "x" }, {
+      IPC_PORT: String(freePort()),
+      IPC_DATA_DIR: dataDir,
+    });
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, "");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("hook wake: an idle session is woken (exit 2, text on stderr) when a message arrives", async () => {
+  await using b = await testBroker();
+  await using agent = await agentFor(b, "claude");
+  await using bob = await sender(b);
+  const pending = runHook(["claude", "wake"], { hook_event_name: "Stop" }, envOf(b));
+  // Idle first, then the message.
+  for (let i = 0; i < 200; i++) {
+    if ((await readActivity(b.dataDir, "claude"))?.state === "idle") break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await bob.send("claude", "wake up please");
+  const r = await pending;
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /wake up please/);
+  assert.equal((await agent.unread()).count, 0);
+  const a = await readActivity(b.dataDir, "claude");
+  assert.equal(a?.wakes.length, 1);
+});
+
+Deno.test("hook wake: budget 0 and the loop guard do not arm; no_wake messages do not wake", async () => {
+  await using b = await testBroker();
+  await using _agent = await agentFor(b, "claude");
+  await using bob = await sender(b);
+  const off = await runHook(["claude", "wake", "--wake-budget", "0"], {}, envOf(b));
+  assert.equal(off.code, 0);
+  const now = Date.now();
+  await writeActivity(b.dataDir, {
+    name: "claude",
+    state: "idle",
+    since: now,
+    wakes: [now - 4000, now - 3000, now - 2000, now - 1000],
+  });
+  await bob.send("claude", "ping");
+  const guarded = await runHook(["claude", "wake"], {}, envOf(b));
+  assert.equal(guarded.code, 0, "loop guard");
+  assert.equal(guarded.stderr, "");
+});
