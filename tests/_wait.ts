@@ -7,6 +7,9 @@
  * @module
  */
 
+/** `T` without its falsy members: what a {@linkcode waitFor} probe returns once it holds. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "" | 0n>;
+
 /** How long and how often {@linkcode waitFor} looks. */
 export interface WaitOptions {
   /** Give up after this many milliseconds (default 10 000). */
@@ -31,14 +34,14 @@ export interface WaitOptions {
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
   options: WaitOptions = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const { timeout = 10_000, interval = 5, what = "a condition" } = options;
   const deadline = performance.now() + timeout;
   let lastError: unknown;
   while (true) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
       lastError = undefined;
     } catch (error) {
       lastError = error;

@@ -13,6 +13,7 @@ import { writeLargeMessage } from "../../lib/broker/large_messages.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { brokerLog, freePort, legacyRequest, RawClient, testBroker } from "../_helpers.ts";
 import { START_FAILED } from "../../lib/client/spawn.ts";
+import { waitFor } from "../_wait.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 const posix = Deno.build.os !== "windows";
@@ -263,9 +264,12 @@ Deno.test("a client that spawns a broker reports why it cannot start, at once", 
     );
     const ms = Date.now() - t0;
     assert.ok(ms < 10_000, `took ${ms} ms: the client waited for its deadline`);
-    // One broker was started, failed once, and nothing restarts it.
-    await new Promise((r) => setTimeout(r, 500));
-    const failed = (await brokerLog(dataDir)).filter((r) => r.event === START_FAILED);
+    // One broker was started, failed once, and nothing restarts it (the client
+    // that would have is done).
+    const failed = await waitFor(async () => {
+      const records = (await brokerLog(dataDir)).filter((r) => r.event === START_FAILED);
+      return records.length > 0 && records;
+    }, { what: "the broker's start failure in its log" });
     assert.equal(failed.length, 1, JSON.stringify(failed));
     assert.equal(failed[0].transient, false, "a damaged store is no race to retry");
     assert.match(String(failed[0].reason), /^Cannot open store/);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { legacyRequest, RawClient, testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -50,7 +51,7 @@ Deno.test("legacy: every action with the original's field names", opts, async ()
   assert.equal(typeof msgs[0].timestamp, "string");
   assert.deepEqual(msgs[0].message, { content: "hello", data: { k: "v" } });
   // Legacy check is check-and-clear (once the reply was written).
-  await new Promise((r) => setTimeout(r, 50));
+  await waitFor(async () => await tb.broker.store.depth("bob") === 0, { what: "the ack" });
   const again = await legacyRequest(p, { action: "check", instance_id: "bob", session_token: tbk });
   assert.deepEqual(again.messages, []);
 
@@ -156,8 +157,11 @@ Deno.test("legacy: a check reply stays under 64 KiB and nothing is lost", opts, 
     await c.write(JSON.stringify({ action: "check", session_token: b.session_token }));
     const text = await c.readToEnd();
     assert.ok(new TextEncoder().encode(text).length < 65536, `reply of ${text.length} bytes`);
-    for (const m of JSON.parse(text).messages) seen.push(Number(m.message.content.split(":")[0]));
-    await new Promise((r) => setTimeout(r, 20));
+    const got = JSON.parse(text).messages;
+    for (const m of got) seen.push(Number(m.message.content.split(":")[0]));
+    // Cleared once the reply was written: the next check starts after the ack.
+    const left = n - seen.length;
+    await waitFor(async () => await tb.broker.store.depth("b") === left, { what: "the ack" });
   }
   assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
 });

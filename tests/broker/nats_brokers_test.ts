@@ -11,6 +11,7 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { brokerProcess, freePort, testBroker } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
+import { waitFor } from "../_wait.ts";
 
 const SECRET = "shared-by-every-machine";
 const opts = { ignore: NATS_SKIP_REASON !== null, sanitizeOps: false, sanitizeResources: false };
@@ -47,7 +48,7 @@ Deno.test(
 
     // A wait on broker 2 is woken by a send through broker 1 (NATS subscription, no polling).
     const waiting = bob.wait({ timeoutMs: 5000, ack: true });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => b2.broker.service.waiters.size > 0, { what: "bob's wait to park" });
     const t0 = performance.now();
     await alice.send("bob", "across machines");
     const woke = await waiting;
