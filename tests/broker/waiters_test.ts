@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { WaiterRegistry } from "../../lib/broker/waiters.ts";
+import { waitFor } from "../_wait.ts";
 
 Deno.test("10,000 waiters with random deadlines expire in deadline order on one timer", async () => {
   const reg = new WaiterRegistry();
@@ -10,7 +11,7 @@ Deno.test("10,000 waiters with random deadlines expire in deadline order on one 
     reg.add({ name: `n${i % 100}`, deadline, settle: (woken) => !woken && settled.push(deadline) });
   }
   assert.equal(reg.size, 10_000);
-  while (settled.length < 10_000) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => settled.length === 10_000, { what: "every deadline" });
   for (let i = 1; i < settled.length; i++) assert.ok(settled[i] >= settled[i - 1]);
   assert.equal(reg.size, 0);
 });
@@ -35,5 +36,4 @@ Deno.test("wake settles every waiter of a name once; cancel and rename work", as
   reg.add({ name: "e", deadline: far, settle: (w) => log.push(`e:${w}`) });
   reg.clear(); // shutdown: settles as timed out, stops the timer
   assert.deepEqual(log.at(-1), "e:false");
-  await new Promise((r) => setTimeout(r, 10));
 });

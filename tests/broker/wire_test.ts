@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { RawClient, testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -93,8 +94,7 @@ Deno.test("wait blocks until a message arrives, and times out empty", opts, asyn
   const { c: b } = await registered(tb.port, tb.auth, "bob");
   try {
     await b.send({ id: "w", action: "wait", timeout_ms: 5000, ack: true });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(tb.broker.service.waiters.size, 1);
+    await waitFor(() => tb.broker.service.waiters.size === 1, { what: "the wait to park" });
     await a.request({ id: "s", action: "send", to_id: "bob", message: { content: "wake" } });
     const w = await b.next();
     assert.equal(w?.id, "w");
@@ -418,15 +418,22 @@ Deno.test("a message that lands while wait's first check is in flight wakes it",
   const { openSqliteStore } = await import("../../lib/state/sqlite_store.ts");
   const dir = await Deno.makeTempDir();
   const real = await openSqliteStore(`${dir}/agent-ipc.db`);
-  // A store whose reads take a network round trip, as with NATS.
-  let slowPeeks = 0;
+  // A store whose reads take a network round trip, as with NATS: the test
+  // holds the next peek's answer until it has sent the message.
+  let hold: PromiseWithResolvers<void> | undefined;
+  const inFlight = Promise.withResolvers<void>();
   const slow = new Proxy(real, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
       if (prop === "peek") {
         return async (...args: Parameters<typeof real.peek>) => {
           const r = await real.peek(...args);
-          if (slowPeeks-- > 0) await new Promise((res) => setTimeout(res, 150));
+          const held = hold;
+          hold = undefined;
+          if (held) {
+            inFlight.resolve();
+            await held.promise;
+          }
           return r;
         };
       }
@@ -437,11 +444,13 @@ Deno.test("a message that lands while wait's first check is in flight wakes it",
   const { c: a } = await registered(tb.port, tb.auth, "alice");
   const { c: b } = await registered(tb.port, tb.auth, "bob");
   try {
-    slowPeeks = 1;
+    hold = Promise.withResolvers<void>();
+    const release = hold.resolve;
     const t0 = Date.now();
     await b.send({ id: "w", action: "wait", timeout_ms: 3000 });
-    await new Promise((r) => setTimeout(r, 50)); // the first check is in flight now
+    await inFlight.promise; // the first check has read an empty queue and is in flight now
     await a.request({ action: "send", to_id: "bob", message: { content: "during" } });
+    release();
     const w = await b.next();
     assert.equal((w?.messages as unknown[]).length, 1);
     assert.ok(Date.now() - t0 < 1500, `woken after ${Date.now() - t0} ms, not at the timeout`);
@@ -476,7 +485,7 @@ Deno.test("a send or broadcast repeated with its client_id is stored once", opts
 
     // A repeat wakes no waiter: this wait times out empty.
     await b.send({ id: "w", action: "wait", timeout_ms: 300 });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => tb.broker.service.waiters.size === 1, { what: "the wait to park" });
     assert.equal((await a.request(send)).duplicate, true);
     const w = await b.next();
     assert.equal(w?.id, "w");
