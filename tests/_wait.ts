@@ -55,6 +55,35 @@ export async function waitFor<T>(
 }
 
 /**
+ * Resolves with `read()` once it has stopped changing for `quietMs` (a stall:
+ * a writer the other side no longer reads, a count that stopped growing);
+ * `onRead` sees every value on the way, e.g. to keep the largest.
+ *
+ * @example
+ * ```ts
+ * const stalledAt = await steady(() => written, { quietMs: 300 });
+ * ```
+ */
+export async function steady<T>(
+  read: () => T,
+  options: WaitOptions & { quietMs?: number; onRead?: (value: T) => void } = {},
+): Promise<T> {
+  const { quietMs = 200, onRead } = options;
+  let last = read();
+  let since = performance.now();
+  return await waitFor(() => {
+    const value = read();
+    onRead?.(value);
+    if (value !== last) {
+      last = value;
+      since = performance.now();
+      return false;
+    }
+    return performance.now() - since >= quietMs && { value };
+  }, { what: "a value to stop changing", ...options }).then((r) => r.value);
+}
+
+/**
  * A clock a test moves by hand, for code that takes `now: () => number`.
  *
  * @example

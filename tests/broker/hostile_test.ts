@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { encodeFrame, framePayload } from "../../lib/protocol/framing.ts";
 import { legacyRequest, RawClient, testBroker } from "../_helpers.ts";
+import { steady, waitFor } from "../_wait.ts";
 import { runFuzz } from "../chaos/_fuzz.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -110,6 +111,7 @@ Deno.test("HTTP and WebSocket requests on the broker port get nothing", opts, as
     fetch(`http://127.0.0.1:${tb.port}/`, { method: "POST", body: '{"action":"ping"}' })
   );
   const ws = new WebSocket(`ws://127.0.0.1:${tb.port}/`);
+  const closed = new Promise((resolve) => ws.addEventListener("close", resolve));
   const outcome = await new Promise<string>((resolve) => {
     ws.onopen = () => resolve("open");
     ws.onerror = () => resolve("error");
@@ -117,7 +119,7 @@ Deno.test("HTTP and WebSocket requests on the broker port get nothing", opts, as
   });
   assert.notEqual(outcome, "open");
   ws.close();
-  await new Promise((r) => setTimeout(r, 20));
+  await closed;
 });
 
 Deno.test(
@@ -137,7 +139,8 @@ Deno.test(
         written += chunk.length;
       }
     })().catch(() => {});
-    await new Promise((r) => setTimeout(r, 1_500));
+    await waitFor(() => written > 0, { what: "the first chunk to go out" });
+    await steady(() => written, { quietMs: 300 });
     // The broker stopped reading once its write queue passed its cap, so our
     // writes stalled long before all 22 MB went out.
     assert.ok(written < 100 * chunk.length, `all ${written} bytes were accepted`);
@@ -159,10 +162,10 @@ Deno.test("pipelined waits that answer late cannot pile up without bound", opts,
     for (let i = 0; i < 20_000; i++) all.set(one, i * one.length);
     const writing = c.write(all).catch(() => {});
     let most = 0;
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      most = Math.max(most, tb.broker.service.waiters.size);
-    }
+    const keepMost = (n: number) => most = Math.max(most, n);
+    const held = () => tb.broker.service.waiters.size;
+    await waitFor(() => keepMost(held()) > 500, { what: "500 waits taken in" });
+    await steady(held, { quietMs: 300, onRead: keepMost });
     assert.ok(most > 500, `only ${most} waits were taken in`);
     assert.ok(most < 2_000, `${most} waits held at once`);
     assert.equal((await legacyRequest(tb.port, { action: "ping" })).status, "ok");
@@ -295,7 +298,9 @@ Deno.test("legacy check replies fit 64 KiB of bytes, not of characters", opts, a
         assert.deepEqual(m.message.data, data);
         seen.push(m.message.content);
       }
-      await new Promise((r) => setTimeout(r, 20));
+      // Cleared once the reply was written: the next check starts after the ack.
+      const left = 5 - seen.length;
+      await waitFor(async () => await tb.broker.store.depth("old") === left, { what: "the ack" });
     }
     assert.deepEqual(seen, ["c0", "c1", "c2", "c3", "c4"]);
   } finally {
