@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 import { VERSION } from "../../lib/version.ts";
 import { CliPlace, jsonOf, type Result } from "./_cli.ts";
 
@@ -249,11 +250,7 @@ Deno.test("wait returns the first batch, times out with exit 0, follows until --
 
 /** Waits until `n` wait requests are parked on the broker (the waiter is listening). */
 async function waitForWaiter(service: { waiters: { size: number } }, n: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (service.waiters.size < n) {
-    if (Date.now() > deadline) throw new Error("no waiter parked on the broker");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(() => service.waiters.size >= n, { timeout: 15_000, what: `${n} parked waits` });
 }
 
 Deno.test("--version and help list every command", async () => {
