@@ -58,7 +58,7 @@ Deno.test("delivery: onResponseWritten reports responses after send resolves, no
   const order: string[] = [];
   const transport = {
     async send(m: JSONRPCMessage) {
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 0)); // the write completes on a later turn
       order.push(`sent ${"id" in m ? m.id : "-"}`);
     },
   };

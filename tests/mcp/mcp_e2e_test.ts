@@ -16,7 +16,9 @@ import type { CallToolResult } from "../../lib/deps.ts";
 import { Client, StdioClientTransport } from "../_deps.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { openSqliteStore } from "../../lib/state/sqlite_store.ts";
 import { freePort, testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -91,12 +93,19 @@ async function withLogs(e: Env, fn: () => Promise<void>): Promise<void> {
 }
 
 async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
+  const { value } = await waitFor(async () => {
+    const v = await fn();
+    return v !== undefined && { value: v };
+  }, { timeout: ms, interval: 20 });
+  return value;
+}
+
+/** Asserts `queued()` stays `n` for `ms` milliseconds. */
+async function steadyQueue(queued: () => Promise<number | undefined>, n: number, ms: number) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    assert.equal(await queued(), n, "nothing acknowledged while the response is unwritten");
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -264,7 +273,22 @@ Deno.test({
   sanitizeOps: false, // the killed child's pipes close asynchronously
   sanitizeResources: false,
   async fn() {
-    await using tb = await testBroker();
+    // The broker's store tells the test when alice's check has read her queue.
+    const dir = await Deno.makeTempDir({ prefix: "ipc-test-" });
+    const real = await openSqliteStore(join(dir, "agent-ipc.db"));
+    const checks: number[] = [];
+    const watched = new Proxy(real, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (prop !== "peek") return typeof v === "function" ? v.bind(target) : v;
+        return (...args: Parameters<typeof real.peek>) => {
+          if (args[0] === "alice") checks.push(performance.now());
+          return real.peek(...args);
+        };
+      },
+    });
+    await using tb = await testBroker({ dataDir: dir, openedStore: watched });
+    using _cleanup = { [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }) };
     const e = { port: tb.port, dir: tb.dataDir, dataDir: tb.dataDir };
     const sender = await AgentClient.connect({
       host: "127.0.0.1",
@@ -282,9 +306,12 @@ Deno.test({
       const p1 = new RawMcp(e, ["--name", "alice"]);
       await p1.initialize();
       // Stdout is never read past here: the response cannot be written out.
+      const before = checks.length;
       await p1.send({ id: 1, method: "tools/call", params: { name: "check", arguments: {} } });
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(await queued(), 30, "nothing acknowledged while the response is unwritten");
+      // Once the check has read the queue, an ack made before the response is
+      // written out would come at once: watch the queue for a while after it.
+      await waitFor(() => checks.length > before, { what: "alice's check to read her queue" });
+      await steadyQueue(queued, 30, 300);
       await p1.kill();
       assert.equal(await queued(), 30);
 

@@ -15,6 +15,7 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { createIpcMcpServer } from "../../lib/mcp/server.ts";
 import { type TestBroker, testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 
 interface Rig extends AsyncDisposable {
   tb: TestBroker;
@@ -22,8 +23,8 @@ interface Rig extends AsyncDisposable {
   client: Client;
   /** Responses the server transport wrote, by request id. */
   sent: JSONRPCMessage[];
-  /** When set, the server "dies" before writing responses: they are dropped. */
-  drop: { responses: boolean };
+  /** When set, the server "dies" before writing responses: they are dropped (and counted). */
+  drop: { responses: boolean; dropped: number };
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   peer(name: string): Promise<AgentClient>;
 }
@@ -40,11 +41,14 @@ async function rig(
   const app = createIpcMcpServer(agent, { pollMs: opts.pollMs ?? 50 });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const sent: JSONRPCMessage[] = [];
-  const drop = { responses: false };
+  const drop = { responses: false, dropped: 0 };
   const send = serverSide.send.bind(serverSide);
   serverSide.send = (message, options) => {
     const isResponse = "id" in message && !("method" in message);
-    if (isResponse && drop.responses) return new Promise(() => {}); // never written
+    if (isResponse && drop.responses) {
+      drop.dropped++;
+      return new Promise(() => {}); // never written
+    }
     sent.push(message);
     return send(message, options);
   };
@@ -87,11 +91,7 @@ function text(r: CallToolResult): string {
 }
 
 async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(cond, { timeout: ms });
 }
 
 Deno.test("mcp: the tool list is the nine tools, short enough for a context", async () => {
@@ -166,7 +166,8 @@ Deno.test("mcp: a response never written leaves its messages queued (at least on
   await assert.rejects(
     r.client.callTool({ name: "check", arguments: {} }, undefined, { timeout: 300 }),
   );
-  await new Promise((res) => setTimeout(res, 100));
+  // The server has "written" (dropped) its response: an ack would have been sent by now.
+  await waitFor(() => r.drop.dropped === 1, { what: "the check's response" });
   assert.equal((await bob.list()).find((i) => i.id === "alice")?.queued, 1);
   r.drop.responses = false;
   // The client's timeout cancelled the request: the held message is released.
@@ -191,7 +192,7 @@ Deno.test("mcp: broadcast, rename, wait, list and their errors", async () => {
   assert.match(text(badName), /Invalid name/);
 
   const waited = r.call("wait", { timeout_s: 5 });
-  await new Promise((res) => setTimeout(res, 100));
+  await waitFor(() => r.tb.broker.service.waiters.size === 1, { what: "the wait to park" });
   await kai.send("alice", "ping from kai");
   const w = text(await waited);
   assert.match(w, /From kai at .*:\n> ping from kai/);
@@ -264,7 +265,7 @@ Deno.test("mcp: resources and the inbox subscription", async () => {
   await r.client.subscribeResource({ uri: "ipc://inbox" });
   await until(() => r.agent.connected);
   const bob = await r.peer("bob");
-  await new Promise((res) => setTimeout(res, 100)); // the watcher parks its wait
+  await waitFor(() => r.tb.broker.service.waiters.size === 1, { what: "the watcher's wait" });
   await bob.send("alice", "one");
   await until(() => updates.length >= 1);
   // The queue is not empty now: a second arrival is noticed by polling.
