@@ -1,8 +1,10 @@
 /**
  * Smoke run of the official MCP Inspector CLI against the real `main.ts mcp`:
  * `tools/list` (with `--strict` schema portability checks) and a
- * `tools/call`. The inspector is fetched from the npm registry by Deno; the
- * test fails when it cannot be fetched (CI has the registry).
+ * `tools/call`. It runs offline: the inspector is pinned in deno.lock (the
+ * never-called import below puts it in the module graph, so
+ * `deno install --entrypoint` caches it with the rest) and runs with
+ * `--frozen --cached-only`, so the test never reaches the registry.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +13,11 @@ import { freePort } from "../_helpers.ts";
 
 const INSPECTOR = "npm:@modelcontextprotocol/inspector@2.12.0";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** Never called: makes the inspector part of the module graph (see the module doc). */
+export const pinInspector = () =>
+  import("npm:@modelcontextprotocol/inspector@2.12.0/clients/launcher/build/index.js");
 
 async function inspector(
   dir: string,
@@ -25,12 +32,12 @@ async function inspector(
     "IPC_LOG=warn",
   ].flatMap((kv) => ["-e", kv]);
   const out = await new Deno.Command(Deno.execPath(), {
-    // --no-lock / --no-config: the inspector's packages stay out of the project's lock file.
+    // The project's deno.json and deno.lock (cwd), nothing fetched.
     args: [
       "run",
       "-A",
-      "--no-lock",
-      "--no-config",
+      "--frozen",
+      "--cached-only",
       INSPECTOR,
       "--cli",
       ...env,
@@ -43,6 +50,7 @@ async function inspector(
       "inspector",
       ...method,
     ],
+    cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -60,7 +68,11 @@ Deno.test("mcp inspector: the official CLI lists the tools and calls one", async
     if (
       /Could not find|Failed to fetch|error sending request|failed to resolve/i.test(list.stderr)
     ) {
-      throw new Error(`The MCP Inspector could not be fetched:\n${list.stderr.slice(-2000)}`);
+      throw new Error(
+        "The MCP Inspector is not in Deno's cache: run " +
+          "`deno install --frozen --entrypoint tests/mcp/inspector_test.ts` once " +
+          `(.ci/run does):\n${list.stderr.slice(-2000)}`,
+      );
     }
     assert.equal(list.code, 0, `tools/list failed:\n${list.stderr.slice(-2000)}`);
     const tools = JSON.parse(list.stdout).tools as { name: string }[];
