@@ -16,7 +16,7 @@ Deno.test("10,000 waiters with random deadlines expire in deadline order on one 
   assert.equal(reg.size, 0);
 });
 
-Deno.test("wake settles every waiter of a name once; cancel and rename work", async () => {
+Deno.test("wake settles every waiter of a name once; cancel and rename work", () => {
   const reg = new WaiterRegistry();
   const log: string[] = [];
   const far = Date.now() + 60_000;
