@@ -27,8 +27,12 @@ export const PINNED = {
 /** One of the pinned assistants. */
 export type CliId = keyof typeof PINNED;
 
-/** Absolute path of the program's entry. */
-export const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+/**
+ * Absolute path of the program's entry: this checkout's, or another one's named by
+ * `AGENT_IPC_E2E_MAIN` (to run these tests against a branch checked out elsewhere).
+ */
+export const MAIN = Deno.env.get("AGENT_IPC_E2E_MAIN") ||
+  fileURLToPath(new URL("../../main.ts", import.meta.url));
 const PTY = fileURLToPath(new URL("./_pty.py", import.meta.url));
 
 const dec = new TextDecoder();
