@@ -139,7 +139,7 @@ export async function preseedGemini(world: World): Promise<void> {
     security: { auth: { selectedType: "gemini-api-key" } },
     privacy: { usageStatisticsEnabled: false },
     telemetry: { enabled: false },
-    general: { disableAutoUpdate: true, disableUpdateNag: true },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
     ide: { enabled: false },
   });
   await world.write(".gemini/settings.json", JSON.stringify(settings, null, 2));

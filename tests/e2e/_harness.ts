@@ -125,14 +125,9 @@ export const QUIET_ENV: Readonly<Record<string, string>> = {
   DISABLE_AUTOUPDATER: "1",
   DISABLE_TELEMETRY: "1",
   DISABLE_ERROR_REPORTING: "1",
-  // Gemini CLI (settings.json also says so: see preseed).
+  // Gemini CLI; its update check and usage statistics are off in settings.json (preseed).
   GEMINI_TELEMETRY_ENABLED: "false",
-  GEMINI_CLI_DISABLE_AUTO_UPDATE: "true",
-  // Codex reads config.toml (preseed); no env switch is documented besides these.
-  CODEX_DISABLE_UPDATE_CHECK: "1",
-  NO_UPDATE_NOTIFIER: "1",
-  npm_config_update_notifier: "false",
-  DO_NOT_TRACK: "1",
+  // Codex has no env switch: config.toml turns off the update check and analytics (preseed).
 };
 
 /** The API key the CLIs present to the fake models. */
