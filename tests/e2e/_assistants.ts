@@ -108,6 +108,12 @@ export async function preseedCodex(world: World, model: FakeModel): Promise<void
       `[feedback]`,
       `enabled = false`,
       ``,
+      // The curated-plugins sync at start-up reaches GitHub; apps reach chatgpt.com.
+      `[features]`,
+      `plugins = false`,
+      `remote_plugin = false`,
+      `apps = false`,
+      ``,
       `[projects."${project}"]`,
       `trust_level = "trusted"`,
       ``,

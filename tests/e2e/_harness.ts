@@ -125,6 +125,8 @@ export const QUIET_ENV: Readonly<Record<string, string>> = {
   DISABLE_AUTOUPDATER: "1",
   DISABLE_TELEMETRY: "1",
   DISABLE_ERROR_REPORTING: "1",
+  // Interactive Claude Code clones its official plugin marketplace from GitHub at start.
+  CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL: "1",
   // Gemini CLI; its update check and usage statistics are off in settings.json (preseed).
   GEMINI_TELEMETRY_ENABLED: "false",
   // Codex has no env switch: config.toml turns off the update check and analytics (preseed).
