@@ -13,6 +13,20 @@ import { hostBrokerWith } from "../../lib/app/host_broker.ts";
 import { setLogLevel } from "../../lib/log.ts";
 import { brokerLog, brokerProcess, countEvents, freePort } from "../_helpers.ts";
 import { START_FAILED } from "../../lib/client/spawn.ts";
+import { waitFor } from "../_wait.ts";
+
+/** Pids of the processes whose command line names `dataDir` (Linux /proc). */
+function brokersOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(dataDir) && cmdline.includes("broker")) pids.push(Number(entry.name));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
 
 Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is lost", {
   sanitizeOps: true,
@@ -52,10 +66,16 @@ Deno.test("SIGTERM under load: survivors take over, no request fails, nothing is
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 700));
+    const total = () => acked.reduce((sum, a) => sum + a.length, 0);
+    await waitFor(() => total() >= 60, { what: "60 sends before the stop" });
     broker.kill("SIGTERM");
     assert.equal((await broker.status).code, 0, "the broker stops cleanly on SIGTERM");
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Sends go on through a survivor's broker.
+    const atStop = total();
+    await waitFor(() => clients.some((c) => c.hostedBroker) && total() >= atStop + 60, {
+      timeout: 15_000,
+      what: "60 sends through a survivor",
+    });
     stop = true;
     await Promise.all(senders);
     assert.deepEqual(errors, [], "no send failed during the failover");
@@ -107,7 +127,10 @@ Deno.test("spawn-role clients that find no broker at once start one between them
     clients.push(...await Promise.all(Array.from({ length: 10 }, () => AgentClient.connect(opts))));
     const status = await clients[0].status();
     brokerPid = (status.broker as { pid: number }).pid;
-    await new Promise((r) => setTimeout(r, 1_000)); // any loser has logged by now
+    // A broker that lost a race logs, then exits: once only ours runs, all have logged.
+    await waitFor(() => brokersOf(dataDir).every((pid) => pid === brokerPid), {
+      what: "only one broker process for the data dir",
+    });
     const log = await brokerLog(dataDir);
     const started = countEvents(log, "listening") + countEvents(log, START_FAILED);
     // Before the claim, each of the 10 started a broker and 9 lost the race.
@@ -118,14 +141,7 @@ Deno.test("spawn-role clients that find no broker at once start one between them
     for (const c of clients) await c.close();
     if (brokerPid) {
       Deno.kill(brokerPid, "SIGTERM");
-      for (let i = 0; i < 100; i++) {
-        try {
-          Deno.kill(brokerPid, "SIGCONT");
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => !brokersOf(dataDir).includes(brokerPid!), { what: "the broker to exit" });
     }
     await Deno.remove(dataDir, { recursive: true });
   }
