@@ -18,6 +18,7 @@ import {
   startNatsServer,
 } from "../_nats_server.ts";
 import { storeContract } from "./store_contract.ts";
+import { waitFor } from "../_wait.ts";
 
 const ignore = NATS_SKIP_REASON !== null;
 
@@ -153,8 +154,9 @@ Deno.test({ name: "NATS store: queues, sessions, renames, history", ignore }, as
     await s1.register("amy", "ha", 100, { revokeOthers: false });
     await s1.touch("amy", 5_000);
     assert.equal((await s1.instance("amy"))?.lastSeen, 5_000);
-    await new Promise((r) => setTimeout(r, 700));
-    assert.equal((await s2.instance("amy"))?.lastSeen, 5_000);
+    await waitFor(async () => (await s2.instance("amy"))?.lastSeen === 5_000, {
+      what: "the touch to be flushed",
+    });
     assert.equal((await s2.instances())[0].lastSeen, 5_000);
   });
 
@@ -417,9 +419,14 @@ Deno.test(
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 300));
+    const counts = () => resolved.map((ids) => ids.length);
+    await waitFor(() => counts().every((n) => n >= 6), { what: "sends before the restart" });
     await nats.restart();
-    await new Promise((r) => setTimeout(r, 300));
+    const atRestart = counts();
+    await waitFor(() => counts().every((n, p) => n >= atRestart[p] + 6), {
+      timeout: 15_000,
+      what: "sends after the restart",
+    });
     stop = true;
     await Promise.all(producers);
     const queued = (await other.peek("sink", 100_000)).map((m) => m.id);
