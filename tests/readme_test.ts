@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort } from "./_helpers.ts";
+import { waitFor } from "./_wait.ts";
 import { DEFAULT_HOST, LIMITS, type NumericSetting, SETTINGS, TTLS } from "../lib/defaults.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -137,14 +138,14 @@ Deno.test("the quick start runs as written", async () => {
     try {
       const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid;
       Deno.kill(pid, "SIGTERM");
-      for (let i = 0; i < 50; i++) {
+      await waitFor(() => {
         try {
           Deno.kill(pid, "SIGCONT");
-          await new Promise((r) => setTimeout(r, 100));
+          return false;
         } catch {
-          break;
+          return true; // gone
         }
-      }
+      }, { timeout: 5_000, what: "the background broker to exit" }).catch(() => {});
     } catch { /* no broker */ }
     await Deno.remove(home, { recursive: true });
   }

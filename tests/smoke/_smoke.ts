@@ -273,6 +273,16 @@ function freePort(): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Whether process `pid` still exists (a signal that changes nothing reaches it). */
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether something accepts connections on 127.0.0.1:port. */
 async function listening(port: number): Promise<boolean> {
   try {
@@ -459,10 +469,9 @@ export async function checkAutoBroker(target: Target): Promise<string> {
       try {
         Deno.kill(pid, "SIGTERM");
       } catch { /* already gone */ }
-      await until("the background broker stops", async () => !(await listening(place.port)))
+      // Its store closes after the port: the temp dir goes once the process is gone.
+      await until("the background broker exits", () => Promise.resolve(!alive(pid!)))
         .catch(() => {});
-      // Its store closes after the port: give it a moment before the temp dir goes.
-      await sleep(200);
     }
   }
 }
