@@ -19,8 +19,6 @@ import { isDataDirLocked } from "../state/data_dir.ts";
 import { type ConnectOptions, FramedClient, NotABrokerError } from "./framed_client.ts";
 import { Spawner } from "./spawn.ts";
 
-export { brokerCommand, spawnDetachedBroker, START_FAILED } from "./spawn.ts";
-
 const log = logger("election");
 
 /**
