@@ -27,6 +27,8 @@ export const ERROR_CODES = [
   "E_UNAVAILABLE", // no broker could be reached or started
   "E_STORE", // the store failed (disk full, corrupt data dir)
   "E_INTERNAL", // a bug: reported, logged, never fatal
+  "E_CLAIMED", // a file claim conflicts with another agent's claim
+  "E_PATH_ESCAPE", // a claim path leaves the repository root (or is not normalised)
 ] as const;
 
 /** One stable error code. */

@@ -103,6 +103,38 @@ export interface PingRequest extends RequestBase {
   nonce?: string;
 }
 
+/**
+ * `claim`: lease files under a repository root (advisory). All or nothing:
+ * when any path overlaps a live claim of another agent (exclusive on either
+ * side), nothing is claimed and the error `E_CLAIMED` lists the conflicts.
+ * Claiming a path the caller already holds renews it.
+ */
+export interface ClaimRequest extends RequestBase {
+  action: "claim";
+  /** Absolute path of the repository root (git top level, else a directory). */
+  root: string;
+  /** Paths or globs relative to `root`, POSIX, normalised (see `globs.ts`). */
+  paths: string[];
+  /** Lease length (default 30 minutes, at most 24 hours). */
+  ttl_ms?: number;
+  /** Shared claims coexist with other shared claims, never with exclusive ones. */
+  shared?: boolean;
+  /** Why, shown to whoever runs into the claim. */
+  reason?: string;
+}
+/** `release`: drop claims of the caller; without `paths`, all of them (under `root` if given). */
+export interface ReleaseRequest extends RequestBase {
+  action: "release";
+  root?: string;
+  paths?: string[];
+}
+/** `claims`: the live claims (under `root`; with `paths`, only those overlapping them). */
+export interface ClaimsRequest extends RequestBase {
+  action: "claims";
+  root?: string;
+  paths?: string[];
+}
+
 /** Every request, keyed on `action`. */
 export type Request =
   | RegisterRequest
@@ -116,7 +148,10 @@ export type Request =
   | WhoamiRequest
   | StatusRequest
   | UnregisterRequest
-  | PingRequest;
+  | PingRequest
+  | ClaimRequest
+  | ReleaseRequest
+  | ClaimsRequest;
 
 /** The name of an action. */
 export type Action = Request["action"];
@@ -135,6 +170,9 @@ export const ACTIONS: readonly Action[] = [
   "status",
   "unregister",
   "ping",
+  "claim",
+  "release",
+  "claims",
 ];
 
 /** A message as delivered on the wire (legacy clients read `from`, `to`, `timestamp`, `message`). */
@@ -157,6 +195,19 @@ export interface WireInstance {
   online: boolean;
   queued: number;
   host?: string;
+}
+
+/** A file claim as `claim`, `release` and `claims` report it. */
+export interface WireClaim {
+  root: string;
+  path: string;
+  holder: string;
+  shared: boolean;
+  reason?: string;
+  /** ISO 8601 UTC. */
+  claimed_at: string;
+  /** ISO 8601 UTC. */
+  expires_at: string;
 }
 
 /** The reply envelope. */

@@ -8,6 +8,7 @@
 
 import { IpcError } from "./errors.ts";
 import { LIMITS } from "../defaults.ts";
+import { checkClaimPath } from "./globs.ts";
 import type { Action, JsonObject, MessageBody, Request, RequestId } from "./messages.ts";
 import { ACTIONS } from "./messages.ts";
 
@@ -24,6 +25,15 @@ export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 /** Longest accepted `wait` timeout: 5 minutes. */
 export const MAX_WAIT_MS = LIMITS.maxWaitMs;
+
+/** Default lease of a file claim: 30 minutes. */
+export const DEFAULT_CLAIM_TTL_MS = 1_800_000;
+/** Longest lease of a file claim: 24 hours. */
+export const MAX_CLAIM_TTL_MS = 86_400_000;
+/** Most paths in one claim, release or claims request. */
+export const MAX_CLAIM_PATHS = 1000;
+/** Longest claim reason, characters. */
+export const MAX_CLAIM_REASON = 200;
 
 /** Throws unless `name` is a valid instance name (reserved names allowed). */
 export function checkName(name: unknown, field: string): string {
@@ -124,6 +134,37 @@ function body(raw: JsonObject): MessageBody {
     return { content, data: data as JsonObject };
   }
   return { content };
+}
+
+function claimRoot(raw: JsonObject, required: boolean): string | undefined {
+  const root = optString(raw, "root");
+  if (root === undefined) {
+    if (required) throw new IpcError("E_BAD_FIELD", `Field "root" is required`);
+    return undefined;
+  }
+  // deno-lint-ignore no-control-regex
+  if (root.length > 4096 || /[\u0000-\u001f]/.test(root) || !/^(\/|[A-Za-z]:[\\/])/.test(root)) {
+    throw new IpcError("E_BAD_FIELD", `Field "root" must be an absolute directory path`);
+  }
+  return root;
+}
+
+function claimPaths(raw: JsonObject, required: boolean): string[] | undefined {
+  const paths = raw.paths;
+  if (paths === undefined || paths === null) {
+    if (required) throw new IpcError("E_BAD_FIELD", `Field "paths" is required`);
+    return undefined;
+  }
+  if (
+    !Array.isArray(paths) || paths.length > MAX_CLAIM_PATHS ||
+    (required && paths.length === 0) || !paths.every((p) => typeof p === "string")
+  ) {
+    throw new IpcError(
+      "E_BAD_FIELD",
+      `Field "paths" must be a list of 1 to ${MAX_CLAIM_PATHS} paths relative to "root"`,
+    );
+  }
+  return (paths as string[]).map(checkClaimPath);
 }
 
 /**
@@ -227,6 +268,37 @@ export function parseRequest(raw: JsonObject): Request {
         throw new IpcError("E_BAD_FIELD", `Field "nonce" must be 16 to 128 of A-Z a-z 0-9 _ -`);
       }
       return { ...base, action: "ping", nonce };
+    }
+    case "claim": {
+      const reason = optString(raw, "reason");
+      if (reason !== undefined && reason.length > MAX_CLAIM_REASON) {
+        throw new IpcError(
+          "E_BAD_FIELD",
+          `Field "reason" must be at most ${MAX_CLAIM_REASON} characters`,
+        );
+      }
+      const ttl_ms = optInt(raw, "ttl_ms", 1000, MAX_CLAIM_TTL_MS);
+      const shared = optBool(raw, "shared");
+      return {
+        ...base,
+        action: "claim",
+        root: claimRoot(raw, true)!,
+        paths: claimPaths(raw, true)!,
+        ...(ttl_ms === undefined ? {} : { ttl_ms }),
+        ...(shared === undefined ? {} : { shared }),
+        ...(reason ? { reason } : {}),
+      };
+    }
+    case "release":
+    case "claims": {
+      const root = claimRoot(raw, false);
+      const paths = claimPaths(raw, false);
+      return {
+        ...base,
+        action,
+        ...(root === undefined ? {} : { root }),
+        ...(paths === undefined ? {} : { paths }),
+      } as Request;
     }
   }
 }

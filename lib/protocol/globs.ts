@@ -1,0 +1,360 @@
+/**
+ * Claim paths: their checks, and whether two of them can name a common file.
+ *
+ * A claim path is POSIX, relative to a repository root, and may be a glob:
+ * `*` (any characters but `/`), `?` (one of them), `[a-z]` / `[!a-z]` (one
+ * of a class), `{a,b}` (alternatives), `**` as a whole segment (any number of
+ * directories, none included), `\` escapes the next character. A path
+ * without glob characters also covers everything below it, so claiming `src`
+ * claims `src/a.ts`. Two claims overlap when some path matches both: each is
+ * compiled to a small automaton and their product is searched for a state
+ * where both accept, so `src/*.ts` and `src/x/**` do not overlap while
+ * `src/**` and `src/a.ts` do. Pure: no I/O.
+ *
+ * @module
+ */
+
+import { IpcError } from "./errors.ts";
+
+/** Longest claim path, characters. */
+export const MAX_CLAIM_PATH = 1024;
+/** Most alternatives a `{a,b}` expansion may produce. */
+const MAX_ALTERNATIVES = 64;
+
+/**
+ * Throws `E_PATH_ESCAPE` unless `path` is a clean relative path inside its
+ * root (no `..`, no leading `/`, no empty or `.` segment) and `E_BAD_FIELD`
+ * when it is too long or holds a control character.
+ *
+ * @example
+ * ```ts
+ * checkClaimPath("src/**"); // "src/**"
+ * checkClaimPath("../etc"); // throws E_PATH_ESCAPE
+ * ```
+ */
+export function checkClaimPath(path: string): string {
+  if (path.length === 0 || path.length > MAX_CLAIM_PATH) {
+    throw new IpcError("E_BAD_FIELD", `A claim path must be 1 to ${MAX_CLAIM_PATH} characters`);
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f]/.test(path)) {
+    throw new IpcError(
+      "E_BAD_FIELD",
+      `Claim path ${JSON.stringify(path)} holds a control character`,
+    );
+  }
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) {
+    throw new IpcError(
+      "E_PATH_ESCAPE",
+      `Claim path "${path}" is absolute: give it relative to the repository root`,
+    );
+  }
+  for (const seg of path.split("/")) {
+    if (seg === "..") {
+      throw new IpcError("E_PATH_ESCAPE", `Claim path "${path}" leaves the repository root`);
+    }
+    if (seg === "" || seg === ".") {
+      throw new IpcError(
+        "E_PATH_ESCAPE",
+        `Claim path "${path}" is not normalised (empty or "." segment)`,
+      );
+    }
+  }
+  return path;
+}
+
+/** True when `path` uses glob syntax (else it is a plain path, covering what is below it). */
+export function isGlob(path: string): boolean {
+  return /[*?[{\\]/.test(path);
+}
+
+// --- automata ----------------------------------------------------------------
+
+/** A set of characters: a literal, any but `/`, or a class. */
+type CharSet =
+  | { kind: "lit"; c: string }
+  | { kind: "any" }
+  | { kind: "class"; ranges: [number, number][]; negated: boolean };
+
+/** One step of a pattern. */
+type Token =
+  | { kind: "char"; set: CharSet }
+  | { kind: "star" } // any run of non-`/` characters
+  | { kind: "dirs" } // `**/`: nothing, or a run of characters ending in `/`
+  | { kind: "tail" } // trailing `**`: any run of characters
+  | { kind: "subtree" }; // after a plain path: nothing, or `/` and anything
+
+function has(set: CharSet, code: number): boolean {
+  if (code === 47) return set.kind === "lit" && set.c === "/";
+  switch (set.kind) {
+    case "lit":
+      return set.c.codePointAt(0) === code;
+    case "any":
+      return true;
+    case "class": {
+      const inside = set.ranges.some(([lo, hi]) => code >= lo && code <= hi);
+      return inside !== set.negated;
+    }
+  }
+}
+
+type ClassSet = { ranges: [number, number][]; negated: boolean };
+
+/** Whether some character is in both sets (`any` and classes never hold `/`). */
+function meet(a: CharSet, b: CharSet): boolean {
+  if (a.kind === "lit") return has(b, a.c.codePointAt(0)!);
+  if (b.kind === "lit") return has(a, b.c.codePointAt(0)!);
+  if (a.kind === "any" && b.kind === "any") return true;
+  if (a.kind === "any" || b.kind === "any") {
+    const other = (a.kind === "any" ? b : a) as ClassSet;
+    return other.negated || other.ranges.some(([lo, hi]) => hi > lo || lo !== 47);
+  }
+  const [x, y] = [a, b] as ClassSet[];
+  if (x.negated && y.negated) return true;
+  if (!x.negated && !y.negated) {
+    return x.ranges.some(([l1, h1]) => y.ranges.some(([l2, h2]) => l1 <= h2 && l2 <= h1));
+  }
+  // One positive, one negated: a character of the positive ranges outside the negated ones.
+  const pos = x.negated ? y : x;
+  const neg = x.negated ? x : y;
+  for (const [lo, hi] of pos.ranges) {
+    let c = lo;
+    while (c <= hi) {
+      const cover = neg.ranges.find(([l, h]) => c >= l && c <= h);
+      if (cover) c = cover[1] + 1;
+      else if (c === 47) c++;
+      else return true;
+    }
+  }
+  return false;
+}
+/** Expands `{a,b}` alternatives (nested too), at most {@linkcode MAX_ALTERNATIVES}. */
+function expandBraces(p: string): string[] {
+  let depth = 0;
+  let open = -1;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (c === "{") {
+      if (depth++ === 0) open = i;
+    } else if (c === "}" && depth > 0 && --depth === 0) {
+      const inner = p.slice(open + 1, i);
+      const parts: string[] = [];
+      let d = 0;
+      let start = 0;
+      for (let j = 0; j < inner.length; j++) {
+        const ch = inner[j];
+        if (ch === "\\") j++;
+        else if (ch === "{") d++;
+        else if (ch === "}") d--;
+        else if (ch === "," && d === 0) {
+          parts.push(inner.slice(start, j));
+          start = j + 1;
+        }
+      }
+      parts.push(inner.slice(start));
+      if (parts.length === 1) continue; // `{x}` is literal
+      const head = p.slice(0, open);
+      const rest = p.slice(i + 1);
+      const out: string[] = [];
+      for (const part of parts) {
+        for (const e of expandBraces(head + part + rest)) {
+          out.push(e);
+          if (out.length > MAX_ALTERNATIVES) {
+            throw new IpcError(
+              "E_BAD_FIELD",
+              `Claim path "${p}" expands to more than ${MAX_ALTERNATIVES} alternatives`,
+            );
+          }
+        }
+      }
+      return out;
+    }
+  }
+  return [p];
+}
+
+function parseClass(p: string, at: number): { set: CharSet; next: number } | null {
+  let i = at + 1;
+  let negated = false;
+  if (p[i] === "!" || p[i] === "^") {
+    negated = true;
+    i++;
+  }
+  const ranges: [number, number][] = [];
+  let first = true;
+  while (i < p.length && (p[i] !== "]" || first)) {
+    first = false;
+    let c = p[i];
+    if (c === "\\" && i + 1 < p.length) c = p[++i];
+    let lo = c.codePointAt(0)!;
+    let hi = lo;
+    if (p[i + 1] === "-" && i + 2 < p.length && p[i + 2] !== "]") {
+      let e = p[i + 2];
+      i += 2;
+      if (e === "\\" && i + 1 < p.length) e = p[++i];
+      hi = e.codePointAt(0)!;
+      if (hi < lo) [lo, hi] = [hi, lo];
+    }
+    ranges.push([lo, hi]);
+    i++;
+  }
+  if (i >= p.length) return null; // no closing `]`: a literal `[`
+  return { set: { kind: "class", ranges, negated }, next: i + 1 };
+}
+
+/** Compiles one brace-free pattern. A plain path gets a `/**` tail (it covers its subtree). */
+function compile(p: string): Token[] {
+  const out: Token[] = [];
+  const segs = p.split("/");
+  const glob = isGlob(p);
+  segs.forEach((seg, si) => {
+    const last = si === segs.length - 1;
+    if (seg === "**") {
+      out.push(last ? { kind: "tail" } : { kind: "dirs" });
+      return;
+    }
+    for (let i = 0; i < seg.length; i++) {
+      const c = seg[i];
+      if (c === "\\" && i + 1 < seg.length) {
+        out.push({ kind: "char", set: { kind: "lit", c: seg[++i] } });
+      } else if (c === "*") {
+        while (seg[i + 1] === "*") i++;
+        out.push({ kind: "star" });
+      } else if (c === "?") {
+        out.push({ kind: "char", set: { kind: "any" } });
+      } else if (c === "[") {
+        const cls = parseClass(seg, i);
+        if (cls) {
+          out.push({ kind: "char", set: cls.set });
+          i = cls.next - 1;
+        } else out.push({ kind: "char", set: { kind: "lit", c } });
+      } else {
+        out.push({ kind: "char", set: { kind: "lit", c } });
+      }
+    }
+    if (!last) out.push({ kind: "char", set: { kind: "lit", c: "/" } });
+  });
+  if (!glob) out.push({ kind: "subtree" });
+  return out;
+}
+
+/**
+ * An automaton state: `i` is the position in the tokens; `inner` is true
+ * once a `dirs`, `tail` or `subtree` token has consumed a character.
+ */
+interface State {
+  i: number;
+  inner: boolean;
+}
+
+type Edge = { set: CharSet; to: State };
+
+const SLASH: CharSet = { kind: "lit", c: "/" };
+const ANY_CHAR: CharSet = { kind: "any" };
+
+/** States reachable without consuming (epsilon closure). */
+function closure(tokens: Token[], s: State): State[] {
+  const out: State[] = [s];
+  let st = s;
+  // Only a token not yet entered may be skipped; every skippable kind can match nothing.
+  while (!st.inner && st.i < tokens.length && tokens[st.i].kind !== "char") {
+    st = { i: st.i + 1, inner: false };
+    out.push(st);
+  }
+  return out;
+}
+
+/** Consuming edges out of one state; "any character" is `any` (not `/`) or `/`. */
+function edges(tokens: Token[], st: State): Edge[] {
+  const t = tokens[st.i];
+  if (!t) return [];
+  const inside = { i: st.i, inner: true };
+  switch (t.kind) {
+    case "char":
+      return [{ set: t.set, to: { i: st.i + 1, inner: false } }];
+    case "star":
+      return [{ set: ANY_CHAR, to: st }];
+    case "tail":
+      return [{ set: ANY_CHAR, to: inside }, { set: SLASH, to: inside }];
+    case "subtree":
+      return st.inner
+        ? [{ set: ANY_CHAR, to: inside }, { set: SLASH, to: inside }]
+        : [{ set: SLASH, to: inside }];
+    case "dirs":
+      // The run starts with a non-`/` character; any `/` inside it may end it.
+      return st.inner
+        ? [
+          { set: ANY_CHAR, to: inside },
+          { set: SLASH, to: inside },
+          { set: SLASH, to: { i: st.i + 1, inner: false } },
+        ]
+        : [{ set: ANY_CHAR, to: inside }];
+  }
+}
+
+function accepts(tokens: Token[], st: State): boolean {
+  if (st.i === tokens.length) return true;
+  const t = tokens[st.i].kind;
+  return st.inner && (t === "tail" || t === "subtree");
+}
+
+function overlapCompiled(a: Token[], b: Token[]): boolean {
+  const seen = new Set<string>();
+  const key = (x: State, y: State) => `${x.i}:${x.inner}|${y.i}:${y.inner}`;
+  const queue: [State, State][] = [];
+  const push = (x: State, y: State) => {
+    for (const cx of closure(a, x)) {
+      for (const cy of closure(b, y)) {
+        const k = key(cx, cy);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        queue.push([cx, cy]);
+      }
+    }
+  };
+  push({ i: 0, inner: false }, { i: 0, inner: false });
+  while (queue.length) {
+    const [x, y] = queue.shift()!;
+    if (accepts(a, x) && accepts(b, y)) return true;
+    for (const ex of edges(a, x)) {
+      for (const ey of edges(b, y)) {
+        if (meet(ex.set, ey.set)) push(ex.to, ey.to);
+      }
+    }
+  }
+  return false;
+}
+
+const compiled = new Map<string, Token[][]>();
+
+function compileAll(p: string): Token[][] {
+  let c = compiled.get(p);
+  if (!c) {
+    c = expandBraces(p).map(compile);
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(p, c);
+  }
+  return c;
+}
+
+/**
+ * True when some path matches both claim paths `a` and `b` (see the module
+ * doc for the syntax; a plain path covers its subtree).
+ *
+ * @example
+ * ```ts
+ * claimsOverlap("src/**", "src/a.ts"); // true
+ * claimsOverlap("src/*.ts", "src/x/**"); // false
+ * ```
+ */
+export function claimsOverlap(a: string, b: string): boolean {
+  if (a === b) return true;
+  for (const x of compileAll(a)) {
+    for (const y of compileAll(b)) if (overlapCompiled(x, y)) return true;
+  }
+  return false;
+}
