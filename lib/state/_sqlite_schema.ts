@@ -84,6 +84,19 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX dedupe_by_time ON dedupe (time);
   `,
+  // 3: file claims (advisory leases), one row per (root, path, holder).
+  `
+  CREATE TABLE claims (
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    shared INTEGER NOT NULL,
+    reason TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (root, path, holder)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -18,7 +18,8 @@
  * - KV buckets `p_instances` (name -> record with its session hashes),
  *   `p_sessions` (token hash -> name), `p_seen` (name -> last activity,
  *   apart from the record so activity never conflicts with registrations),
- *   `p_forwards` (old name -> new name and deadline), `p_dedupe` (hash of
+ *   `p_forwards` (old name -> new name and deadline), `p_claims` (file claims,
+ *   one key per repository root: see `_nats_claims.ts`), `p_dedupe` (hash of
  *   from, client id and recipient -> the first message's id, 24 h TTL: see
  *   `_nats_dedupe.ts`).
  * - object store `p_large`: large-message bodies (`putLarge`/`readLarge`).
@@ -52,6 +53,8 @@ import {
 import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
 import {
+  type ClaimRecord,
+  type ClaimsChange,
   DEDUPE_MS,
   type EnqueueOutcome,
   type ForwardRecord,
@@ -75,6 +78,7 @@ import {
 import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
 import { isJetStreamOff, isNotFound, isStreamNameInUse } from "./_nats_errors.ts";
 import { matchesHistory } from "./_history_filter.ts";
+import { NatsClaims } from "./_nats_claims.ts";
 
 /** Options of {@linkcode openNatsStore}. */
 export interface NatsStoreOptions {
@@ -144,8 +148,8 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
           return await kvm.open(`${prefix}_${name}`); // created by an older or other broker
         }
       };
-      const [instances, sessions, seen, forwards, dedupe] = await Promise.all([
-        ...["instances", "sessions", "seen", "forwards"].map((name) => bucket(name)),
+      const [instances, sessions, seen, forwards, claims, dedupe] = await Promise.all([
+        ...["instances", "sessions", "seen", "forwards", "claims"].map((name) => bucket(name)),
         bucket("dedupe", { ttl: DEDUPE_MS }),
       ]);
       const queues = new NatsQueues(link, jsm, prefix, dedupe);
@@ -155,7 +159,15 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
         { instances, sessions, seen, forwards },
         opts.host,
       );
-      return new NatsStore(link, jsm, queues, registry, new Objm(js), prefix);
+      return new NatsStore(
+        link,
+        jsm,
+        queues,
+        registry,
+        new Objm(js),
+        prefix,
+        new NatsClaims(claims),
+      );
     });
   } catch (e) {
     await link.close();
@@ -193,6 +205,7 @@ export class NatsStore implements Store {
   readonly #q: NatsQueues;
   readonly #r: NatsRegistry;
   readonly #objm: Objm;
+  readonly #claims: NatsClaims;
   readonly #p: string;
   readonly #subs = new Set<NatsSubscription>();
   #objects: Promise<ObjectStore> | undefined;
@@ -206,7 +219,9 @@ export class NatsStore implements Store {
     registry: NatsRegistry,
     objm: Objm,
     prefix: string,
+    claims: NatsClaims,
   ) {
+    this.#claims = claims;
     this.#link = link;
     this.#jsm = jsm;
     this.#q = queues;
@@ -347,6 +362,18 @@ export class NatsStore implements Store {
   /** Every forward still stored (expired ones until the next purge). */
   forwards(): Promise<ForwardRecord[]> {
     return this.#run("forwards", () => this.#r.forwards());
+  }
+
+  // --- file claims ------------------------------------------------------
+
+  /** {@inheritDoc Store.updateClaims} (`change` may run again after a conflicting write.) */
+  updateClaims<T>(root: string, change: (claims: ClaimRecord[]) => ClaimsChange<T>): Promise<T> {
+    return this.#run("updateClaims", () => this.#claims.update(root, change));
+  }
+
+  /** {@inheritDoc Store.claims} */
+  claims(root?: string): Promise<ClaimRecord[]> {
+    return this.#run("claims", () => this.#claims.all(root));
   }
 
   // --- history and upkeep ----------------------------------------------

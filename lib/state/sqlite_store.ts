@@ -38,6 +38,14 @@ import {
 } from "./_sqlite_statements.ts";
 import { closedError, openError, storeError } from "./_sqlite_errors.ts";
 import {
+  type ClaimStatements,
+  prepareClaimStatements,
+  readClaims,
+  updateClaimsIn,
+} from "./_sqlite_claims.ts";
+import {
+  type ClaimRecord,
+  type ClaimsChange,
   DEDUPE_MS,
   type EnqueueOutcome,
   type ForwardRecord,
@@ -144,6 +152,7 @@ export class SqliteStore implements Store {
 
   #db: DatabaseSync;
   #s: Statements;
+  #c: ClaimStatements;
   #flushMode: FlushMode;
   #touchInterval: number;
   #ftsChunk: number;
@@ -171,6 +180,7 @@ export class SqliteStore implements Store {
     this.#ftsChunk = opts.ftsChunk ?? 2_000;
     this.#purgeChunk = opts.purgeChunk ?? 10_000;
     this.#s = prepareStatements(db);
+    this.#c = prepareClaimStatements(db);
     for (const row of this.#s.depths.all() as { recipient: string; n: number }[]) {
       this.#depth.set(row.recipient, row.n);
     }
@@ -569,6 +579,18 @@ export class SqliteStore implements Store {
         to: r.to_name as string,
         until: r.until as number,
       })));
+  }
+
+  // --- file claims --------------------------------------------------------
+
+  /** {@inheritDoc Store.updateClaims} (Runs `change` once, inside the write transaction.) */
+  updateClaims<T>(root: string, change: (claims: ClaimRecord[]) => ClaimsChange<T>): Promise<T> {
+    return this.#write("update claims", true, () => updateClaimsIn(this.#c, root, change));
+  }
+
+  /** {@inheritDoc Store.claims} */
+  claims(root?: string): Promise<ClaimRecord[]> {
+    return this.#read("read claims", () => readClaims(this.#c, root));
   }
 
   // --- history and upkeep -------------------------------------------------

@@ -64,6 +64,31 @@ export type EnqueueOutcome =
 /** How long `enqueue` remembers a (from, clientId, to) key: at least 24 hours. */
 export const DEDUPE_MS = TTLS.dedupeMs;
 
+/** A file claim (advisory lease) as the store keeps it. */
+export interface ClaimRecord {
+  /** Absolute path of the repository root. */
+  root: string;
+  /** Path or glob relative to `root` (validated by the broker). */
+  path: string;
+  /** The instance holding it. */
+  holder: string;
+  shared: boolean;
+  reason?: string;
+  /** Unix ms of the first claim (a renewal keeps it). */
+  createdAt: number;
+  /** Unix ms after which it no longer holds. */
+  expiresAt: number;
+}
+
+/**
+ * What `updateClaims` does with one root's claims: `next` replaces them all
+ * (null: leave them as they are), `result` is handed back to the caller.
+ */
+export interface ClaimsChange<T> {
+  next: ClaimRecord[] | null;
+  result: T;
+}
+
 /** A rename that keeps forwarding the old name. */
 export interface ForwardRecord {
   from: string;
@@ -178,6 +203,19 @@ export interface Store extends AsyncDisposable {
   rename(from: string, to: string, now: number, forwardUntil: number): Promise<void>;
   /** Where `name` forwards to at `now`, or null. Follows one hop. */
   forward(name: string, now: number): Promise<string | null>;
+
+  // --- file claims --------------------------------------------------------
+  /**
+   * Reads every claim under `root` (expired ones included), hands them to
+   * `change` and, when it returns `next`, replaces them with it, atomically:
+   * no other update of the same root (from any broker sharing the store)
+   * comes between the read and the write. `change` may run more than once
+   * (a retry after a conflicting write), so it must not have side effects.
+   * Durable when the promise resolves.
+   */
+  updateClaims<T>(root: string, change: (claims: ClaimRecord[]) => ClaimsChange<T>): Promise<T>;
+  /** Every claim (expired ones included) under `root`, or under every root. */
+  claims(root?: string): Promise<ClaimRecord[]>;
 
   // --- history and upkeep ----------------------------------------------
   /** Delivered and queued messages matching `query`, newest first. */

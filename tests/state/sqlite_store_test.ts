@@ -358,6 +358,53 @@ Deno.test("sqlite: a version 1 file migrates to idempotent sends and keeps its d
   assert.ok(SCHEMA_VERSION >= 2);
 });
 
+Deno.test("sqlite: a version 2 file migrates to file claims and keeps its data", async () => {
+  await using tmp = await tempDir();
+  {
+    // A data dir as the release with idempotent sends left it: schema 2, a
+    // session, a queued message and a dedupe key.
+    using db = peekFile(tmp.dir);
+    db.exec(MIGRATIONS[0]);
+    db.exec(MIGRATIONS[1]);
+    db.exec("PRAGMA user_version = 2");
+    db.prepare("INSERT INTO instances (name, created_at, last_seen) VALUES (?, ?, ?)")
+      .run("v2", T0, T0);
+    db.prepare("INSERT INTO sessions (token_hash, name, created_at) VALUES (?, ?, ?)")
+      .run("hash-v2", "v2", T0);
+    db.prepare(
+      "INSERT INTO messages (id, sender, recipient, time, content) VALUES (?, ?, ?, ?, ?)",
+    ).run("old-2", "s", "v2", T0, "from v2");
+    db.prepare(
+      "INSERT INTO dedupe (sender, client_id, recipient, message_id, time) VALUES (?, ?, ?, ?, ?)",
+    ).run("s", "key-from-v2", "v2", "old-2", T0);
+  }
+  const store = await openIn(tmp.dir);
+  try {
+    assert.equal(await store.sessionName("hash-v2"), "v2");
+    assert.deepEqual((await store.peek("v2", 10)).map((m) => m.id), ["old-2"]);
+    assert.deepEqual(
+      await store.enqueue([{ ...msg("v2"), clientId: "key-from-v2", from: "s" }], 100),
+      [{ ok: true, duplicateOf: "old-2" }],
+    );
+    const c = {
+      root: "/repo",
+      path: "src/**",
+      holder: "v2",
+      shared: false,
+      createdAt: T0,
+      expiresAt: T0 + 1000,
+    };
+    await store.updateClaims("/repo", () => ({ next: [c], result: null }));
+    assert.deepEqual(await store.claims(), [c]);
+  } finally {
+    await store.close();
+  }
+  using db = peekFile(tmp.dir);
+  const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  assert.equal(v.user_version, SCHEMA_VERSION);
+  assert.ok(SCHEMA_VERSION >= 3);
+});
+
 Deno.test("sqlite: purge forgets idempotency keys after 24 hours, not before", async () => {
   await using tmp = await tempDir();
   await using store = await openIn(tmp.dir, { purgeChunk: 2 });

@@ -35,7 +35,7 @@
 
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
-import type { Store, StoredMessage } from "../../lib/state/store.ts";
+import type { ClaimRecord, Store, StoredMessage } from "../../lib/state/store.ts";
 
 /** What `open` hands each contract test. */
 export interface ContractSubject {
@@ -787,4 +787,73 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     },
     true,
   );
+
+  // --- file claims --------------------------------------------------------
+
+  const claim = (root: string, path: string, holder: string, extra: Partial<ClaimRecord> = {}) =>
+    ({
+      root,
+      path,
+      holder,
+      shared: false,
+      createdAt: T0,
+      expiresAt: T0 + 60 * SECOND,
+      ...extra,
+    }) satisfies ClaimRecord;
+  const paths = (cs: ClaimRecord[]) => cs.map((c) => `${c.holder}:${c.path}`).sort();
+
+  test("updateClaims replaces one root's claims and hands back the result", async ({ store }) => {
+    assert.deepEqual(await store.claims("/r1"), []);
+    const seen: ClaimRecord[][] = [];
+    const out = await store.updateClaims("/r1", (cur) => {
+      seen.push(cur);
+      return {
+        next: [
+          claim("/r1", "src/**", "ann", { reason: "refactor" }),
+          claim("/r1", "a", "bob", {
+            shared: true,
+          }),
+        ],
+        result: 42,
+      };
+    });
+    assert.equal(out, 42);
+    assert.deepEqual(seen.at(-1), []);
+    await store.updateClaims("/r2", () => ({ next: [claim("/r2", "x", "ann")], result: null }));
+    const r1 = await store.claims("/r1");
+    assert.deepEqual(paths(r1), ["ann:src/**", "bob:a"]);
+    const ann = r1.find((c) => c.holder === "ann")!;
+    assert.deepEqual(ann, claim("/r1", "src/**", "ann", { reason: "refactor" }));
+    assert.equal(r1.find((c) => c.holder === "bob")!.shared, true);
+    assert.deepEqual(paths(await store.claims("/r2")), ["ann:x"]);
+    assert.deepEqual((await store.claims()).map((c) => c.root).sort(), ["/r1", "/r1", "/r2"]);
+    // next: null changes nothing; the current claims are handed in.
+    const again = await store.updateClaims("/r1", (cur) => ({ next: null, result: paths(cur) }));
+    assert.deepEqual(again, ["ann:src/**", "bob:a"]);
+    assert.equal((await store.claims("/r1")).length, 2);
+    // An empty next clears the root, and only it.
+    await store.updateClaims("/r1", () => ({ next: [], result: null }));
+    assert.deepEqual(await store.claims("/r1"), []);
+    assert.equal((await store.claims()).length, 1);
+  });
+
+  test("concurrent updateClaims of one root lose no write", async ({ store }) => {
+    await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      store.updateClaims("/race", (cur) => ({
+        next: [...cur, claim("/race", `f${i}`, `h${i}`)],
+        result: null,
+      }))));
+    assert.equal((await store.claims("/race")).length, 12);
+  });
+
+  test("claims survive a reopen", async (ctx) => {
+    await ctx.store.updateClaims("/keep", () => ({
+      next: [claim("/keep", "lib/*.ts", "ann", { reason: "why", shared: true })],
+      result: null,
+    }));
+    const store = await ctx.reopen();
+    assert.deepEqual(await store.claims("/keep"), [
+      claim("/keep", "lib/*.ts", "ann", { reason: "why", shared: true }),
+    ]);
+  }, true);
 }
