@@ -21,7 +21,13 @@ import type {
   WireMessage,
 } from "../protocol/messages.ts";
 import { RESERVED_NAMES } from "../protocol/validate.ts";
-import type { HistoryQuery, InstanceRecord, Store, StoredMessage } from "../state/store.ts";
+import type {
+  ClaimRecord,
+  HistoryQuery,
+  InstanceRecord,
+  Store,
+  StoredMessage,
+} from "../state/store.ts";
 import { VERSION } from "../version.ts";
 import {
   authToken,
@@ -35,6 +41,7 @@ import { WaiterRegistry } from "./waiters.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";
 import { type LargeText, readLargeText } from "./large_messages.ts";
 import { Mailbox } from "./mailbox.ts";
+import { ClaimDesk } from "./claims.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
 import { newMessageId } from "./wire_messages.ts";
 
@@ -71,6 +78,7 @@ export class BrokerService {
   readonly #now: () => number;
   readonly #limiter: AuthLimiter;
   readonly #mail: Mailbox;
+  readonly #claims: ClaimDesk;
   /** The last token each connection showed, with its hash. */
   readonly #shown = new WeakMap<Peer, { token: string; hash: string }>();
   /** Connected peers bound to a name. */
@@ -95,6 +103,7 @@ export class BrokerService {
       isOnline: (name) => this.#online.has(name),
       now: this.#now,
     });
+    this.#claims = new ClaimDesk(options.store, this.#now);
     this.startedAt = this.#now();
   }
 
@@ -111,6 +120,11 @@ export class BrokerService {
   /** Every known instance as the store keeps it (the console's list). */
   instanceRecords(): Promise<InstanceRecord[]> {
     return this.#o.store.instances();
+  }
+
+  /** Live file claims under every root (the console's list). */
+  liveClaims(): Promise<ClaimRecord[]> {
+    return this.#claims.live();
   }
 
   /** The full text of large message `msg`, wherever this broker keeps it. */
@@ -189,6 +203,12 @@ export class BrokerService {
         };
       case "unregister":
         return await this.#unregister(name, peer);
+      case "claim":
+        return await this.#claims.claim(req, name);
+      case "release":
+        return await this.#claims.release(req, name);
+      case "claims":
+        return await this.#claims.list(req, name);
     }
   }
 
@@ -388,6 +408,7 @@ export class BrokerService {
     }
     peer.name = to;
     this.waiters.rename(name, to);
+    await this.#claims.renamed(name, to);
     this.events.emit({ type: "renamed", from: name, to });
     // Tell everybody else, from "system".
     const others = (await this.#o.store.instances())
@@ -415,6 +436,7 @@ export class BrokerService {
   async #unregister(name: string, peer: Peer): Promise<HandlerResult> {
     const hash = peer.tokenHash;
     if (hash) await this.#o.store.removeSession(hash);
+    await this.#claims.unregistered(name);
     // Other connections that showed the same token cached it: revoke it there too.
     for (const p of [...(this.#online.get(name) ?? [])]) {
       if (p === peer || p.tokenHash !== hash) continue;

@@ -1,0 +1,193 @@
+/**
+ * The rules of file claims (advisory leases on paths in a repository): who
+ * conflicts with whom, renewals, expiry, release, and what happens to a
+ * holder's claims when it unregisters or renames. The data lives in the
+ * {@linkcode Store} (`updateClaims` is atomic per root, across brokers);
+ * whether two paths can name a common file is `protocol/globs.ts`.
+ *
+ * Conflicts: a requested path conflicts with a live claim of another holder
+ * when the two overlap and either is exclusive. A claim is live until its
+ * `expiresAt` and while its holder has a session: claims of a dead agent
+ * stop blocking when their lease runs out, and those of an unregistered
+ * one at once. Expired and dead claims are dropped by the next write of
+ * their root.
+ *
+ * @module
+ */
+
+import { IpcError } from "../protocol/errors.ts";
+import { claimsOverlap } from "../protocol/globs.ts";
+import type {
+  ClaimRequest,
+  ClaimsRequest,
+  ReleaseRequest,
+  WireClaim,
+} from "../protocol/messages.ts";
+import { DEFAULT_CLAIM_TTL_MS } from "../protocol/validate.ts";
+import type { ClaimRecord, Store } from "../state/store.ts";
+import type { HandlerResult } from "./peer.ts";
+
+/** A claim as the wire shows it. */
+export function wireClaim(c: ClaimRecord): WireClaim {
+  const w: WireClaim = {
+    root: c.root,
+    path: c.path,
+    holder: c.holder,
+    shared: c.shared,
+    claimed_at: new Date(c.createdAt).toISOString(),
+    expires_at: new Date(c.expiresAt).toISOString(),
+  };
+  if (c.reason) w.reason = c.reason;
+  return w;
+}
+
+/** One line naming a conflicting claim: holder, reason and expiry. */
+export function describeClaim(c: ClaimRecord): string {
+  const until = new Date(c.expiresAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const why = c.reason ? ` (${JSON.stringify(c.reason)})` : "";
+  return `"${c.path}" is claimed${c.shared ? " (shared)" : ""} by ${c.holder}${why} until ${until}`;
+}
+
+/** The claim rules, over a store. */
+export class ClaimDesk {
+  readonly #store: Store;
+  readonly #now: () => number;
+
+  constructor(store: Store, now: () => number) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  /** Holders among `claims` with no live session (their claims block nobody). */
+  async #deadHolders(claims: ClaimRecord[], except: string): Promise<Set<string>> {
+    const names = [...new Set(claims.map((c) => c.holder))].filter((n) => n !== except);
+    const dead = new Set<string>();
+    await Promise.all(names.map(async (n) => {
+      const rec = await this.#store.instance(n);
+      if (!rec || rec.sessions === 0) dead.add(n);
+    }));
+    return dead;
+  }
+
+  /** Live claims of every holder under `root` (or every root). */
+  async live(root?: string, self = ""): Promise<ClaimRecord[]> {
+    const now = this.#now();
+    const all = (await this.#store.claims(root)).filter((c) => c.expiresAt > now);
+    const dead = await this.#deadHolders(all, self);
+    return all.filter((c) => !dead.has(c.holder));
+  }
+
+  /** `claim`: all or nothing; renews what `name` already holds. */
+  async claim(req: ClaimRequest, name: string): Promise<HandlerResult> {
+    const ttl = req.ttl_ms ?? DEFAULT_CLAIM_TTL_MS;
+    const shared = req.shared === true;
+    const paths = [...new Set(req.paths)];
+    const dead = await this.#deadHolders(await this.#store.claims(req.root), name);
+    const now = this.#now();
+    type Outcome = { conflicts: ClaimRecord[]; granted: ClaimRecord[] };
+    const outcome = await this.#store.updateClaims<Outcome>(req.root, (current) => {
+      const kept = current.filter((c) => c.expiresAt > now && !dead.has(c.holder));
+      const conflicts = kept.filter((c) =>
+        c.holder !== name && (!c.shared || !shared) &&
+        paths.some((p) => claimsOverlap(c.path, p))
+      );
+      if (conflicts.length > 0) return { next: null, result: { conflicts, granted: [] } };
+      const granted = paths.map((path): ClaimRecord => {
+        const mine = kept.find((c) => c.holder === name && c.path === path);
+        const c: ClaimRecord = {
+          root: req.root,
+          path,
+          holder: name,
+          shared,
+          createdAt: mine?.createdAt ?? now,
+          expiresAt: now + ttl,
+        };
+        if (req.reason) c.reason = req.reason;
+        return c;
+      });
+      const next = kept.filter((c) => !(c.holder === name && paths.includes(c.path)));
+      return { next: [...next, ...granted], result: { conflicts: [], granted } };
+    });
+    if (outcome.conflicts.length > 0) {
+      const lines = outcome.conflicts.map(describeClaim);
+      throw new IpcError(
+        "E_CLAIMED",
+        `Not claimed: ${lines.join("; ")}. Wait for it to be released or to expire, ` +
+          `or ask its holder`,
+        { conflicts: outcome.conflicts.map(wireClaim) },
+      );
+    }
+    const n = outcome.granted.length;
+    return {
+      reply: {
+        message: `Claimed ${n} path${n === 1 ? "" : "s"} until ${
+          new Date(now + ttl).toISOString()
+        }`,
+        claims: outcome.granted.map(wireClaim),
+      },
+    };
+  }
+
+  /** Drops claims of `name` under `root` (or every root): those in `paths`, or all. */
+  async #drop(name: string, root?: string, paths?: string[]): Promise<ClaimRecord[]> {
+    const roots = root !== undefined ? [root] : [
+      ...new Set(
+        (await this.#store.claims()).filter((c) => c.holder === name).map((c) => c.root),
+      ),
+    ];
+    const now = this.#now();
+    const out: ClaimRecord[] = [];
+    for (const r of roots) {
+      const gone = await this.#store.updateClaims(r, (current) => {
+        const drop = (c: ClaimRecord) =>
+          c.holder === name && (paths === undefined || paths.includes(c.path));
+        const dropped = current.filter(drop);
+        if (dropped.length === 0) return { next: null, result: [] };
+        return { next: current.filter((c) => !drop(c)), result: dropped };
+      });
+      out.push(...gone.filter((c) => c.expiresAt > now));
+    }
+    return out;
+  }
+
+  /** `release`. */
+  async release(req: ReleaseRequest, name: string): Promise<HandlerResult> {
+    const gone = await this.#drop(name, req.root, req.paths);
+    const n = gone.length;
+    return {
+      reply: {
+        message: n === 0 ? "No claims released" : `Released ${n} claim${n === 1 ? "" : "s"}`,
+        released: gone.map(wireClaim),
+      },
+    };
+  }
+
+  /** `claims`. */
+  async list(req: ClaimsRequest, name: string): Promise<HandlerResult> {
+    let claims = await this.live(req.root, name);
+    const paths = req.paths;
+    if (paths) claims = claims.filter((c) => paths.some((p) => claimsOverlap(c.path, p)));
+    const n = claims.length;
+    return {
+      reply: { message: `${n} claim${n === 1 ? "" : "s"}`, claims: claims.map(wireClaim) },
+    };
+  }
+
+  /** A holder unregistered: its claims die with its session. */
+  async unregistered(name: string): Promise<void> {
+    await this.#drop(name);
+  }
+
+  /** A holder renamed: its claims move to the new name. */
+  async renamed(from: string, to: string): Promise<void> {
+    const roots = new Set(
+      (await this.#store.claims()).filter((c) => c.holder === from).map((c) => c.root),
+    );
+    for (const root of roots) {
+      await this.#store.updateClaims(root, (current) => ({
+        next: current.map((c) => c.holder === from ? { ...c, holder: to } : c),
+        result: undefined,
+      }));
+    }
+  }
+}
