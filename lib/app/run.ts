@@ -15,6 +15,7 @@ import { type CliIo, denoIo } from "../cli/cli_io.ts";
 import { type ClientCommand, reportError, runClientCommand, UsageError } from "../cli/_common.ts";
 import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "../cli/session_commands.ts";
 import { BROADCAST, CHECK, SEND, WAIT } from "../cli/message_commands.ts";
+import { CLAIM, CLAIMS, RELEASE } from "../cli/claim_commands.ts";
 
 /** A command as the dispatcher sees it. */
 interface Command {
@@ -73,6 +74,9 @@ const COMMANDS: Record<string, Command> = {
   whoami: client(WHOAMI, "your name and queued messages"),
   status: client(STATUS, "broker address, pid, version, uptime, store, queues"),
   unregister: client(UNREGISTER, "end your session and delete the session file"),
+  claim: client(CLAIM, "claim files you are editing (advisory lease; globs allowed)"),
+  release: client(RELEASE, "release your claims (no paths: all of them)"),
+  claims: client(CLAIMS, "list file claims (--check-staged: for a pre-commit hook)"),
   broker: {
     summary: "run the broker in the foreground",
     help: async () => (await import("./broker_command.ts")).BROKER_HELP,
@@ -155,6 +159,7 @@ const GROUPS: [string, string[]][] = [
     "status",
     "unregister",
   ]],
+  ["File claims", ["claim", "release", "claims"]],
   ["Running and setting up", ["broker", "mcp", "setup", "hook", "web"]],
 ];
 
@@ -165,6 +170,8 @@ const USAGES: Record<string, string> = {
   rename: "rename NEW",
   setup: "setup TARGET...",
   hook: "hook ASSISTANT EVENT",
+  claim: "claim PATH...",
+  release: "release [PATH...]",
 };
 
 /** The general help text. */

@@ -225,7 +225,9 @@ export function reportError(
   );
   if (json) {
     try {
-      io.stdout(JSON.stringify({ ok: false, code, error: message }) + "\n");
+      // Details the broker gave (the conflicts of a claim) come along.
+      const details = e instanceof IpcError ? e.details : undefined;
+      io.stdout(JSON.stringify({ ...details, ok: false, code, error: message }) + "\n");
     } catch { /* stdout gone */ }
   }
   return usage ? 2 : 1;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { WireInstance, WireMessage } from "../protocol/messages.ts";
+import type { WireClaim, WireInstance, WireMessage } from "../protocol/messages.ts";
 
 /** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
 export function formatTime(iso: string): string {
@@ -94,6 +94,29 @@ export function formatInstances(instances: ListedInstance[], me?: string): strin
       ...(withHooks ? [a ? a.state : "-", a?.last_wake ? formatTime(a.last_wake) : "-"] : []),
       formatTime(i.last_seen),
       i.host ?? "",
+    ]);
+  }
+  return table(rows);
+}
+
+/**
+ * File claims as a table (`root` given: paths relative to it, else every
+ * root is shown); `me` is marked; expiry as time left from `now`.
+ */
+export function formatClaims(
+  claims: WireClaim[],
+  opts: { me?: string; root?: string; now?: number } = {},
+): string {
+  if (claims.length === 0) return "No claims\n";
+  const now = opts.now ?? Date.now();
+  const rows = [[opts.root ? "PATH" : "ROOT / PATH", "HOLDER", "KIND", "EXPIRES IN", "REASON"]];
+  for (const c of claims) {
+    rows.push([
+      opts.root === c.root ? c.path : `${c.root}/${c.path}`,
+      c.holder === opts.me ? `${c.holder} (you)` : c.holder,
+      c.shared ? "shared" : "exclusive",
+      formatDuration((Date.parse(c.expires_at) - now) / 1000),
+      c.reason ?? "",
     ]);
   }
   return table(rows);

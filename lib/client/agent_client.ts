@@ -9,7 +9,13 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
-import type { JsonObject, OkReply, WireInstance, WireMessage } from "../protocol/messages.ts";
+import type {
+  JsonObject,
+  OkReply,
+  WireClaim,
+  WireInstance,
+  WireMessage,
+} from "../protocol/messages.ts";
 import { authToken } from "../protocol/auth.ts";
 import { readSecret } from "../state/data_dir.ts";
 import { logger } from "../log.ts";
@@ -333,6 +339,37 @@ export class AgentClient implements AsyncDisposable {
   /** Broker status (with instances when registered). */
   status(): Promise<OkReply> {
     return this.call({ action: "status" });
+  }
+
+  /**
+   * Claims `paths` (relative to `root`: see `repo_paths.ts`) for this
+   * instance. Throws IpcError `E_CLAIMED` (with `details.conflicts`) when any
+   * overlaps another agent's claim; nothing is claimed then.
+   */
+  async claim(
+    root: string,
+    paths: string[],
+    opts: { ttlMs?: number; shared?: boolean; reason?: string } = {},
+  ): Promise<WireClaim[]> {
+    const r = await this.call({
+      action: "claim",
+      root,
+      paths,
+      ttl_ms: opts.ttlMs,
+      shared: opts.shared,
+      reason: opts.reason,
+    });
+    return r.claims as WireClaim[];
+  }
+
+  /** Releases claims of this instance: `paths` under `root`, or all of them (under `root`). */
+  async release(root?: string, paths?: string[]): Promise<WireClaim[]> {
+    return (await this.call({ action: "release", root, paths })).released as WireClaim[];
+  }
+
+  /** Live claims of every agent (under `root`; overlapping `paths` when given). */
+  async claims(root?: string, paths?: string[]): Promise<WireClaim[]> {
+    return (await this.call({ action: "claims", root, paths })).claims as WireClaim[];
   }
 
   /** Revokes this session. */

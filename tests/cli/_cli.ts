@@ -73,9 +73,9 @@ export class CliPlace implements AsyncDisposable {
   run(
     who: string,
     args: string[],
-    options: { stdin?: string; env?: Record<string, string> } = {},
+    options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
   ): Promise<Result> {
-    return runProgram(args, this.env(who, options.env), options.stdin);
+    return runProgram(args, this.env(who, options.env), options.stdin, options.cwd);
   }
 
   /** Starts the program as agent `who` without waiting for it. */
@@ -88,10 +88,16 @@ export class CliPlace implements AsyncDisposable {
   }
 }
 
-function command(args: string[], env: Record<string, string>, stdin: boolean): Deno.Command {
+function command(
+  args: string[],
+  env: Record<string, string>,
+  stdin: boolean,
+  cwd?: string,
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSION_FLAGS, MAIN, ...args],
     env,
+    cwd,
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -105,8 +111,9 @@ export async function runProgram(
   args: string[],
   env: Record<string, string>,
   stdin?: string,
+  cwd?: string,
 ): Promise<Result> {
-  const child = command(args, env, stdin !== undefined).spawn();
+  const child = command(args, env, stdin !== undefined, cwd).spawn();
   if (stdin !== undefined) {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(stdin));

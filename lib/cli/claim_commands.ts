@@ -1,0 +1,241 @@
+/**
+ * The CLI commands of file claims (advisory leases): `claim`, `release` and
+ * `claims` (with `--check-staged`, what the git pre-commit hook runs). Paths
+ * are resolved against the repository root of the working directory (see
+ * `client/repo_paths.ts`).
+ *
+ * @module
+ */
+
+import { IpcError } from "../protocol/errors.ts";
+import type { WireClaim } from "../protocol/messages.ts";
+import { claimsOverlap } from "../protocol/globs.ts";
+import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
+import { readSessionFile } from "../client/session_file.ts";
+import { claimPaths, repoRoot, stagedFiles } from "../client/repo_paths.ts";
+import {
+  type ClientCommand,
+  COMMON_HELP,
+  connectClient,
+  connectWithSession,
+  UsageError,
+} from "./_common.ts";
+import { formatClaims, formatDuration, formatTime, plural } from "./format.ts";
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `--ttl` (`90s`, `30m`, `2h`, plain seconds) to ms, or throws a UsageError. */
+export function ttlFlag(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  const ms = m ? Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]) : NaN;
+  if (!(ms >= 1000 && ms <= MAX_CLAIM_TTL_MS)) {
+    throw new UsageError(
+      `Invalid --ttl "${raw}": use a duration from 1s to 24h, like 90s, 30m, 2h`,
+    );
+  }
+  return ms;
+}
+
+/** Glob characters in a real file name, escaped so it matches only itself. */
+function literalPath(file: string): string {
+  return file.replace(/[*?[\]{}\\]/g, "\\$&");
+}
+
+const CLAIM_FLAGS = {
+  ttl: { type: "string" },
+  shared: { type: "boolean" },
+  reason: { type: "string" },
+} as const;
+
+/** `claim PATH_OR_GLOB...`. */
+export const CLAIM: ClientCommand<typeof CLAIM_FLAGS> = {
+  name: "claim",
+  flags: CLAIM_FLAGS,
+  positionals: { min: 1, max: 1000, usage: "PATH_OR_GLOB..." },
+  help: `Usage: agent-ipc claim PATH_OR_GLOB... [--ttl 30m] [--shared] [--reason TEXT] [options]
+
+Tells the other agents you are editing these files (an advisory lease). Paths
+are relative to the current directory and stored relative to the repository
+root (git's top level, else the current directory), so agents in different
+subfolders agree. Globs: * ? [a-z] {a,b} and ** (quote them for the shell);
+a directory claims everything below it.
+
+Exclusive by default: when any path overlaps another agent's claim, nothing
+is claimed and the command names the holder, its reason and expiry (exit 1).
+Claiming again renews your claim. Claims expire after --ttl and end when you
+unregister.
+
+Options:
+  --ttl DURATION        how long the claim holds: 90s, 30m, 2h (default 30m, at most 24h)
+  --shared              coexist with other shared claims (never with exclusive ones)
+  --reason TEXT         why, shown to whoever runs into the claim
+${COMMON_HELP}
+
+Example:
+  agent-ipc claim 'src/auth/**' README.md --ttl 1h --reason "auth refactor"
+`,
+  async run(ctx) {
+    const ttlMs = ttlFlag(ctx.values.ttl);
+    const reason = ctx.values.reason;
+    if (reason !== undefined && reason.length > MAX_CLAIM_REASON) {
+      throw new UsageError(`Invalid --reason: at most ${MAX_CLAIM_REASON} characters`);
+    }
+    const cwd = Deno.cwd();
+    const root = await repoRoot(cwd);
+    const paths = await claimPaths(root, cwd, ctx.positionals);
+    const { client } = await connectWithSession(ctx.settings);
+    await using _ = client;
+    const claims = await client.claim(root, paths, {
+      ttlMs,
+      shared: ctx.values.shared === true,
+      reason,
+    });
+    const until = claims[0] ? formatTime(claims[0].expires_at) : "";
+    const lines = claims.map((c) => `  ${c.path}${c.shared ? " (shared)" : ""}\n`).join("");
+    ctx.print(
+      `Claimed ${plural(claims.length, "path")} in ${root} until ${until}:\n${lines}`,
+      { root, claims },
+    );
+  },
+};
+
+const RELEASE_FLAGS = {} as const;
+
+/** `release [PATH...]`. */
+export const RELEASE: ClientCommand<typeof RELEASE_FLAGS> = {
+  name: "release",
+  flags: RELEASE_FLAGS,
+  positionals: { min: 0, max: 1000, usage: "[PATH...]" },
+  help: `Usage: agent-ipc release [PATH...] [options]
+
+Releases your claims on these paths (written as you claimed them, relative to
+the current directory). Without paths: every claim you hold, in every
+repository.
+
+${COMMON_HELP}
+
+Example:
+  agent-ipc release 'src/auth/**'
+  agent-ipc release
+`,
+  async run(ctx) {
+    let root: string | undefined;
+    let paths: string[] | undefined;
+    if (ctx.positionals.length > 0) {
+      const cwd = Deno.cwd();
+      root = await repoRoot(cwd);
+      paths = await claimPaths(root, cwd, ctx.positionals);
+    }
+    const { client } = await connectWithSession(ctx.settings);
+    await using _ = client;
+    const released = await client.release(root, paths);
+    const lines = released.map((c) => `  ${c.root}/${c.path}\n`).join("");
+    ctx.print(
+      released.length === 0
+        ? "No claims released (you held none of these)\n"
+        : `Released ${plural(released.length, "claim")}:\n${lines}`,
+      { released },
+    );
+  },
+};
+
+const CLAIMS_FLAGS = {
+  all: { type: "boolean" },
+  "check-staged": { type: "boolean" },
+} as const;
+
+/** `claims [--all] [--check-staged]`. */
+export const CLAIMS: ClientCommand<typeof CLAIMS_FLAGS> = {
+  name: "claims",
+  flags: CLAIMS_FLAGS,
+  positionals: { min: 0, max: 0, usage: "" },
+  help: `Usage: agent-ipc claims [--all] [--check-staged] [options]
+
+Lists the live file claims in this repository (--all: in every repository):
+path, holder, exclusive or shared, time left, reason.
+
+--check-staged checks the files staged for commit (git diff --cached) instead:
+exit 1, naming them, when any is claimed by another agent; exit 0 otherwise.
+This is what the pre-commit hook of "agent-ipc setup git-hook" runs. It never
+blocks a commit for its own failure: without a session or a broker it says
+so on stderr and exits 0.
+
+Options:
+  --all                 every repository's claims
+  --check-staged        exit 1 when a staged file is claimed by another agent
+${COMMON_HELP}
+
+Example:
+  agent-ipc claims
+  agent-ipc claims --check-staged || echo "someone else is editing these"
+`,
+  async run(ctx) {
+    const cwd = Deno.cwd();
+    if (ctx.values["check-staged"]) return await checkStaged(ctx, cwd);
+    const root = ctx.values.all ? undefined : await repoRoot(cwd);
+    const { client, session } = await connectWithSession(ctx.settings);
+    await using _ = client;
+    const claims = await client.claims(root);
+    ctx.print(formatClaims(claims, { me: session.name, root }), {
+      ...(root ? { root } : {}),
+      claims,
+    });
+  },
+};
+
+async function checkStaged(
+  ctx: Parameters<typeof CLAIMS.run>[0],
+  cwd: string,
+): Promise<number> {
+  const root = await repoRoot(cwd);
+  const staged = await stagedFiles(root);
+  if (staged.length === 0) {
+    ctx.print("No staged files\n", { root, staged: 0, conflicts: [] });
+    return 0;
+  }
+  const skip = (why: string) => {
+    ctx.io.stderr(`agent-ipc claims: ${why}: staged files not checked against claims\n`);
+    ctx.print("", { root, staged: staged.length, checked: false, conflicts: [] });
+    return 0;
+  };
+  const session = await readSessionFile(ctx.settings.sessionFile).catch(() => null);
+  if (!session) return skip(`not registered (no session in "${ctx.settings.sessionFile}")`);
+  let claims: WireClaim[];
+  try {
+    // Never start a broker from a commit hook: no broker, nobody is holding anything live.
+    await using client = await connectClient(ctx.settings, session, { role: "none" });
+    if (!client.session) return skip(`the session of "${session.name}" is no longer valid`);
+    claims = await client.claims(root, staged.map(literalPath));
+  } catch (e) {
+    if (e instanceof IpcError && e.code === "E_UNAVAILABLE") return skip("no broker is running");
+    throw e;
+  }
+  const me = ctx.io.env.IPC_INSTANCE || session.name;
+  const others = claims.filter((c) => c.holder !== me);
+  if (others.length === 0) {
+    ctx.print(`${plural(staged.length, "staged file")}: none claimed by another agent\n`, {
+      root,
+      staged: staged.length,
+      conflicts: [],
+    });
+    return 0;
+  }
+  const now = Date.now();
+  const files = staged.filter((f) => others.some((c) => claimsOverlap(c.path, literalPath(f))));
+  const lines = files.map((f) => {
+    const held = others.filter((c) => claimsOverlap(c.path, literalPath(f))).map((c) =>
+      `${c.holder}${c.path === f ? "" : ` (as ${c.path})`}` +
+      `${c.reason ? ` ${JSON.stringify(c.reason)}` : ""} for ${
+        formatDuration((Date.parse(c.expires_at) - now) / 1000)
+      }`
+    );
+    return `  ${f}: claimed by ${held.join(", ")}\n`;
+  }).join("");
+  if (ctx.json) ctx.print("", { root, staged: staged.length, files, conflicts: others });
+  ctx.io.stderr(
+    `agent-ipc: staged files are claimed by another agent:\n${lines}` +
+      `Ask the holder, wait for the claim to end, or commit with --no-verify.\n`,
+  );
+  return 1;
+}
