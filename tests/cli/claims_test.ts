@@ -175,7 +175,7 @@ Deno.test("claims --check-staged: exit 1 when a staged file is claimed by anothe
   await git(repo, "add", "src/a.ts");
   r = await place.run("bob", ["claims", "--check-staged"], { cwd: join(repo, "docs") });
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /  src\/a\.ts: claimed by alice \(as src\/\*\*\) "big change" for \d+m/);
+  assert.match(r.stderr, / {2}src\/a\.ts: claimed by alice \(as src\/\*\*\) "big change" for \d+m/);
   r = await place.run("bob", ["claims", "--check-staged", "--json"], { cwd: repo });
   assert.equal(r.code, 1);
   assert.deepEqual(jsonOf(r).files, ["src/a.ts"]);
