@@ -16,6 +16,7 @@ import type { McpAgent, Unread } from "./agent.ts";
 import { formatInstances, formatMessages, unreadNotice } from "./format.ts";
 import { IPC_FORMS, type IpcCommand, parseIpcCommand } from "./nl_parser.ts";
 import type { RpcId } from "./delivery.ts";
+import { claimActions, MAX_CLAIM_REASON, MAX_CLAIM_TTL_S } from "./claim_tools.ts";
 
 /** The default `wait` timeout, seconds. */
 export const DEFAULT_WAIT_S = 30;
@@ -206,6 +207,34 @@ export function registerTools(server: McpServer, agent: McpAgent): void {
     description: "Your agent-ipc name and broker.",
     annotations: { readOnlyHint: true },
   }, () => result(agent, () => a.whoami()));
+
+  const claims = claimActions(agent);
+  const PATHS = z.array(z.string().min(1)).describe(
+    "paths or globs (* ? [a-z] {a,b} **), relative to your working directory or absolute",
+  );
+  server.registerTool("claim_files", {
+    description: "Tell other agents you are editing these files (an advisory lease). " +
+      "Exclusive unless shared; fails naming the holder when another agent holds an " +
+      "overlapping claim. Claiming again renews. Release when done.",
+    inputSchema: {
+      paths: PATHS.min(1),
+      ttl_s: z.number().min(1).max(MAX_CLAIM_TTL_S).optional().describe("default 1800 (30 min)"),
+      shared: z.boolean().optional().describe("coexist with other shared claims"),
+      reason: z.string().max(MAX_CLAIM_REASON).optional().describe("shown to other agents"),
+    },
+  }, ({ paths, ttl_s, shared, reason }) =>
+    result(agent, () => claims.claim(paths, { ttlS: ttl_s, shared, reason })));
+
+  server.registerTool("release_files", {
+    description: "Release your file claims (no paths: all of them).",
+    inputSchema: { paths: PATHS.optional() },
+  }, ({ paths }) => result(agent, () => claims.release(paths)));
+
+  server.registerTool("list_claims", {
+    description: "List the file claims of every agent in this repository (all: every repository).",
+    inputSchema: { all: z.boolean().optional() },
+    annotations: { readOnlyHint: true },
+  }, ({ all }) => result(agent, () => claims.list(all)));
 
   server.registerTool("ipc", {
     description: 'agent-ipc in plain words: "register as kai", "msg fred: hi", ' +

@@ -54,7 +54,8 @@ export interface SetupIo {
 }
 
 const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>... " +
-  "[--name NAME] [--project DIR] [--remove] [--dry-run]\n";
+  "[--name NAME] [--project DIR] [--remove] [--dry-run]\n" +
+  "       agent-ipc setup git-hook [--remove] [--dry-run]   (file claims pre-commit check)\n";
 
 /**
  * Runs `setup` with the arguments after the word `setup`. Returns the exit
@@ -76,6 +77,10 @@ const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>.
  * ```
  */
 export async function runSetup(args: string[], io: SetupIo): Promise<number> {
+  if (args[0] === "git-hook") {
+    const { runGitHookSetup } = await import("./git_hook.ts");
+    return await runGitHookSetup(args.slice(1), io);
+  }
   const request = await parseSetupArgs(args, io);
   if (typeof request === "number") return request;
   const targets = resolveTargets(request, io);

@@ -128,7 +128,7 @@ Deno.test({
         assert.match(await b.call("whoami"), /You are bob .*joined as a client/);
 
         const { tools } = await b.client.listTools();
-        assert.equal(tools.length, 9);
+        assert.equal(tools.length, 12);
 
         // Exchange, both ways, and a broadcast.
         assert.match(await a.call("send", { to: "bob", message: "hello bob" }), /Sent to bob/);
