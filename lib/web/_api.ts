@@ -153,6 +153,20 @@ export async function listMessages(service: BrokerService, url: URL): Promise<Re
   });
 }
 
+/** `GET /api/claims`: the live file claims of every agent, by root and path. */
+export async function listClaims(service: BrokerService): Promise<Response> {
+  const claims = (await service.liveClaims()).map((c) => ({
+    root: c.root,
+    path: c.path,
+    holder: c.holder,
+    shared: c.shared,
+    reason: c.reason ?? null,
+    claimed_at: c.createdAt,
+    expires_at: c.expiresAt,
+  }));
+  return json(200, { claims });
+}
+
 /** One instance as the page reads it. */
 export interface PageInstance {
   name: string;

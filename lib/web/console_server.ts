@@ -11,6 +11,7 @@
  * - `GET /api/messages?q=&from=&to=&a=&b=&since=&until=&before=&limit=`
  * - `GET /api/messages/:id/content`: full text of a large message
  * - `GET /api/instances`
+ * - `GET /api/claims`: live file claims (read-only)
  * - `GET /api/events`: server-sent events (`message`, `acked`, `instance`)
  * - `POST /api/send` `{to, content}`: send as `human`
  *
@@ -26,6 +27,7 @@ import {
   json,
   jsonError,
   largeContent,
+  listClaims,
   listInstances,
   listMessages,
   MAX_COMPOSE,
@@ -131,6 +133,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
       if (path === "/api/instances") {
         return await listInstances(service, live.renames, options.hostName);
       }
+      if (path === "/api/claims") return await listClaims(service);
       if (path === "/api/events") return live.open();
       const m = /^\/api\/messages\/([^/]{1,64})\/content$/.exec(path);
       if (m) return await largeContent(service, decodeURIComponent(m[1]));

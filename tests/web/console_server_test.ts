@@ -375,6 +375,27 @@ Deno.test("console: /api/instances lists online state, last seen, queue depth an
   assert.equal(after.instances.find((i) => i.name === "alice")!.online, false);
 });
 
+Deno.test("console: /api/claims lists the live file claims, read-only", async () => {
+  await using f = await consoleFixture();
+  const alice = await f.agent("alice");
+  const bob = await f.agent("bob");
+  assert.deepEqual((await f.get("/api/claims")).json(), { claims: [] });
+  await alice.claim("/repo", ["src/**"], { reason: "refactor" });
+  await bob.claim("/repo", ["README.md"], { shared: true, ttlMs: 60_000 });
+  type Claim = { root: string; path: string; holder: string; shared: boolean; reason: string };
+  const { claims } = (await f.get("/api/claims")).json<{ claims: Claim[] }>();
+  assert.deepEqual(
+    claims.map((c) => [c.root, c.path, c.holder, c.shared, c.reason]),
+    [["/repo", "README.md", "bob", true, null], ["/repo", "src/**", "alice", false, "refactor"]],
+  );
+  await alice.unregister();
+  const after = (await f.get("/api/claims")).json<{ claims: Claim[] }>();
+  assert.deepEqual(after.claims.map((c) => c.holder), ["bob"]);
+  assert.equal((await f.post("/api/claims", {})).status, 404);
+  assert.match(PAGE_HTML, /id="side-claims"/);
+  assert.match(PAGE_JS, /\/api\/claims/);
+});
+
 Deno.test("console: POST /api/send sends as human to one instance or to all", async () => {
   await using f = await consoleFixture();
   const alice = await f.agent("alice");

@@ -251,6 +251,24 @@
     renderSide();
     renderInstances();
     renderComposeTargets();
+    loadClaims().catch(() => {});
+  }
+  // --- file claims (read-only) ------------------------------------------------
+  async function loadClaims() {
+    const r = await api("/api/claims");
+    const ul = $("side-claims");
+    ul.replaceChildren();
+    for (const c of r.claims) {
+      const li = el("li");
+      const path = el("span", "name", c.path);
+      path.title = c.root + "/" + c.path + (c.reason ? " — " + c.reason : "");
+      const who = el("span", "badge" + (c.shared ? "" : " busy"), c.holder);
+      who.title = (c.shared ? "shared" : "exclusive") + ", until " +
+        new Date(c.expires_at).toLocaleTimeString();
+      li.append(path, who);
+      ul.append(li);
+    }
+    $("claims-empty").hidden = ul.childElementCount > 0;
   }
   function noteName(name) {
     if (state.seenNames.has(name) || name === "all") return;
@@ -614,6 +632,7 @@
     setInterval(() => {
       renderSide();
       renderInstances();
+      loadClaims().catch(() => {}); // claims expire on their own
     }, 30000);
     try {
       const s = await api("/api/session");
