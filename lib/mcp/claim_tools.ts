@@ -53,7 +53,8 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
       });
       const until = claims[0] ? shortTime(claims[0].expires_at) : "";
       return {
-        text: `Claimed in ${root} until ${until}:\n${formatClaimLines(claims, agent.name, root)}\n` +
+        text:
+          `Claimed in ${root} until ${until}:\n${formatClaimLines(claims, agent.name, root)}\n` +
           `Release them with release_files when you are done.`,
         data: { root, claims },
       };

@@ -212,18 +212,22 @@ export function registerTools(server: McpServer, agent: McpAgent): void {
   const PATHS = z.array(z.string().min(1)).describe(
     "paths or globs (* ? [a-z] {a,b} **), relative to your working directory or absolute",
   );
-  server.registerTool("claim_files", {
-    description: "Tell other agents you are editing these files (an advisory lease). " +
-      "Exclusive unless shared; fails naming the holder when another agent holds an " +
-      "overlapping claim. Claiming again renews. Release when done.",
-    inputSchema: {
-      paths: PATHS.min(1),
-      ttl_s: z.number().min(1).max(MAX_CLAIM_TTL_S).optional().describe("default 1800 (30 min)"),
-      shared: z.boolean().optional().describe("coexist with other shared claims"),
-      reason: z.string().max(MAX_CLAIM_REASON).optional().describe("shown to other agents"),
+  server.registerTool(
+    "claim_files",
+    {
+      description: "Tell other agents you are editing these files (an advisory lease). " +
+        "Exclusive unless shared; fails naming the holder when another agent holds an " +
+        "overlapping claim. Claiming again renews. Release when done.",
+      inputSchema: {
+        paths: PATHS.min(1),
+        ttl_s: z.number().min(1).max(MAX_CLAIM_TTL_S).optional().describe("default 1800 (30 min)"),
+        shared: z.boolean().optional().describe("coexist with other shared claims"),
+        reason: z.string().max(MAX_CLAIM_REASON).optional().describe("shown to other agents"),
+      },
     },
-  }, ({ paths, ttl_s, shared, reason }) =>
-    result(agent, () => claims.claim(paths, { ttlS: ttl_s, shared, reason })));
+    ({ paths, ttl_s, shared, reason }) =>
+      result(agent, () => claims.claim(paths, { ttlS: ttl_s, shared, reason })),
+  );
 
   server.registerTool("release_files", {
     description: "Release your file claims (no paths: all of them).",
