@@ -169,4 +169,8 @@ Deno.test("claims --check-staged: exit 1 when a staged file is claimed by anothe
   // No session, or no broker: says so and lets the commit through.
   r = ok(await place.run("nobody", ["claims", "--check-staged"], { cwd: repo }), "no session");
   assert.match(r.stderr, /not registered .*staged files not checked/);
+  // No broker on the port (and none is started for a hook): the commit goes through.
+  await b[Symbol.asyncDispose]();
+  r = ok(await place.run("bob", ["claims", "--check-staged"], { cwd: repo }), "no broker");
+  assert.match(r.stderr, /no broker is running: staged files not checked/);
 });
