@@ -10,7 +10,7 @@
 import { IpcError } from "../protocol/errors.ts";
 import type { WireClaim } from "../protocol/messages.ts";
 import { claimsOverlap } from "../protocol/globs.ts";
-import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
+import { MAX_CLAIM_PATHS, MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
 import { readSessionFile } from "../client/session_file.ts";
 import { claimPaths, repoRoot, stagedFiles } from "../client/repo_paths.ts";
 import {
@@ -52,7 +52,7 @@ const CLAIM_FLAGS = {
 export const CLAIM: ClientCommand<typeof CLAIM_FLAGS> = {
   name: "claim",
   flags: CLAIM_FLAGS,
-  positionals: { min: 1, max: 1000, usage: "PATH_OR_GLOB..." },
+  positionals: { min: 1, max: MAX_CLAIM_PATHS, usage: "PATH_OR_GLOB..." },
   help: `Usage: agent-ipc claim PATH_OR_GLOB... [--ttl 30m] [--shared] [--reason TEXT] [options]
 
 Tells the other agents you are editing these files (an advisory lease). Paths
@@ -106,7 +106,7 @@ const RELEASE_FLAGS = {} as const;
 export const RELEASE: ClientCommand<typeof RELEASE_FLAGS> = {
   name: "release",
   flags: RELEASE_FLAGS,
-  positionals: { min: 0, max: 1000, usage: "[PATH...]" },
+  positionals: { min: 0, max: MAX_CLAIM_PATHS, usage: "[PATH...]" },
   help: `Usage: agent-ipc release [PATH...] [options]
 
 Releases your claims on these paths (written as you claimed them, relative to
@@ -206,13 +206,17 @@ async function checkStaged(
     // Never start a broker from a commit hook: no broker, nobody is holding anything live.
     await using client = await connectClient(ctx.settings, session, { role: "none" });
     if (!client.session) return skip(`the session of "${session.name}" is no longer valid`);
-    claims = await client.claims(root, staged.map(literalPath));
+    // Every claim of the root, matched here: a commit may stage more files than a request holds.
+    claims = await client.claims(root);
   } catch (e) {
     if (e instanceof IpcError && e.code === "E_UNAVAILABLE") return skip("no broker is running");
     throw e;
   }
   const me = ctx.io.env.IPC_INSTANCE || session.name;
-  const others = claims.filter((c) => c.holder !== me);
+  const literal = staged.map(literalPath);
+  const others = claims.filter((c) =>
+    c.holder !== me && literal.some((f) => claimsOverlap(c.path, f))
+  );
   if (others.length === 0) {
     ctx.print(`${plural(staged.length, "staged file")}: none claimed by another agent\n`, {
       root,

@@ -215,7 +215,7 @@ export function registerTools(server: McpServer, agent: McpAgent): void {
   server.registerTool(
     "claim_files",
     {
-      description: "Tell other agents you are editing these files (an advisory lease). " +
+      description: "Claim files on agent-ipc: tell other agents you are editing them (a lease). " +
         "Exclusive unless shared; fails naming the holder when another agent holds an " +
         "overlapping claim. Claiming again renews. Release when done.",
       inputSchema: {
@@ -230,12 +230,12 @@ export function registerTools(server: McpServer, agent: McpAgent): void {
   );
 
   server.registerTool("release_files", {
-    description: "Release your file claims (no paths: all of them).",
+    description: "Release your agent-ipc file claims (no paths: all of them).",
     inputSchema: { paths: PATHS.optional() },
   }, ({ paths }) => result(agent, () => claims.release(paths)));
 
   server.registerTool("list_claims", {
-    description: "List the file claims of every agent in this repository (all: every repository).",
+    description: "List agent-ipc file claims of every agent here (all: in every repository).",
     inputSchema: { all: z.boolean().optional() },
     annotations: { readOnlyHint: true },
   }, ({ all }) => result(agent, () => claims.list(all)));

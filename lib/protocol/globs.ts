@@ -17,9 +17,15 @@
 import { IpcError } from "./errors.ts";
 
 /** Longest claim path, characters. */
-export const MAX_CLAIM_PATH = 1024;
+export const MAX_CLAIM_PATH = 512;
+/**
+ * Most state pairs one overlap check explores (each a few hundred ns).
+ * Ordinary paths need a few dozen; past this the answer is "overlap", the
+ * safe side for a lease, so a pathological glob cannot stall the broker.
+ */
+const MAX_PAIRS = 100_000;
 /** Most alternatives a `{a,b}` expansion may produce. */
-const MAX_ALTERNATIVES = 64;
+const MAX_ALTERNATIVES = 16;
 
 /**
  * Throws `E_PATH_ESCAPE` unless `path` is a clean relative path inside its
@@ -302,26 +308,49 @@ function accepts(tokens: Token[], st: State): boolean {
   return st.inner && (t === "tail" || t === "subtree");
 }
 
-function overlapCompiled(a: Token[], b: Token[]): boolean {
-  const seen = new Set<string>();
-  const key = (x: State, y: State) => `${x.i}:${x.inner}|${y.i}:${y.inner}`;
-  const queue: [State, State][] = [];
-  const push = (x: State, y: State) => {
-    for (const cx of closure(a, x)) {
-      for (const cy of closure(b, y)) {
-        const k = key(cx, cy);
-        if (seen.has(k)) continue;
-        seen.add(k);
-        queue.push([cx, cy]);
+/** An automaton with numbered states (`i * 2 + inner`), closures and edges precomputed. */
+interface Nfa {
+  size: number;
+  closure: number[][];
+  edges: { set: CharSet; to: number }[][];
+  accept: Uint8Array;
+}
+
+const num = (st: State) => st.i * 2 + (st.inner ? 1 : 0);
+
+function toNfa(tokens: Token[]): Nfa {
+  const size = (tokens.length + 1) * 2;
+  const nfa: Nfa = { size, closure: [], edges: [], accept: new Uint8Array(size) };
+  for (let n = 0; n < size; n++) {
+    const st = { i: n >> 1, inner: (n & 1) === 1 };
+    nfa.closure.push(closure(tokens, st).map(num));
+    nfa.edges.push(edges(tokens, st).map((e) => ({ set: e.set, to: num(e.to) })));
+    if (accepts(tokens, st)) nfa.accept[n] = 1;
+  }
+  return nfa;
+}
+
+function overlapNfa(a: Nfa, b: Nfa): boolean {
+  const seen = new Uint8Array(a.size * b.size);
+  const queue: number[] = [];
+  const push = (x: number, y: number) => {
+    for (const cx of a.closure[x]) {
+      for (const cy of b.closure[y]) {
+        const k = cx * b.size + cy;
+        if (seen[k]) continue;
+        seen[k] = 1;
+        queue.push(k);
       }
     }
   };
-  push({ i: 0, inner: false }, { i: 0, inner: false });
-  while (queue.length) {
-    const [x, y] = queue.shift()!;
-    if (accepts(a, x) && accepts(b, y)) return true;
-    for (const ex of edges(a, x)) {
-      for (const ey of edges(b, y)) {
+  push(0, 0);
+  for (let head = 0; head < queue.length; head++) {
+    if (head >= MAX_PAIRS) return true;
+    const x = Math.floor(queue[head] / b.size);
+    const y = queue[head] % b.size;
+    if (a.accept[x] && b.accept[y]) return true;
+    for (const ex of a.edges[x]) {
+      for (const ey of b.edges[y]) {
         if (meet(ex.set, ey.set)) push(ex.to, ey.to);
       }
     }
@@ -329,12 +358,18 @@ function overlapCompiled(a: Token[], b: Token[]): boolean {
   return false;
 }
 
-const compiled = new Map<string, Token[][]>();
+/** The characters before the first glob character (unescaped), and whether that is all. */
+function literalPrefix(p: string): { prefix: string; whole: boolean } {
+  const at = p.search(/[*?[{\\]/);
+  return at < 0 ? { prefix: p, whole: true } : { prefix: p.slice(0, at), whole: false };
+}
 
-function compileAll(p: string): Token[][] {
+const compiled = new Map<string, Nfa[]>();
+
+function compileAll(p: string): Nfa[] {
   let c = compiled.get(p);
   if (!c) {
-    c = expandBraces(p).map(compile);
+    c = expandBraces(p).map((q) => toNfa(compile(q)));
     if (compiled.size > 10_000) compiled.clear();
     compiled.set(p, c);
   }
@@ -353,8 +388,15 @@ function compileAll(p: string): Token[][] {
  */
 export function claimsOverlap(a: string, b: string): boolean {
   if (a === b) return true;
+  // Cheap answers first: most claims are plain paths, or globs under different directories.
+  const pa = literalPrefix(a);
+  const pb = literalPrefix(b);
+  if (pa.whole && pb.whole) {
+    return a.startsWith(b + "/") || b.startsWith(a + "/");
+  }
+  if (!pa.prefix.startsWith(pb.prefix) && !pb.prefix.startsWith(pa.prefix)) return false;
   for (const x of compileAll(a)) {
-    for (const y of compileAll(b)) if (overlapCompiled(x, y)) return true;
+    for (const y of compileAll(b)) if (overlapNfa(x, y)) return true;
   }
   return false;
 }

@@ -31,7 +31,7 @@ export const DEFAULT_CLAIM_TTL_MS = 1_800_000;
 /** Longest lease of a file claim: 24 hours. */
 export const MAX_CLAIM_TTL_MS = 86_400_000;
 /** Most paths in one claim, release or claims request. */
-export const MAX_CLAIM_PATHS = 1000;
+export const MAX_CLAIM_PATHS = 100;
 /** Longest claim reason, characters. */
 export const MAX_CLAIM_REASON = 200;
 

@@ -164,6 +164,20 @@ function template(r: Rand, ctx: FuzzContext): Record<string, unknown> {
       req.new_id = r.name();
       if (r.chance(0.5)) req.old_id = r.name();
       break;
+    case "claim":
+    case "release":
+    case "claims": {
+      if (action === "claim" || r.chance(0.5)) req.root = r.pick(["/repo", "/", "rel", r.text()]);
+      const path = () =>
+        r.pick(["src/**", "**/*.ts", "a/[!b-d]?/{x,y}*", "../up", "a//b", "/abs", r.text()]);
+      if (action === "claim" || r.chance(0.5)) {
+        req.paths = Array.from({ length: r.int(5) }, () => r.chance(0.9) ? path() : r.value());
+      }
+      if (r.chance(0.3)) req.ttl_ms = r.pick([1000, 0, 86_400_001, 1.5]);
+      if (r.chance(0.3)) req.shared = r.chance(0.5);
+      if (r.chance(0.3)) req.reason = r.text();
+      break;
+    }
   }
   return req;
 }
@@ -454,7 +468,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzStats> {
     for (let i = 0; i < n; i++) payloads.push(gen.payload(o.maxFrame).bytes);
     planned += n;
     const job: Job = { kind: "framed", payloads };
-    if (gen.chance(fatalShare)) {
+    if (planned < o.frames && gen.chance(fatalShare)) {
       const bad = gen.int(4);
       const header = new Uint8Array(4);
       const view = new DataView(header.buffer);

@@ -81,9 +81,12 @@ Deno.test("mcp inspector: the official CLI lists the tools and calls one", async
       [
         "broadcast",
         "check",
+        "claim_files",
         "ipc",
+        "list_claims",
         "list_instances",
         "register",
+        "release_files",
         "rename",
         "send",
         "wait",

@@ -94,15 +94,18 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise
   await waitFor(cond, { timeout: ms });
 }
 
-Deno.test("mcp: the tool list is the nine tools, short enough for a context", async () => {
+Deno.test("mcp: the tool list, short enough for a context", async () => {
   await using r = await rig();
   const { tools } = await r.client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(), [
     "broadcast",
     "check",
+    "claim_files",
     "ipc",
+    "list_claims",
     "list_instances",
     "register",
+    "release_files",
     "rename",
     "send",
     "wait",
