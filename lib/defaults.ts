@@ -80,6 +80,12 @@ export const LIMITS = {
   maxInflightRequests: 1024,
   /** Messages one `check` returns by default. */
   defaultCheckLimit: 100,
+  /** Paths (or globs) in one claim, release or claims request. */
+  maxClaimPaths: 100,
+  /** Longest claim path, characters. */
+  maxClaimPathChars: 512,
+  /** Longest claim reason, characters. */
+  maxClaimReason: 200,
 } as const;
 
 /** Fixed timeouts. */
@@ -108,6 +114,10 @@ export const TTLS = {
   unclaimedQueueMs: 7 * DAY,
   /** How long a send's client_id is remembered (exactly-once across retries). */
   dedupeMs: DAY,
+  /** A file claim without `ttl_ms`. */
+  claimDefaultMs: 30 * 60 * SECOND,
+  /** Longest file claim lease (claiming again renews). */
+  claimMaxMs: DAY,
   /** How often the broker purges expired queues, forwards and history. */
   purgeIntervalMs: HOUR,
 } as const;

@@ -14,10 +14,11 @@
  * @module
  */
 
+import { LIMITS } from "../defaults.ts";
 import { IpcError } from "./errors.ts";
 
 /** Longest claim path, characters. */
-export const MAX_CLAIM_PATH = 512;
+export const MAX_CLAIM_PATH = LIMITS.maxClaimPathChars;
 /**
  * Most state pairs one overlap check explores (each a few hundred ns).
  * Ordinary paths need a few dozen; past this the answer is "overlap", the

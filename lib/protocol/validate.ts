@@ -7,7 +7,7 @@
  */
 
 import { IpcError } from "./errors.ts";
-import { LIMITS } from "../defaults.ts";
+import { LIMITS, TTLS } from "../defaults.ts";
 import { checkClaimPath } from "./globs.ts";
 import type { Action, JsonObject, MessageBody, Request, RequestId } from "./messages.ts";
 import { ACTIONS } from "./messages.ts";
@@ -27,13 +27,13 @@ export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 export const MAX_WAIT_MS = LIMITS.maxWaitMs;
 
 /** Default lease of a file claim: 30 minutes. */
-export const DEFAULT_CLAIM_TTL_MS = 1_800_000;
+export const DEFAULT_CLAIM_TTL_MS = TTLS.claimDefaultMs;
 /** Longest lease of a file claim: 24 hours. */
-export const MAX_CLAIM_TTL_MS = 86_400_000;
+export const MAX_CLAIM_TTL_MS = TTLS.claimMaxMs;
 /** Most paths in one claim, release or claims request. */
-export const MAX_CLAIM_PATHS = 100;
+export const MAX_CLAIM_PATHS = LIMITS.maxClaimPaths;
 /** Longest claim reason, characters. */
-export const MAX_CLAIM_REASON = 200;
+export const MAX_CLAIM_REASON = LIMITS.maxClaimReason;
 
 /** Throws unless `name` is a valid instance name (reserved names allowed). */
 export function checkName(name: unknown, field: string): string {

@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type CallToolResult, Client, StdioClientTransport } from "../../lib/deps.ts";
+import type { CallToolResult } from "../../lib/deps.ts";
+import { Client, StdioClientTransport } from "../_deps.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { brokerProcess, freePort } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
