@@ -126,8 +126,9 @@ Deno.test({
       assert.equal((lost.reason as IpcError).code, "E_CLAIMED");
     }
     assert.equal((await ann.claims("/race")).length, 10);
-    // A claim made through one broker is released through the other's view.
+    // Released through one broker: gone in the other's view.
     await ann.release();
-    assert.deepEqual(await bob.claims("/race", ["src/f1.ts"]), []);
+    const left = await bob.claims("/race");
+    assert.ok(left.every((c) => c.holder === "bob"), JSON.stringify(left));
   },
 });
