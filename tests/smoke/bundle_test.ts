@@ -17,6 +17,17 @@ Deno.test("deno bundle makes one file that prints the version offline", async ()
     for await (const entry of Deno.readDir(dir)) entries.push(entry.name);
     assert.deepEqual(entries, ["agent-ipc.js"]);
     assert.equal(await bundleVersion(output, dir), `agent-ipc ${VERSION}`);
+    // The console page's files are inlined (text imports): the longest line of
+    // each without quotes (but ") or backslashes is in the bundle.
+    const bundle = await Deno.readTextFile(output);
+    for (const file of ["index.html", "app.css", "app.js", "favicon.svg"]) {
+      const text = await Deno.readTextFile(new URL(`../../lib/web/page/${file}`, import.meta.url));
+      const plain = text.split("\n").filter((l) => !/['`\\$]/.test(l));
+      const longest = plain.reduce((a, l) => (l.length > a.length ? l : a), "");
+      const escaped = longest.replaceAll('"', '\\"');
+      assert.ok(longest.length > 20, file);
+      assert.ok(bundle.includes(longest) || bundle.includes(escaped), `${file} is in the bundle`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -88,6 +88,8 @@ export async function runSmoke(print: (row: Row) => void = () => {}): Promise<Ro
           if (server.refused.length > 0) {
             throw new Error(`requests outside main.ts and lib/: ${server.refused.join(", ")}`);
           }
+          const page = [...server.served].filter((f) => f.startsWith("lib/web/page/"));
+          if (page.length !== 4) throw new Error(`console page files fetched: ${page.join(", ")}`);
           return Promise.resolve(`${server.served.size} files from main.ts and lib/, none else`);
         }, print),
       );
