@@ -8,6 +8,7 @@
 
 import { authToken } from "../lib/protocol/auth.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "../lib/app/host_broker.ts";
+import { waitFor } from "./_wait.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
 import { type JsonLogRecord, parseJsonLines } from "../lib/log.ts";
 
@@ -198,17 +199,17 @@ export async function brokerProcess(
     stdout: "null",
     stderr: opts.stderr ?? "null",
   }).spawn();
-  for (let i = 0; i < 200; i++) {
-    try {
+  try {
+    await waitFor(async () => {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return true;
+    }, { what: `the broker on port ${port} to listen` });
+    return child;
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
   }
-  child.kill("SIGKILL");
-  await child.status;
-  throw new Error(`broker on port ${port} did not start`);
 }
 
 /** The records of a data dir's `broker.log` (JSON lines), oldest first; none when it is missing. */
