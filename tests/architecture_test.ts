@@ -196,3 +196,61 @@ Deno.test("architecture: lib/ imports point down the layers, without cycles", as
   );
   assert.deepEqual(violations(edges), []);
 });
+
+/**
+ * Source lines of `lib/` that branch on an error's text: a regular expression
+ * or `includes` applied to `e.message`, `String(e)` or `(e as Error).message`.
+ * Decide by type instead (IpcError codes, error classes, JetStream API codes).
+ */
+const ERROR_TEXT_TEST =
+  /\.(test|exec|match)\(\s*(String\(\s*(e|err|error|e2)\s*\)|\(?(e|err|error|e2)( as Error\))?\)?\.message)|\b(e|err|error|e2)\.message\.(includes|match|startsWith|endsWith)\(|(String\(\s*(e|err|error)\s*\)|\(?(e|err|error)( as Error\))?\)?\.message)\.(includes|match|startsWith|endsWith)\(/;
+
+/**
+ * Files allowed to read an error's text, and why: Deno's node:sqlite gives no
+ * result code, so advice (never control flow) falls back to SQLite's fixed texts.
+ */
+const ERROR_TEXT_ALLOWED = new Set(["state/_sqlite_errors.ts"]);
+
+/** The lines of `source` that test an error's text. */
+export function errorTextTests(source: string): string[] {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  return code.split("\n").filter((line) => ERROR_TEXT_TEST.test(line)).map((l) => l.trim());
+}
+
+Deno.test("architecture: the error-text check catches branches on messages", () => {
+  const bad = [
+    "if (e instanceof IpcError && /another program/.test(e.message)) throw e;",
+    "if (!isWrongSequence(e) && !/exists/i.test(String(e))) throw e;",
+    "const m = /wrong last sequence: (\\d+)/i.exec(String(e));",
+    "return e instanceof Error && /refused/i.test((e as Error).message);",
+    'if (err.message.includes("Client closed")) return;',
+    'if (String(error).includes("timeout")) retry();',
+  ];
+  for (const line of bad) assert.deepEqual(errorTextTests(line), [line.trim()], line);
+  const fine = [
+    'if (e instanceof IpcError && e.code === "E_AUTH") throw e;',
+    "log.warn(`purge failed: ${(e as Error).message}`);",
+    "if (/^\\d+$/.test(value)) return Number(value);",
+    "// e.g. /x/.test(e.message) in a comment",
+  ];
+  for (const line of fine) assert.deepEqual(errorTextTests(line), [], line);
+});
+
+Deno.test("architecture: no branch in lib/ depends on an error's message", async () => {
+  const found: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) await walk(path);
+      else if (entry.isFile && entry.name.endsWith(".ts")) {
+        const rel = relative(LIB, path);
+        if (ERROR_TEXT_ALLOWED.has(rel)) continue;
+        for (const line of errorTextTests(await Deno.readTextFile(path))) {
+          found.push(`${rel}: ${line}`);
+        }
+      }
+    }
+  };
+  await walk(LIB);
+  assert.deepEqual(found, []);
+});

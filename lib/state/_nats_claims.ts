@@ -52,7 +52,7 @@ export class NatsClaims {
         else await this.#kv.update(key, value, cur.rev);
         return result;
       } catch (e) {
-        if (!isWrongSequence(e) && !/exists/i.test(String(e))) throw e;
+        if (!isWrongSequence(e)) throw e; // kv.create of a key that exists, too (same code)
       }
     }
     throw new IpcError("E_STORE", `NATS store: claims under "${root}" kept conflicting`);
