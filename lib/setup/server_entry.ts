@@ -28,6 +28,12 @@ export interface McpServerEntry {
   command: string;
   args: string[];
   env?: Record<string, string>;
+  /** Gemini CLI: run the server's tools without asking. */
+  trust?: boolean;
+  /** Codex: the environment variables it passes on to the server. */
+  env_vars?: string[];
+  /** Codex: run the server's tools without asking ("approve"). */
+  default_tools_approval_mode?: string;
 }
 
 /** What is known about the running program, to decide how to launch the server. */

@@ -13,7 +13,17 @@ import { posix, win32 } from "node:path";
 import { parseArgs } from "node:util";
 import { IpcError } from "../protocol/errors.ts";
 import { readConfigFile, writeConfigFile } from "./config_file.ts";
-import type { ConfigEdit } from "./config_edit.ts";
+import { asMalformed, type ConfigEdit } from "./config_edit.ts";
+import {
+  CLAUDE_PERMISSION,
+  CODEX_ENV_VARS,
+  codexTrustOf,
+  editClaudePermission,
+  editCodexTrust,
+  editHooks,
+  hookPlan,
+  hooksPath,
+} from "./hooks.ts";
 import { editJsonConfig } from "./json_config.ts";
 import {
   buildEntry,
@@ -54,7 +64,7 @@ export interface SetupIo {
 }
 
 const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>... " +
-  "[--name NAME] [--project DIR] [--remove] [--dry-run]\n" +
+  "[--name NAME] [--project DIR] [--ask] [--no-hooks] [--notify] [--remove] [--dry-run]\n" +
   "       agent-ipc setup git-hook [--remove] [--dry-run]   (file claims pre-commit check)\n";
 
 /**
@@ -86,7 +96,13 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
   const targets = resolveTargets(request, io);
   if (typeof targets === "number") return targets;
   const launch = request.remove ? undefined : await chooseLaunch(request, io);
-  const run: SetupRun = { failed: false, done: 0, changed: 0, backedUp: new Set() };
+  const run: SetupRun = {
+    failed: false,
+    done: 0,
+    changed: 0,
+    backedUp: new Set(),
+    pending: new Map(),
+  };
   for (const target of targets) {
     if (request.all && request.project === undefined && !(await anyExists(target.markers))) {
       io.stdout(`${target.label}: skipped (not found: ${target.markers.join(" or ")})\n`);
@@ -94,6 +110,7 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
     }
     run.done++;
     await applyToTarget(target, request, launch, run, io);
+    if (request.hooks || request.remove) await applyHooks(target, request, launch, run, io);
   }
   return summarize(request, run, io);
 }
@@ -108,6 +125,12 @@ interface SetupRequest {
   project: string | undefined;
   remove: boolean;
   dryRun: boolean;
+  /** `--ask`: keep the assistants' prompts before each agent-ipc tool call. */
+  ask: boolean;
+  /** Install the hooks (not `--no-hooks`). */
+  hooks: boolean;
+  /** `--notify`: where no wake exists, a bell and a desktop notification. */
+  notify: boolean;
 }
 
 /** What happened so far, across targets. */
@@ -119,6 +142,8 @@ interface SetupRun {
   changed: number;
   /** Real paths already backed up in this run (a file shared by two targets is backed up once). */
   backedUp: Set<string>;
+  /** With --dry-run: the text each file would have so far (a later step edits on top of it). */
+  pending: Map<string, string>;
 }
 
 /** Step 1: the arguments as a request, or the exit code (help printed: 0; usage error: 2). */
@@ -134,6 +159,9 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
         project: { type: "string" },
         remove: { type: "boolean", default: false },
         "dry-run": { type: "boolean", default: false },
+        ask: { type: "boolean", default: false },
+        "no-hooks": { type: "boolean", default: false },
+        notify: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -163,7 +191,17 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
       return usageError(io, `--project "${values.project}" is not a directory`);
     }
   }
-  return { ids, all, name, project, remove: values.remove, dryRun: values["dry-run"] };
+  return {
+    ids,
+    all,
+    name,
+    project,
+    remove: values.remove,
+    dryRun: values["dry-run"],
+    ask: values.ask,
+    hooks: !values["no-hooks"],
+    notify: values.notify,
+  };
 }
 
 /**
@@ -229,9 +267,22 @@ async function applyToTarget(
     const edit = editConfig(
       target,
       file.text,
-      launch && buildEntry(launch, request.name, target.withType),
+      launch && withApprovals(buildEntry(launch, request.name, target.withType), target, request),
     );
     const where = target.path;
+    if (launch && !request.ask && target.id === "gemini") {
+      io.stdout(
+        `${target.label}: trusts the agent-ipc server ("trust": true): its tools run without a prompt (--ask keeps the prompts)\n`,
+      );
+    }
+    if (launch && target.id === "codex") {
+      io.stdout(
+        `${target.label}: env_vars passes ${CODEX_ENV_VARS.join(", ")} to the server` +
+          (request.ask
+            ? "\n"
+            : `; default_tools_approval_mode = "approve": its tools run without a prompt (--ask keeps the prompts)\n`),
+      );
+    }
     if (edit.outcome === "unchanged") {
       io.stdout(`${target.label}: already configured in ${where}\n`);
     } else if (edit.outcome === "absent") {
@@ -240,6 +291,7 @@ async function applyToTarget(
       io.stdout(`${target.label}: ${verb(edit, true)} ${where} (dry run, nothing written)\n`);
       const from = file.text === undefined ? "/dev/null" : `${where} (now)`;
       io.stdout(unifiedDiff(file.text ?? "", edit.text, from, `${where} (after setup)`));
+      run.pending.set(where, edit.text);
     } else {
       const backup = await writeConfigFile(file, edit.text, !run.backedUp.has(file.realPath));
       run.backedUp.add(file.realPath);
@@ -254,6 +306,174 @@ async function applyToTarget(
       ? error.message
       : `${target.path}: ${(error as Error).message}`;
     io.stderr(`agent-ipc setup: ${target.label}: ${message}\n`);
+  }
+}
+
+/** The entry with what lets the assistant use it as set up (Codex's env_vars, no prompt per call). */
+function withApprovals(
+  entry: McpServerEntry,
+  target: TargetConfig,
+  request: SetupRequest,
+): McpServerEntry {
+  if (target.id === "codex") {
+    entry.env_vars = [...CODEX_ENV_VARS];
+    if (!request.ask) entry.default_tools_approval_mode = "approve";
+  }
+  if (target.id === "gemini" && !request.ask) entry.trust = true;
+  return entry;
+}
+
+/**
+ * Step 4b, for one assistant: its hooks (attention, wake), Claude Code's
+ * permission rule and Codex's trust in the hooks, in their own files; with
+ * --remove, takes exactly those out.
+ */
+async function applyHooks(
+  target: TargetConfig,
+  request: SetupRequest,
+  launch: ServerLaunch | undefined,
+  run: SetupRun,
+  io: SetupIo,
+): Promise<void> {
+  const ctx: TargetContext = {
+    os: io.os,
+    isWsl: io.isWsl,
+    home: io.home,
+    env: io.env,
+    project: request.project,
+  };
+  const path = hooksPath(target, ctx);
+  const plan = launch && !request.remove
+    ? hookPlan(target.id, path, launch, io.os, { notify: request.notify })
+    : undefined;
+  let events: string[] = [];
+  let oldHooks = "";
+  let newHooks = "";
+  const permission = target.id === "claude" ? !request.remove && !request.ask : undefined;
+  let permissionChanged = false;
+  const ok = await editFile(
+    path,
+    target,
+    request,
+    run,
+    io,
+    (text) => {
+      oldHooks = text;
+      const edit = editHooks(text, plan);
+      events = edit.events;
+      let out = edit.text;
+      if (permission !== undefined) {
+        const next = editClaudePermission(out, permission);
+        permissionChanged = next !== out;
+        out = next;
+      }
+      newHooks = out;
+      return out;
+    },
+    () =>
+      events.length === 0
+        ? ""
+        : request.remove
+        ? `removed agent-ipc's hooks (${events.join(", ")}) from`
+        : `hooks for ${events.join(", ")} in`,
+  );
+  if (!ok) return;
+  if (events.length === 0 && !request.remove && plan) {
+    io.stdout(`${target.label}: hooks already in ${path}\n`);
+  }
+  if (permission === true) {
+    io.stdout(
+      `${target.label}: ${
+        permissionChanged ? "allows" : "already allows"
+      } agent-ipc's tools without a prompt ` +
+        `(permissions.allow "${CLAUDE_PERMISSION}" in ${path}; --ask keeps the prompts)\n`,
+    );
+  }
+  if (target.id === "codex") {
+    const before = codexTrustOf(path, oldHooks || "{}");
+    const after = plan ? codexTrustOf(path, newHooks || "{}") : new Map<string, string>();
+    const done = await editFile(
+      target.path,
+      target,
+      request,
+      run,
+      io,
+      (text) => editCodexTrust(text, after, before),
+      () => "",
+    );
+    if (done && plan) {
+      io.stdout(
+        `${target.label}: trusts agent-ipc's ${after.size} hooks (hooks.state trusted_hash in ` +
+          `${target.path}): you asked for them by running setup; "setup codex --remove" takes the trust back\n`,
+      );
+    }
+  }
+  if (plan && target.id !== "claude") {
+    const how = target.id === "codex" || target.id === "gemini"
+      ? "no wake for an idle session: messages show at its next prompt or tool call" +
+        (request.notify
+          ? "; --notify rings and notifies when one arrives"
+          : " (--notify: bell and desktop notification)")
+      : target.id === "cursor"
+      ? "messages show at session start and as a follow-up when a turn ends"
+      : "notification only: Windsurf hooks cannot show messages to the model";
+    io.stdout(`  note: ${how}\n`);
+  }
+}
+
+/**
+ * Reads `path`, applies `transform`, and writes (or with --dry-run shows the
+ * diff of) the result; reports with `what()` (empty: say nothing). False
+ * when the file could not be edited (reported, and the run marked failed).
+ */
+async function editFile(
+  path: string,
+  target: TargetConfig,
+  request: SetupRequest,
+  run: SetupRun,
+  io: SetupIo,
+  transform: (text: string) => string,
+  what: () => string,
+): Promise<boolean> {
+  try {
+    const file = await readConfigFile(path);
+    const pending = run.pending.get(path);
+    const current = pending ?? file.text ?? "";
+    let text: string;
+    try {
+      text = transform(current);
+    } catch (error) {
+      throw asMalformed(path, error);
+    }
+    if (text === current) return true;
+    const label = what();
+    if (request.dryRun) {
+      if (label) {
+        io.stdout(`${target.label}: would write ${label} ${path} (dry run, nothing written)\n`);
+      }
+      const from = pending !== undefined
+        ? `${path} (with the entry)`
+        : file.text === undefined
+        ? "/dev/null"
+        : `${path} (now)`;
+      io.stdout(unifiedDiff(current, text, from, `${path} (after setup)`));
+      run.pending.set(path, text);
+      return true;
+    }
+    const backup = await writeConfigFile(file, text, !run.backedUp.has(file.realPath));
+    run.backedUp.add(file.realPath);
+    run.changed++;
+    if (label) {
+      io.stdout(`${target.label}: wrote ${label} ${path}${backup ? ` (backup: ${backup})` : ""}\n`);
+    }
+    return true;
+  } catch (error) {
+    run.failed = true;
+    const message = error instanceof IpcError || error instanceof Deno.errors.PermissionDenied
+      ? error.message
+      : `${path}: ${(error as Error).message}`;
+    io.stderr(`agent-ipc setup: ${target.label}: ${message}\n`);
+    return false;
   }
 }
 
@@ -338,7 +558,10 @@ export function helpText(io: Pick<SetupIo, "os" | "isWsl" | "home" | "env">): st
   return `${USAGE}
 Adds agent-ipc as an MCP server named "${SERVER_KEY}" to an assistant's config, or
 removes it. Other servers and settings in the file are kept; running it again
-changes nothing; a changed file is first copied to <file>.bak.
+changes nothing; a changed file is first copied to <file>.bak. Next to the
+entry it installs hooks ("agent-ipc hook ..."), merged with your own, that show
+the assistant its unread messages at each prompt and tool call and wake an idle
+Claude Code session when one arrives.
 
 Assistants and their config files on this machine (${where}):
 ${rows}  all       every assistant found on this machine (with --project: every one
@@ -348,7 +571,14 @@ Options:
   --name NAME    start the server registered as NAME (adds "--name NAME" to its
                  args and IPC_INSTANCE=NAME to its env)
   --project DIR  edit the project's config in DIR instead of the user config
-  --remove       take the agent-ipc entry out instead
+  --ask          keep the assistant's prompt before each agent-ipc tool call
+                 (default: allowed without a prompt, headless runs included:
+                 Claude Code permissions.allow "mcp__agent-ipc", Codex
+                 default_tools_approval_mode = "approve", Gemini "trust": true)
+  --no-hooks     the MCP entry only: no hooks (messages then wait for a tool call)
+  --notify       where an idle session cannot be woken (Codex, Gemini CLI,
+                 Windsurf), ring the bell and notify when a message arrives
+  --remove       take the agent-ipc entry, its hooks, permission and trust out
   --dry-run      show the change as a diff and write nothing
   -h, --help     show this help
 

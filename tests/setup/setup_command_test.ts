@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
 import { parseToml } from "../../lib/setup/toml_text.ts";
+import { CODEX_ENV_VARS } from "../../lib/setup/hooks.ts";
 import {
   CLAUDE_FIXTURE,
   CODEX_FIXTURE,
@@ -107,8 +108,11 @@ Deno.test("setup adds the entry to each assistant's config and keeps everything 
   assert.equal(claude.userID, "abc123");
   for (const target of ["gemini", "cursor", "windsurf"] as const) {
     const value = home.json(target);
-    assert.deepEqual(value.mcpServers["agent-ipc"], entry, target);
-    const { mcpServers: _, ...others } = value;
+    // Gemini CLI trusts the server (no prompt per call) unless --ask.
+    const expected = target === "gemini" ? { ...entry, trust: true } : entry;
+    assert.deepEqual(value.mcpServers["agent-ipc"], expected, target);
+    // Gemini keeps its hooks in the same file (tests/setup/hooks_setup_test.ts).
+    const { mcpServers: _, hooks: _hooks, ...others } = value;
     const { mcpServers: __, ...fixtureOthers } = JSON.parse(FILES[target][1]);
     assert.deepEqual(others, fixtureOthers, target);
   }
@@ -116,10 +120,13 @@ Deno.test("setup adds the entry to each assistant's config and keeps everything 
   // Codex: the user's file is kept byte for byte, comments included, our table appended.
   const codex = home.read("codex");
   assert.ok(codex.startsWith(CODEX_FIXTURE), codex);
-  assert.equal(
-    codex.slice(CODEX_FIXTURE.length),
-    `\n[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp", "--name", "fred"]\n` +
-      `env = { IPC_INSTANCE = "fred" }\n`,
+  assert.ok(
+    codex.slice(CODEX_FIXTURE.length).startsWith(
+      `\n[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp", "--name", "fred"]\n` +
+        `env_vars = [${CODEX_ENV_VARS.map((v) => `"${v}"`).join(", ")}]\n` +
+        `default_tools_approval_mode = "approve"\nenv = { IPC_INSTANCE = "fred" }\n`,
+    ),
+    codex,
   );
   const servers = parseToml(codex).value.mcp_servers as Record<string, unknown>;
   assert.deepEqual(Object.keys(servers), ["docs", "agent-ipc"]);
@@ -191,7 +198,7 @@ Deno.test("setup --dry-run shows a diff and writes nothing", async () => {
   );
   assert.ok(
     home.out.includes(
-      `--- /dev/null\n+++ ${home.path("gemini")} (after setup)\n@@ -0,0 +1,15 @@\n+{\n`,
+      `--- /dev/null\n+++ ${home.path("gemini")} (after setup)\n@@ -0,0 +1,16 @@\n+{\n`,
     ),
   );
   assert.doesNotMatch(home.out, /Restart/);
@@ -285,9 +292,10 @@ Deno.test("setup all configures the assistants found and skips the others", asyn
   assert.deepEqual(home.json("claude"), {
     mcpServers: { "agent-ipc": { type: "stdio", command: BINARY, args: ["mcp"] } },
   });
-  assert.equal(
-    home.read("codex"),
-    `[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp"]\n`,
+  assert.ok(
+    home.read("codex").startsWith(
+      `[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp"]\nenv_vars = [`,
+    ),
   );
   assert.ok(!home.exists(home.path("codex") + ".bak"), "a new file has nothing to back up");
 });

@@ -1,0 +1,382 @@
+/**
+ * The hooks `setup` installs next to the MCP entry, per assistant, and the
+ * edits that put them in (or take them out) without touching the user's own
+ * hooks: where each assistant keeps its hooks, the hook entries themselves
+ * (`agent-ipc hook ASSISTANT EVENT`), Claude Code's permission rule, and
+ * Codex's per-hook trust record (`[hooks.state."…"] trusted_hash`).
+ *
+ * Our entries are recognised by their command (`… hook <assistant> <event>`),
+ * so a second run changes nothing and `--remove` takes out only ours.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { posix, win32 } from "node:path";
+import { getJsoncValue, parseJsoncObject, removeJsoncValue, setJsoncValue } from "./jsonc_text.ts";
+import { getTomlValue, isTomlTable, parseToml, removeTomlPath, setTomlValue } from "./toml_text.ts";
+import type { ServerLaunch } from "./server_entry.ts";
+import type { TargetConfig, TargetContext, TargetId } from "./targets.ts";
+
+/** The permission rule that lets Claude Code call every agent-ipc tool without asking. */
+export const CLAUDE_PERMISSION = "mcp__agent-ipc";
+
+/** Environment variables Codex must pass to the MCP server (it passes only listed ones). */
+export const CODEX_ENV_VARS = [
+  "IPC_PORT",
+  "IPC_HOST",
+  "IPC_DATA_DIR",
+  "IPC_SHARED_SECRET",
+  "IPC_TLS_CA",
+  "IPC_LOG",
+  "DENO_DIR",
+];
+
+/** One hook handler as written. */
+export interface HookHandler {
+  type?: "command";
+  command: string;
+  timeout?: number;
+  asyncRewake?: boolean;
+  loop_limit?: number;
+  show_output?: boolean;
+}
+
+/** A group under one event (`{matcher?, hooks: [handler]}`), or a flat handler (Cursor, Windsurf). */
+export type HookGroup = { matcher?: string; hooks: HookHandler[] } | HookHandler;
+
+/** The hooks of one assistant: the file, its layout and the entries by event. */
+export interface HookPlan {
+  path: string;
+  /** Cursor's `hooks.json` needs `"version": 1` at the top. */
+  version?: number;
+  events: Record<string, HookGroup[]>;
+}
+
+/** The agent-ipc hook command in any of its forms (our entries are found by it). */
+const OURS =
+  /(?:^|\s|')hook'? '?(claude|codex|gemini|cursor|windsurf)'? '?(start|prompt|tool|stop|wake|watch)\b/;
+
+/** True when `command` is one of agent-ipc's hook commands. */
+export function isOurCommand(command: unknown): boolean {
+  return typeof command === "string" && OURS.test(command);
+}
+
+function quote(arg: string, os: typeof Deno.build.os): string {
+  if (/^[\w@%+=:,./\\-]+$/.test(arg)) return arg;
+  if (os === "windows") return `"${arg.replaceAll('"', '\\"')}"`;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The shell command of one hook: the server's launcher with `hook ASSISTANT EVENT` for `mcp`. */
+export function hookCommand(
+  launch: ServerLaunch,
+  assistant: TargetId,
+  event: string,
+  os: typeof Deno.build.os,
+  extra: string[] = [],
+): string {
+  const args = launch.args.at(-1) === "mcp" ? launch.args.slice(0, -1) : [...launch.args];
+  return [launch.command, ...args, "hook", assistant, event, ...extra]
+    .map((a) => quote(a, os)).join(" ");
+}
+
+/** Where an assistant keeps its hooks, from where it keeps its MCP servers. */
+export function hooksPath(target: TargetConfig, ctx: TargetContext): string {
+  const path = ctx.os === "windows" ? win32 : posix;
+  const dir = path.dirname(target.path);
+  switch (target.id) {
+    case "claude":
+      if (ctx.project !== undefined) return path.join(ctx.project, ".claude", "settings.json");
+      return ctx.env.CLAUDE_CONFIG_DIR
+        ? path.join(ctx.env.CLAUDE_CONFIG_DIR, "settings.json")
+        : path.join(dir, ".claude", "settings.json");
+    case "gemini":
+      return target.path;
+    case "codex":
+    case "cursor":
+    case "windsurf":
+      return path.join(dir, "hooks.json");
+  }
+}
+
+/** The hooks agent-ipc installs for `id`, with the launcher `launch`. */
+export function hookPlan(
+  id: TargetId,
+  path: string,
+  launch: ServerLaunch,
+  os: typeof Deno.build.os,
+  options: { notify?: boolean } = {},
+): HookPlan {
+  const cmd = (event: string, extra: string[] = []) => hookCommand(launch, id, event, os, extra);
+  const notify = options.notify ? ["--notify"] : [];
+  const one = (event: string, extra: Partial<HookHandler> = {}, matcher?: string): HookGroup => ({
+    ...(matcher !== undefined ? { matcher } : {}),
+    hooks: [{ type: "command", command: cmd(event), timeout: 10, ...extra }],
+  });
+  switch (id) {
+    case "claude": {
+      // asyncRewake: the hook runs in the background; its exit 2 wakes the idle session.
+      const wake = one("wake", { asyncRewake: true, timeout: 3600 });
+      return {
+        path,
+        events: {
+          SessionStart: [one("start"), wake],
+          UserPromptSubmit: [one("prompt")],
+          PostToolUse: [one("tool", {}, "*")],
+          Stop: [wake],
+        },
+      };
+    }
+    case "codex":
+      return {
+        path,
+        events: {
+          SessionStart: [one("start")],
+          UserPromptSubmit: [one("prompt")],
+          PostToolUse: [one("tool", {}, "*")],
+          Stop: [{ hooks: [{ type: "command", command: cmd("stop", notify), timeout: 10 }] }],
+        },
+      };
+    case "gemini": {
+      // Gemini's timeouts are in milliseconds.
+      const g = (event: string, matcher?: string, extra: string[] = []): HookGroup => ({
+        ...(matcher !== undefined ? { matcher } : {}),
+        hooks: [{ type: "command", command: cmd(event, extra), timeout: 10_000 }],
+      });
+      return {
+        path,
+        events: {
+          SessionStart: [g("start")],
+          BeforeAgent: [g("prompt")],
+          AfterTool: [g("tool", "*")],
+          AfterAgent: [g("stop", undefined, notify)],
+        },
+      };
+    }
+    case "cursor":
+      return {
+        path,
+        version: 1,
+        events: {
+          sessionStart: [{ command: cmd("start") }],
+          // Cursor caps automatic follow-ups itself as well (loop_limit).
+          stop: [{ command: cmd("stop", notify), loop_limit: 5 }],
+        },
+      };
+    case "windsurf":
+      return {
+        path,
+        events: {
+          post_cascade_response: [{ command: cmd("stop", notify), show_output: false }],
+        },
+      };
+  }
+}
+
+function commandsOf(group: unknown): unknown[] {
+  if (typeof group !== "object" || group === null) return [];
+  const g = group as Record<string, unknown>;
+  if (Array.isArray(g.hooks)) {
+    return g.hooks.map((
+      h,
+    ) => (typeof h === "object" && h !== null ? (h as HookHandler).command : undefined));
+  }
+  return [g.command];
+}
+
+/** The `hook ASSISTANT EVENT` words of a group of ours, e.g. "claude wake"; undefined for others'. */
+function ourKind(group: unknown): string | undefined {
+  for (const c of commandsOf(group)) {
+    const m = typeof c === "string" ? OURS.exec(c) : null;
+    if (m) return `${m[1]} ${m[2]}`;
+  }
+  return undefined;
+}
+
+/** What an edit of hooks did. */
+export interface HooksEdit {
+  text: string;
+  /** The events whose entries were added, changed or removed. */
+  events: string[];
+}
+
+/**
+ * Puts `plan`'s entries into a hooks JSON text (or, with `plan` undefined,
+ * takes every agent-ipc entry out): the user's groups stay where they are;
+ * ours are replaced in place or appended.
+ *
+ * @example
+ * ```ts
+ * const plan = hookPlan("claude", "/h/.claude/settings.json", { command: "agent-ipc", args: ["mcp"] }, "linux");
+ * editHooks('{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"say done"}]}]}}', plan).text;
+ * ```
+ * @throws {SyntaxError} on text that is not JSON (with comments)
+ * @throws {TypeError} when `hooks` or an event is of the wrong kind
+ */
+export function editHooks(text: string, plan: HookPlan | undefined): HooksEdit {
+  const root = parseJsoncObject(text);
+  const hooks = root.hooks;
+  if (
+    hooks !== undefined && (typeof hooks !== "object" || hooks === null || Array.isArray(hooks))
+  ) {
+    throw new TypeError(`"hooks" is not an object`);
+  }
+  const events: string[] = [];
+  let out = text;
+  if (plan === undefined) {
+    for (const [event, list] of Object.entries((hooks ?? {}) as Record<string, unknown>)) {
+      if (!Array.isArray(list)) continue;
+      const ours = list.map((g, i) => ourKind(g) ? i : -1).filter((i) => i >= 0);
+      if (ours.length === 0) continue;
+      events.push(event);
+      if (ours.length === list.length) {
+        out = removeJsoncValue(out, ["hooks", event]);
+      } else {
+        for (const i of ours.reverse()) out = removeJsoncValue(out, ["hooks", event, i]);
+      }
+    }
+    const left = getJsoncValue(out, ["hooks"]);
+    if (left !== undefined && Object.keys(left as object).length === 0) {
+      out = removeJsoncValue(out, ["hooks"]);
+    }
+    return { text: out, events };
+  }
+  if (plan.version !== undefined && getJsoncValue(out, ["version"]) === undefined) {
+    out = setJsoncValue(out, ["version"], plan.version);
+  }
+  for (const [event, groups] of Object.entries(plan.events)) {
+    const current = getJsoncValue(out, ["hooks", event]);
+    if (current !== undefined && !Array.isArray(current)) {
+      throw new TypeError(`"hooks"."${event}" is not a list`);
+    }
+    let changed = false;
+    for (const group of groups) {
+      const kind = ourKind(group);
+      const list = (getJsoncValue(out, ["hooks", event]) ?? []) as unknown[];
+      const at = list.findIndex((g) => ourKind(g) === kind);
+      if (at >= 0) {
+        const next = setJsoncValue(out, ["hooks", event, at], group);
+        if (next !== out) changed = true;
+        out = next;
+      } else {
+        out = list.length === 0 && current === undefined && !changed
+          ? setJsoncValue(out, ["hooks", event], [group])
+          : setJsoncValue(out, ["hooks", event, -1], group);
+        changed = true;
+      }
+    }
+    if (changed) events.push(event);
+  }
+  return { text: out, events };
+}
+
+/** Adds (or with `allow` false removes) Claude Code's rule for agent-ipc's tools. */
+export function editClaudePermission(text: string, allow: boolean): string {
+  const list = getJsoncValue(text, ["permissions", "allow"]);
+  if (list !== undefined && !Array.isArray(list)) {
+    throw new TypeError(`"permissions"."allow" is not a list`);
+  }
+  const at = (list ?? []).indexOf(CLAUDE_PERMISSION);
+  if (allow) {
+    if (at >= 0) return text;
+    return list === undefined
+      ? setJsoncValue(text, ["permissions", "allow"], [CLAUDE_PERMISSION])
+      : setJsoncValue(text, ["permissions", "allow", -1], CLAUDE_PERMISSION);
+  }
+  if (at < 0) return text;
+  let out = removeJsoncValue(text, ["permissions", "allow", at]);
+  if ((getJsoncValue(out, ["permissions", "allow"]) as unknown[]).length === 0) {
+    out = removeJsoncValue(out, ["permissions", "allow"]);
+    const p = getJsoncValue(out, ["permissions"]);
+    if (p !== undefined && Object.keys(p as object).length === 0) {
+      out = removeJsoncValue(out, ["permissions"]);
+    }
+  }
+  return out;
+}
+
+function snake(event: string): string {
+  return event.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${sortedJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Codex's trust hash of one hook: "sha256:" and the hex SHA-256 of the
+ * compact, key-sorted JSON of `{event_name, matcher?, hooks: [{type, command,
+ * timeout (600 when unset), async (false when unset), statusMessage?}]}`.
+ */
+export function codexHookHash(
+  event: string,
+  group: Record<string, unknown>,
+  handler: number,
+): string {
+  const h = (group.hooks as Record<string, unknown>[])[handler];
+  const identity = {
+    event_name: snake(event),
+    matcher: typeof group.matcher === "string" ? group.matcher : undefined,
+    hooks: [{
+      type: h.type ?? "command",
+      command: h.command,
+      timeout: typeof h.timeout === "number" ? h.timeout : 600,
+      async: h.async === true,
+      statusMessage: typeof h.statusMessage === "string" ? h.statusMessage : undefined,
+    }],
+  };
+  return "sha256:" + createHash("sha256").update(sortedJson(identity)).digest("hex");
+}
+
+/** The trust records (`hooks.state` keys and hashes) of agent-ipc's hooks in a Codex hooks.json text. */
+export function codexTrustOf(hooksPath: string, hooksText: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const hooks = parseJsoncObject(hooksText).hooks;
+  if (typeof hooks !== "object" || hooks === null) return out;
+  for (const [event, list] of Object.entries(hooks)) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((group, g) => {
+      if (!ourKind(group)) return;
+      const handlers = (group as { hooks?: unknown[] }).hooks ?? [];
+      handlers.forEach((_, h) => {
+        out.set(`${hooksPath}:${snake(event)}:${g}:${h}`, codexHookHash(event, group, h));
+      });
+    });
+  }
+  return out;
+}
+
+/**
+ * Records Codex's trust in our hooks in config.toml (`[hooks.state."KEY"]
+ * trusted_hash = "…"`), dropping the records of ours that no longer match
+ * (`before`: our records as of the old hooks.json).
+ */
+export function editCodexTrust(
+  configText: string,
+  trusted: Map<string, string>,
+  before: Map<string, string> = new Map(),
+): string {
+  let out = configText;
+  for (const key of before.keys()) {
+    if (!trusted.has(key)) out = removeTomlPath(out, ["hooks", "state", key]);
+  }
+  for (const [key, hash] of trusted) {
+    out = setTomlValue(out, ["hooks", "state", key, "trusted_hash"], hash);
+  }
+  // An emptied [hooks.state] / [hooks] table of ours goes too.
+  const value = parseToml(out).value;
+  const state = getTomlValue(value, ["hooks", "state"]);
+  if (isTomlTable(state) && Object.keys(state).length === 0) {
+    out = removeTomlPath(out, ["hooks", "state"]);
+    const hooks = getTomlValue(parseToml(out).value, ["hooks"]);
+    if (isTomlTable(hooks) && Object.keys(hooks).length === 0) out = removeTomlPath(out, ["hooks"]);
+  }
+  return out;
+}
