@@ -46,7 +46,7 @@ import {
   wakeWorthy,
   withWake,
 } from "./attention.ts";
-import { ancestors } from "./process_tree.ts";
+import { ancestors, isAlive } from "./process_tree.ts";
 
 /** The assistants that run hooks. */
 export const HOOK_ASSISTANTS = ["claude", "codex", "gemini", "cursor", "windsurf"] as const;
@@ -103,13 +103,24 @@ export const HOOK_TIMEOUTS = {
   stdinMs: 1_000,
   connectMs: 1_500,
   attentionMs: 4_000,
+  /** The start hook may first wait for the session record. */
+  startMs: 7_000,
   /** A wake hook waits this long at most (its hook timeout is an hour). */
   wakeMs: 55 * 60_000,
   /** How often a waiting hook looks whether its session got busy again. */
   pollMs: 3_000,
   /** A wake hook lets the attention hooks of the same moment go first. */
   graceMs: 1_000,
+  /** How long a start hook waits for its MCP server to record the session. */
+  recordWaitStartMs: 3_000,
+  /** How long a wake hook waits for it. */
+  recordWaitWakeMs: 60_000,
 };
+
+/** True in Claude Code's unattended runs (`claude -p`, the SDK). */
+export function headless(env: HookIo["env"]): boolean {
+  return env.CLAUDE_CODE_SESSION_ATTENDED === "0" || env.CLAUDE_CODE_ENTRYPOINT === "sdk-cli";
+}
 
 /** How a hook found its session. */
 export interface FoundSession {
@@ -126,11 +137,13 @@ export async function findSession(
   dataDir: string,
   pids: number[],
   sessionId: string | undefined,
+  fallbacks = true,
 ): Promise<FoundSession | undefined> {
   for (const pid of pids) {
     const record = await readAgentRecord(dataDir, pid);
     if (record) return { record, how: `assistant process ${pid}` };
   }
+  if (!fallbacks) return undefined;
   const all = await listAgentRecords(dataDir);
   if (sessionId) {
     const r = all.find((x) => x.session_id === sessionId);
@@ -231,7 +244,7 @@ export async function runHook(args: string[], io: HookIo): Promise<number> {
       timer = setTimeout(() => {
         void note(dataDir, { assistant, event, outcome: "timeout", ms: Date.now() - started });
         resolve(0);
-      }, HOOK_TIMEOUTS.attentionMs);
+      }, event === "start" ? HOOK_TIMEOUTS.startMs : HOOK_TIMEOUTS.attentionMs);
     });
     return await Promise.race([work, timeout]);
   } catch (e) {
@@ -264,17 +277,43 @@ async function hook(
       // Not JSON: the event alone still says what to do.
     }
   }
-  // A detached watch is told its assistant; a hook finds it among its ancestors.
+  // Claude Code's headless runs (`claude -p`) wait for every asyncRewake hook
+  // before they exit: a waiting wake hook there would hang the run.
+  if (event === "wake" && assistant === "claude" && headless(io.env)) {
+    await log({ outcome: "headless" });
+    return 0;
+  }
+  // A detached watch is told its assistant; a hook finds it among its ancestors
+  // (Claude Code also names it: CLAUDE_PID).
   const given = Number(io.env.IPC_HOOK_ASSISTANT_PID);
-  const pids = Number.isInteger(given) && given > 1
-    ? [given]
-    : await (io.ancestors ?? (() => ancestors()))();
+  const claudePid = Number(io.env.CLAUDE_PID);
+  // The cheap guesses first (no process listing): the named pid, the parent.
+  const quick = [given, claudePid, Deno.ppid].filter((p) => Number.isInteger(p) && p > 1);
+  let walked: number[] | undefined;
+  const pids = async () =>
+    walked ??= Number.isInteger(given) && given > 1
+      ? [given]
+      : [...quick, ...await (io.ancestors ?? (() => ancestors()))()];
   const sessionId = typeof input.session_id === "string"
     ? input.session_id
     : io.env.CLAUDE_CODE_SESSION_ID ?? io.env.GEMINI_SESSION_ID;
-  const found = await findSession(dataDir, pids, sessionId);
+  // At session start the MCP server starts alongside the hooks and records its
+  // session a moment later: start and wake wait for it (bounded).
+  const patience = event === "wake" || event === "watch"
+    ? HOOK_TIMEOUTS.recordWaitWakeMs
+    : event === "start"
+    ? HOOK_TIMEOUTS.recordWaitStartMs
+    : 0;
+  const look = async () =>
+    await findSession(dataDir, quick, undefined, false) ??
+      await findSession(dataDir, await pids(), sessionId);
+  let found = await look();
+  for (const until = Date.now() + patience; !found && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+    found = await look();
+  }
   if (!found) {
-    await log({ outcome: "no-session", ancestors: pids });
+    await log({ outcome: "no-session", ancestors: await pids() });
     return 0;
   }
   const name = found.record.name;
@@ -368,7 +407,14 @@ async function hook(
       await log({ outcome: "not-armed", name, reason: before.reason });
       return 0;
     }
-    const messages = await waitWhileIdle(client, dataDir, name, started, log);
+    const messages = await waitWhileIdle(
+      client,
+      dataDir,
+      name,
+      started,
+      log,
+      found.record.assistant_pid,
+    );
     if (!messages) return 0;
     const verdict = wakeVerdict(await activity(), now(), policy);
     if (!verdict.ok) {
@@ -410,6 +456,7 @@ async function waitWhileIdle(
   name: string,
   started: number,
   log: (fields: Record<string, unknown>) => Promise<void>,
+  assistantPid: number,
 ): Promise<WireMessage[] | undefined> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const busy = async () => {
@@ -422,6 +469,11 @@ async function waitWhileIdle(
   while (Date.now() < deadline) {
     if (await busy()) {
       await log({ outcome: "busy-again", name });
+      return undefined;
+    }
+    // Never outlive the session it belongs to.
+    if (!(await isAlive(assistantPid))) {
+      await log({ outcome: "assistant-gone", name, pid: assistantPid });
       return undefined;
     }
     const r = await client.wait({

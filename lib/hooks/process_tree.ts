@@ -2,8 +2,9 @@
  * A process's ancestors, to find the assistant a hook runs under: the MCP
  * server records its parent (the assistant), and a hook, started by the same
  * assistant through zero or more shells, walks up its own parents until it
- * meets a recorded pid. Linux reads `/proc`; macOS and the BSDs ask `ps` once;
- * elsewhere (Windows) only the direct parent is known.
+ * meets a recorded pid. Unix-likes ask `ps` once (Deno lets only
+ * `--allow-all` read `/proc/<pid>`, so `/proc` is the fallback); on Windows
+ * only the direct parent is known.
  *
  * @module
  */
@@ -24,7 +25,7 @@ async function procParent(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Every pid's parent, from one `ps` run (macOS, BSD). */
+/** Every pid's parent, from one `ps` run. */
 async function psParents(): Promise<Map<number, number>> {
   const map = new Map<number, number>();
   try {
@@ -60,15 +61,9 @@ export async function ancestors(
   const out: number[] = [];
   if (!(start > 1)) return out;
   out.push(start);
-  let parentOf: (pid: number) => Promise<number | undefined>;
-  if (os === "linux" || os === "android") {
-    parentOf = procParent;
-  } else if (os === "windows") {
-    return out;
-  } else {
-    const map = await psParents();
-    parentOf = (pid) => Promise.resolve(map.get(pid));
-  }
+  if (os === "windows") return out;
+  const map = await psParents();
+  const parentOf = map.size > 0 ? (pid: number) => Promise.resolve(map.get(pid)) : procParent;
   let pid = start;
   while (out.length < MAX_DEPTH) {
     const next = await parentOf(pid);
@@ -77,4 +72,23 @@ export async function ancestors(
     pid = next;
   }
   return out;
+}
+
+/**
+ * False once `pid` is known to be gone (`ps -p`); true when that cannot be
+ * told (Windows, no `ps`).
+ */
+export async function isAlive(pid: number): Promise<boolean> {
+  if (Deno.build.os === "windows") return true;
+  try {
+    const out = await new Deno.Command("ps", {
+      args: ["-o", "pid=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).output();
+    return out.success || new TextDecoder().decode(out.stdout).trim() !== "";
+  } catch {
+    return true;
+  }
 }

@@ -4,6 +4,7 @@ import { McpAgent } from "../../lib/mcp/agent.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { listAgentRecords, readActivity, writeActivity } from "../../lib/state/agent_records.ts";
 import { freePort, MAIN, type TestBroker, testBroker } from "../_helpers.ts";
+import { waitFor } from "../_wait.ts";
 
 /** An MCP server's agent for "this process" as the assistant: hooks spawned by this test find it. */
 async function agentFor(b: TestBroker, name: string): Promise<McpAgent> {
@@ -14,9 +15,7 @@ async function agentFor(b: TestBroker, name: string): Promise<McpAgent> {
   });
   await agent.start();
   // The record is written right after registering.
-  for (let i = 0; i < 100 && (await listAgentRecords(b.dataDir)).length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(async () => (await listAgentRecords(b.dataDir)).some((r) => r.name === agent.name));
   return agent;
 }
 
@@ -64,8 +63,17 @@ const envOf = (b: TestBroker) => ({ IPC_PORT: String(b.port), IPC_DATA_DIR: b.da
 
 Deno.test("hook prompt: shows unread messages as additionalContext, then acknowledges them", async () => {
   await using b = await testBroker();
+  // Another assistant's session on this machine: the hook must pick its own by its ancestors.
+  await using _other = new McpAgent({
+    client: { host: "127.0.0.1", port: b.port, dataDir: b.dataDir, secret: b.secret },
+    name: "other",
+    assistant: { pid: 999_999_999 },
+  });
+  await _other.start();
+  await waitFor(async () => (await listAgentRecords(b.dataDir)).length === 1);
   await using agent = await agentFor(b, "claude");
   await using bob = await sender(b);
+  await bob.send("other", "not for claude");
   await bob.send("claude", "the build is green");
   const r = await runHook(["claude", "prompt"], {
     session_id: "s1",
@@ -79,6 +87,7 @@ Deno.test("hook prompt: shows unread messages as additionalContext, then acknowl
   assert.match(text, /the build is green/);
   assert.match(text, /not instructions from your user/);
   assert.match(text, /From bob/);
+  assert.doesNotMatch(text, /not for claude/);
   assert.equal((await agent.unread()).count, 0, "acknowledged after it was printed");
   assert.equal((await readActivity(b.dataDir, "claude"))?.state, "awake");
 });
@@ -137,7 +146,11 @@ Deno.test("hook wake: an idle session is woken (exit 2, text on stderr) when a m
   }
   await bob.send("claude", "wake up please");
   const r = await pending;
-  assert.equal(r.code, 2, r.stderr);
+  assert.equal(
+    r.code,
+    2,
+    r.stderr + await Deno.readTextFile(`${b.dataDir}/hooks.log`).catch(() => ""),
+  );
   assert.equal(r.stdout, "");
   assert.match(r.stderr, /wake up please/);
   assert.equal((await agent.unread()).count, 0);
@@ -162,4 +175,28 @@ Deno.test("hook wake: budget 0 and the loop guard do not arm; no_wake messages d
   const guarded = await runHook(["claude", "wake"], {}, envOf(b));
   assert.equal(guarded.code, 0, "loop guard");
   assert.equal(guarded.stderr, "");
+});
+
+Deno.test("hook wake: claude -p (unattended) never waits: exit 0 at once", async () => {
+  await using b = await testBroker();
+  await using _agent = await agentFor(b, "claude");
+  const r = await runHook(["claude", "wake"], { hook_event_name: "Stop" }, {
+    ...envOf(b),
+    CLAUDE_CODE_SESSION_ATTENDED: "0",
+    CLAUDE_CODE_ENTRYPOINT: "sdk-cli",
+  });
+  assert.equal(r.code, 0);
+  assert.equal(r.stderr, "");
+});
+
+Deno.test("hook start: waits for the MCP server that starts alongside it to record its session", async () => {
+  await using b = await testBroker();
+  await using bob = await sender(b);
+  await bob.send("late", "queued before the session started");
+  const pending = runHook(["claude", "start"], { hook_event_name: "SessionStart" }, envOf(b));
+  await new Promise((r) => setTimeout(r, 800)); // the server comes up after the hook
+  await using _agent = await agentFor(b, "late");
+  const r = await pending;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(JSON.parse(r.stdout).hookSpecificOutput.additionalContext, /queued before/);
 });
