@@ -13,12 +13,6 @@ import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
 import type { McpAgent } from "./agent.ts";
 import { shortTime } from "./format.ts";
 
-/** What a claim tool produced: text for the model, and the data behind it. */
-export interface ClaimOutcome {
-  text: string;
-  data: Record<string, unknown>;
-}
-
 /** The claims as lines for the model. */
 export function formatClaimLines(claims: WireClaim[], me?: string, root?: string): string {
   return claims.map((c) => {
@@ -41,7 +35,7 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
     async claim(
       paths: string[],
       opts: { ttlS?: number; shared?: boolean; reason?: string },
-    ): Promise<ClaimOutcome> {
+    ): Promise<{ text: string; root: string; claims: WireClaim[] }> {
       const c = await agent.registered();
       const dir = cwd();
       const root = await repoRoot(dir);
@@ -56,10 +50,11 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
         text:
           `Claimed in ${root} until ${until}:\n${formatClaimLines(claims, agent.name, root)}\n` +
           `Release them with release_files when you are done.`,
-        data: { root, claims },
+        root,
+        claims,
       };
     },
-    async release(paths?: string[]): Promise<ClaimOutcome> {
+    async release(paths?: string[]): Promise<{ text: string; released: WireClaim[] }> {
       const c = await agent.registered();
       let root: string | undefined;
       let rel: string[] | undefined;
@@ -74,10 +69,10 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
           ? "No claims released (you held none of these)."
           : `Released ${released.length} claim${released.length === 1 ? "" : "s"}:\n` +
             formatClaimLines(released, agent.name),
-        data: { released },
+        released,
       };
     },
-    async list(all = false): Promise<ClaimOutcome> {
+    async list(all = false): Promise<{ text: string; root?: string; claims: WireClaim[] }> {
       const c = await agent.registered();
       const root = all ? undefined : await repoRoot(cwd());
       const claims = await c.claims(root);
@@ -86,7 +81,8 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
         text: claims.length === 0
           ? `No file claims ${where}.`
           : `File claims ${where}:\n${formatClaimLines(claims, agent.name, root)}`,
-        data: { ...(root ? { root } : {}), claims },
+        root,
+        claims,
       };
     },
   };

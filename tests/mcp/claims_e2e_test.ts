@@ -89,6 +89,12 @@ async function scenario(store: "sqlite" | "nats"): Promise<void> {
       text(r),
       new RegExp(`Claimed in ${repo} until .*\\n- src/a\\.ts: claude \\(you\\)`),
     );
+    // Over stdio too, the structured result carries what the text says.
+    const sc = r.structuredContent as { root: string; claims: Record<string, unknown>[] };
+    assert.equal(sc.root, repo);
+    assert.deepEqual(sc.claims.map((c) => [c.path, c.holder, c.reason]), [
+      ["src/a.ts", "claude", "fixing the parser"],
+    ]);
     assert.equal((await place.run("bob", ["register", "bob"])).code, 0);
     let c = await place.run("bob", ["claim", "../src/**"], { cwd: join(repo, "docs") });
     assert.equal(c.code, 1);

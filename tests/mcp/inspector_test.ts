@@ -75,7 +75,19 @@ Deno.test("mcp inspector: the official CLI lists the tools and calls one", async
       );
     }
     assert.equal(list.code, 0, `tools/list failed:\n${list.stderr.slice(-2000)}`);
-    const tools = JSON.parse(list.stdout).tools as { name: string }[];
+    type Listed = {
+      name: string;
+      title?: string;
+      annotations?: Record<string, unknown>;
+      outputSchema?: { type: string };
+    };
+    const tools = JSON.parse(list.stdout).tools as Listed[];
+    for (const t of tools) {
+      assert.ok(t.title, `${t.name}: title`);
+      assert.equal(t.annotations?.openWorldHint, false, `${t.name}: openWorldHint`);
+      assert.equal(typeof t.annotations?.readOnlyHint, "boolean", `${t.name}: readOnlyHint`);
+      assert.equal(t.outputSchema?.type, "object", `${t.name}: outputSchema`);
+    }
     assert.deepEqual(
       tools.map((t) => t.name).sort(),
       [
@@ -108,6 +120,15 @@ Deno.test("mcp inspector: the official CLI lists the tools and calls one", async
     const result = JSON.parse(call.stdout);
     assert.notEqual(result.isError, true);
     assert.match(result.content[0].text, /- inspector \(you\): online/);
+    // The structured result beside the text: the tool it stood for, and that tool's data.
+    assert.equal(result.structuredContent.tool, "list_instances");
+    assert.deepEqual(
+      result.structuredContent.result.instances.map((i: { id: string; you: boolean }) => [
+        i.id,
+        i.you,
+      ]),
+      [["inspector", true]],
+    );
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -111,12 +111,93 @@ Deno.test("mcp: the tool list, short enough for a context", async () => {
     "wait",
     "whoami",
   ]);
-  const chars = JSON.stringify(tools).length;
-  // ~4 characters per token: the whole list stays within about 2,000 tokens.
+  // What an assistant puts in the model's context: name, description, input schema (the
+  // title, hints and output schema are for the client). ~4 characters per token: the
+  // whole list stays within about 2,000 tokens.
+  const chars = JSON.stringify(
+    tools.map((t) => ({ name: t.name, description: t.description, input: t.inputSchema })),
+  ).length;
   assert.ok(chars <= 8000, `tool list is ${chars} characters`);
   for (const t of tools) {
     assert.ok((t.description ?? "").includes("agent-ipc"), `${t.name} names agent-ipc`);
   }
+});
+
+Deno.test("mcp: every tool has a title, hints, an output schema, and structured results", async () => {
+  await using r = await rig();
+  const { tools } = await r.client.listTools();
+  for (const t of tools) {
+    assert.ok(t.title && t.title.length > 3, `${t.name} has a title`);
+    const a = t.annotations!;
+    for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint"] as const) {
+      assert.equal(typeof a[hint], "boolean", `${t.name}.${hint}`);
+    }
+    assert.equal(a.openWorldHint, false, `${t.name} reaches only the local broker`);
+    assert.equal(t.outputSchema?.type, "object", `${t.name} has an output schema`);
+    if (a.readOnlyHint) assert.equal(a.destructiveHint, false, t.name);
+  }
+  const by = Object.fromEntries(tools.map((t) => [t.name, t.annotations!]));
+  assert.equal(by.list_instances.readOnlyHint, true);
+  assert.equal(by.whoami.readOnlyHint, true);
+  assert.equal(by.list_claims.readOnlyHint, true);
+  assert.equal(by.send.idempotentHint, false);
+  assert.equal(by.check.readOnlyHint, false, "check marks messages read");
+  assert.equal(by.release_files.destructiveHint, true);
+  assert.equal(by.claim_files.idempotentHint, true);
+
+  // Structured content beside unchanged text (the SDK client validates it against the
+  // schema it listed: a mismatch would throw here).
+  const bob = await r.peer("bob");
+  const who = await r.call("whoami");
+  assert.deepEqual(who.structuredContent, {
+    registered: false,
+    broker: r.agent.address,
+    hosting: false,
+  });
+  const reg = await r.call("register", { name: "alice" });
+  assert.deepEqual(reg.structuredContent, { name: "alice", queued: 0 });
+  assert.equal(text(reg), "Registered on agent-ipc as alice.");
+  const sent = await r.call("send", { to: "bob", message: "hi bob" });
+  const sc = sent.structuredContent as Record<string, unknown>;
+  assert.equal(sc.to, "bob");
+  assert.equal(sc.queued_for_future, false);
+  assert.match(String(sc.message_id), /\S/);
+  const got = (await bob.check({ ack: true })).messages;
+  assert.equal(got[0].id, sc.message_id);
+  await bob.send("alice", "one", { k: [1, { x: null }] });
+  await bob.send("alice", "two");
+  const checked = await r.call("check", { limit: 1 });
+  assert.deepEqual(checked.structuredContent, {
+    messages: [{
+      id: (checked.structuredContent as { messages: { id: string }[] }).messages[0].id,
+      from: "bob",
+      to: "alice",
+      timestamp: (checked.structuredContent as { messages: { timestamp: string }[] }).messages[0]
+        .timestamp,
+      message: { content: "one", data: { k: [1, { x: null }] } },
+    }],
+    unread: 1,
+  });
+  assert.match(text(checked), /> one\n  data: {"k":\[1,{"x":null}\]}\n\n1 unread message from bob/);
+  const waited = await r.call("wait", { timeout_s: 1 });
+  assert.equal((waited.structuredContent as { timed_out: boolean }).timed_out, false);
+  const empty = await r.call("wait", { timeout_s: 0 });
+  assert.deepEqual(empty.structuredContent, { messages: [], unread: 0, timed_out: true });
+  const listed = await r.call("list_instances");
+  const inst = (listed.structuredContent as { instances: { id: string; you: boolean }[] })
+    .instances;
+  assert.deepEqual(inst.map((i) => [i.id, i.you]).sort(), [["alice", true], ["bob", false]]);
+  const viaIpc = await r.call("ipc", { command: "who am i" });
+  assert.deepEqual(viaIpc.structuredContent, {
+    tool: "whoami",
+    result: { registered: true, name: "alice", broker: r.agent.address, hosting: false },
+  });
+  const bc = await r.call("broadcast", { message: "all" });
+  assert.deepEqual(bc.structuredContent, { delivered: ["bob"], missed: [] });
+  // A failure has text and isError, no structured content.
+  const bad = await r.call("send", { to: "no such name!", message: "x" });
+  assert.equal(bad.isError, true);
+  assert.equal(bad.structuredContent, undefined);
 });
 
 Deno.test("mcp: register, whoami, send, check, ack after the response is written", async () => {

@@ -1,0 +1,297 @@
+/**
+ * Every MCP tool's metadata in one table: name, title, description, input
+ * schema, output schema and behaviour hints. `defineTool` registers a tool
+ * from its entry, so each tool gets a `title`, `annotations` (`readOnlyHint`,
+ * `destructiveHint`, `idempotentHint`, and `openWorldHint: false`: tools
+ * reach only the local broker) and an `outputSchema`, and returns
+ * `structuredContent` (checked against that schema) beside its text. Tool
+ * bodies live in `tools.ts` and `claim_tools.ts`; a new tool is an entry
+ * here plus its body.
+ *
+ * @module
+ */
+
+import type { CallToolResult, McpServer } from "../deps.ts";
+import { z } from "../deps.ts";
+import { MAX_WAIT_MS } from "../protocol/validate.ts";
+import type { WireClaim, WireMessage } from "../protocol/messages.ts";
+import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_S } from "./claim_tools.ts";
+
+/** The default `wait` timeout, seconds. */
+export const DEFAULT_WAIT_S = 30;
+
+/** How a tool behaves, for clients that ask before calling (MCP tool annotations). */
+export interface ToolHints {
+  /** Changes nothing. */
+  readOnly: boolean;
+  /** May remove or overwrite something of the user's or another agent's. */
+  destructive: boolean;
+  /** Calling it again with the same arguments changes nothing more. */
+  idempotent: boolean;
+}
+
+/** One tool's metadata. */
+export interface ToolSpec<I extends z.ZodRawShape, O extends z.ZodRawShape> {
+  title: string;
+  description: string;
+  input: I;
+  output: O;
+  hints: ToolHints;
+}
+
+const NAME = z.string().describe("1-32 of A-Z a-z 0-9 _ -");
+const PATHS = z.array(z.string().min(1)).describe(
+  "paths or globs (* ? [a-z] {a,b} **), relative to your working directory or absolute",
+);
+
+/** A JSON object (message `data`, and `ipc`'s result), as structured results type it. */
+export type JsonRecord = Record<string, z.infer<ReturnType<typeof z.json>>>;
+
+/** A message in structured results (the wire's fields). */
+const MESSAGE = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  timestamp: z.string().describe("ISO 8601 UTC"),
+  message: z.object({
+    content: z.string(),
+    data: z.record(z.string(), z.json()).optional(),
+  }),
+  large: z.object({ path: z.string(), size: z.number() }).optional()
+    .describe("the full text is in this file"),
+});
+
+/** A file claim in structured results. */
+const CLAIM = z.object({
+  root: z.string().describe("repository root"),
+  path: z.string().describe("relative to root"),
+  holder: z.string(),
+  shared: z.boolean(),
+  reason: z.string().optional(),
+  claimed_at: z.string(),
+  expires_at: z.string(),
+});
+
+const INSTANCE = z.object({
+  id: z.string(),
+  online: z.boolean(),
+  queued: z.number(),
+  last_seen: z.string(),
+  host: z.string().optional(),
+  you: z.boolean(),
+});
+
+const READ = { readOnly: true, destructive: false, idempotent: true };
+const WRITE = { readOnly: false, destructive: false, idempotent: false };
+
+function spec<I extends z.ZodRawShape, O extends z.ZodRawShape>(
+  s: ToolSpec<I, O>,
+): ToolSpec<I, O> {
+  return s;
+}
+
+/** Every tool, in the order `tools/list` shows them. */
+export const TOOL_SPECS = {
+  register: spec({
+    title: "Register on agent-ipc",
+    description: "Join agent-ipc (messaging between AI agents) under a name.",
+    input: { name: NAME },
+    output: { name: z.string(), queued: z.number().describe("messages already waiting") },
+    hints: { readOnly: false, destructive: false, idempotent: true },
+  }),
+  send: spec({
+    title: "Send a message",
+    description:
+      "Send a message to another AI agent on agent-ipc by name (queued if it is offline).",
+    input: {
+      to: NAME,
+      message: z.string().min(1),
+      no_wake: z.boolean().optional().describe(
+        "true: do not wake the recipient if it is idle (it sees the message at its next turn); " +
+          "use it for replies that need no answer, to end an exchange",
+      ),
+    },
+    output: {
+      message_id: z.string(),
+      to: z.string().describe("the recipient (after a rename: its new name)"),
+      queued_for_future: z.boolean().describe("the name has not registered yet"),
+      large: z.object({ path: z.string(), size: z.number() }).optional(),
+    },
+    hints: WRITE,
+  }),
+  broadcast: spec({
+    title: "Broadcast a message",
+    description: "Send a message to every other agent on agent-ipc.",
+    input: { message: z.string().min(1) },
+    output: {
+      delivered: z.array(z.string()),
+      missed: z.array(z.string()).describe("queues that were full"),
+    },
+    hints: WRITE,
+  }),
+  check: spec({
+    title: "Check messages",
+    description: "Read new agent-ipc messages from other agents (each is shown once).",
+    input: { limit: z.number().int().min(1).max(100).optional().describe("default 20") },
+    output: {
+      messages: z.array(MESSAGE),
+      unread: z.number().describe("messages still waiting after these"),
+    },
+    // Reading marks them read: the next call shows other messages.
+    hints: WRITE,
+  }),
+  wait: spec({
+    title: "Wait for a message",
+    description: "Idle until an agent-ipc message arrives (or timeout_s passes), then return it.",
+    input: {
+      timeout_s: z.number().min(0).max(MAX_WAIT_MS / 1000).optional().describe(
+        `default ${DEFAULT_WAIT_S}`,
+      ),
+    },
+    output: {
+      messages: z.array(MESSAGE),
+      unread: z.number(),
+      timed_out: z.boolean(),
+    },
+    hints: WRITE,
+  }),
+  list_instances: spec({
+    title: "List agents",
+    description: "List agents on agent-ipc and whether they are online.",
+    input: {},
+    output: { instances: z.array(INSTANCE) },
+    hints: READ,
+  }),
+  rename: spec({
+    title: "Rename yourself",
+    description: "Change your agent-ipc name; the old name forwards for 2 hours.",
+    input: { name: NAME },
+    output: { old_name: z.string(), new_name: z.string(), forward_until: z.string() },
+    hints: WRITE,
+  }),
+  whoami: spec({
+    title: "Who am I",
+    description: "Your agent-ipc name and broker.",
+    input: {},
+    output: {
+      registered: z.boolean(),
+      name: z.string().optional(),
+      broker: z.string().describe("host:port"),
+      hosting: z.boolean().describe("this process hosts the broker"),
+    },
+    hints: READ,
+  }),
+  claim_files: spec({
+    title: "Claim files",
+    description: "Claim files on agent-ipc: tell other agents you are editing them (a lease). " +
+      "Exclusive unless shared; fails naming the holder when another agent holds an " +
+      "overlapping claim. Claiming again renews. Release when done.",
+    input: {
+      paths: PATHS.min(1),
+      ttl_s: z.number().min(1).max(MAX_CLAIM_TTL_S).optional().describe("default 1800 (30 min)"),
+      shared: z.boolean().optional().describe("coexist with other shared claims"),
+      reason: z.string().max(MAX_CLAIM_REASON).optional().describe("shown to other agents"),
+    },
+    output: { root: z.string(), claims: z.array(CLAIM) },
+    hints: { readOnly: false, destructive: false, idempotent: true },
+  }),
+  release_files: spec({
+    title: "Release file claims",
+    description: "Release your agent-ipc file claims (no paths: all of them).",
+    input: { paths: PATHS.optional() },
+    output: { released: z.array(CLAIM) },
+    hints: { readOnly: false, destructive: true, idempotent: true },
+  }),
+  list_claims: spec({
+    title: "List file claims",
+    description: "List agent-ipc file claims of every agent here (all: in every repository).",
+    input: { all: z.boolean().optional() },
+    output: { root: z.string().optional(), claims: z.array(CLAIM) },
+    hints: READ,
+  }),
+  ipc: spec({
+    title: "agent-ipc in plain words",
+    description: 'agent-ipc in plain words: "register as kai", "msg fred: hi", ' +
+      '"check messages", "who\'s online?", "broadcast: hi", "rename to X".',
+    input: { command: z.string() },
+    output: {
+      tool: z.string().describe("the tool the words were taken for"),
+      result: z.record(z.string(), z.json()).describe("that tool's structured result"),
+    },
+    hints: WRITE,
+  }),
+} as const;
+
+/** A tool name. */
+export type ToolName = keyof typeof TOOL_SPECS;
+
+/** The structured result of tool `N`. */
+export type ToolData<N extends ToolName> = z.infer<z.ZodObject<(typeof TOOL_SPECS)[N]["output"]>>;
+
+/** What a tool body produced: text for models, the data behind it, and the notice if computed. */
+export interface Outcome<D = Record<string, unknown>> {
+  text: string;
+  data: D;
+  /** Set by check/wait, which read the queue anyway ("" for none). */
+  notice?: string;
+}
+
+/** A message as structured results carry it (the schema's fields only). */
+export function structuredMessage(m: WireMessage): z.infer<typeof MESSAGE> {
+  const out: z.infer<typeof MESSAGE> = {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    timestamp: m.timestamp,
+    message: m.message.data === undefined
+      ? { content: m.message.content }
+      : { content: m.message.content, data: m.message.data as JsonRecord },
+  };
+  if (m.large) out.large = { path: m.large.path, size: m.large.size };
+  return out;
+}
+
+/** A claim as structured results carry it. */
+export function structuredClaim(c: WireClaim): z.infer<typeof CLAIM> {
+  const out: z.infer<typeof CLAIM> = {
+    root: c.root,
+    path: c.path,
+    holder: c.holder,
+    shared: c.shared,
+    claimed_at: c.claimed_at,
+    expires_at: c.expires_at,
+  };
+  if (c.reason) out.reason = c.reason;
+  return out;
+}
+
+/**
+ * Registers tool `name` from its {@linkcode TOOL_SPECS} entry. `shape` turns
+ * a body's outcome into the result (text with the unread notice, and
+ * `structuredContent`; a failure is `isError` with text only).
+ */
+export function defineTool<N extends ToolName>(
+  server: McpServer,
+  name: N,
+  shape: (body: () => Promise<Outcome>) => Promise<CallToolResult>,
+  body: (
+    args: z.infer<z.ZodObject<(typeof TOOL_SPECS)[N]["input"]>>,
+    extra: { requestId: string | number; signal: AbortSignal },
+  ) => Promise<Outcome<ToolData<N>>>,
+): void {
+  const s: ToolSpec<z.ZodRawShape, z.ZodRawShape> = TOOL_SPECS[name];
+  server.registerTool(name, {
+    title: s.title,
+    description: s.description,
+    inputSchema: s.input,
+    outputSchema: s.output,
+    annotations: {
+      title: s.title,
+      readOnlyHint: s.hints.readOnly,
+      destructiveHint: s.hints.destructive,
+      idempotentHint: s.hints.idempotent,
+      openWorldHint: false,
+    },
+    // deno-lint-ignore no-explicit-any
+  }, ((args: any, extra: any) => shape(() => body(args, extra))) as any);
+}
