@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { testBroker } from "../_helpers.ts";
+import { brokerProcess, freePort, testBroker } from "../_helpers.ts";
+import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
 import { CliPlace, jsonOf, type Result } from "./_cli.ts";
 import { git, gitRepo } from "../_git.ts";
 
@@ -173,4 +174,42 @@ Deno.test("claims --check-staged: exit 1 when a staged file is claimed by anothe
   await b[Symbol.asyncDispose]();
   r = ok(await place.run("bob", ["claims", "--check-staged"], { cwd: repo }), "no broker");
   assert.match(r.stderr, /no broker is running: staged files not checked/);
+});
+
+Deno.test({
+  name: "claims between CLI agents on two broker processes sharing NATS",
+  ignore: NATS_SKIP_REASON !== null,
+  async fn() {
+    await using nats = await startNatsServer();
+    const env = { IPC_STORE: nats.url, IPC_SHARED_SECRET: "claims-cli-nats" };
+    await using place = await CliPlace.create(freePort(), undefined, env);
+    const other = freePort();
+    const b1 = await brokerProcess(place.port, place.dataDir, { env });
+    const b2 = await brokerProcess(other, join(place.dir, "data2"), { env });
+    try {
+      const repo = await gitRepo(place.dir);
+      const viaB2 = { IPC_PORT: String(other), IPC_DATA_DIR: join(place.dir, "data2") };
+      ok(await place.run("alice", ["register", "alice"]), "register alice");
+      ok(await place.run("bob", ["register", "bob"], { env: viaB2 }), "register bob");
+      ok(
+        await place.run("alice", ["claim", "src/**", "--reason", "on b1"], { cwd: repo }),
+        "claim via b1",
+      );
+      let r = await place.run("bob", ["claim", "a.ts"], { cwd: join(repo, "src"), env: viaB2 });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /"src\/\*\*" is claimed by alice \("on b1"\)/);
+      r = ok(await place.run("bob", ["claims", "--json"], { cwd: repo, env: viaB2 }), "list b2");
+      assert.deepEqual(
+        (jsonOf(r).claims as Record<string, unknown>[]).map((c) => [c.holder, c.path]),
+        [["alice", "src/**"]],
+      );
+      ok(await place.run("alice", ["release"], { cwd: repo }), "release via b1");
+      ok(await place.run("bob", ["claim", "a.ts"], { cwd: join(repo, "src"), env: viaB2 }), "b2");
+    } finally {
+      for (const b of [b1, b2]) {
+        b.kill("SIGTERM");
+        await b.status;
+      }
+    }
+  },
 });
