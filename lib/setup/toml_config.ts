@@ -16,11 +16,10 @@ import {
   isArrayOfTables,
   isTomlTable,
   parseToml,
-  removeTomlPath,
-  setTomlTable,
   type TomlTable,
   typeName,
-} from "./toml_text.ts";
+} from "./toml_document.ts";
+import { removeTomlPath, setTomlTable } from "./toml_text.ts";
 
 /**
  * Edits a TOML config's text: `request.entry` set puts the entry in as the

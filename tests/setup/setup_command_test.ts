@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
-import { parseToml } from "../../lib/setup/toml_text.ts";
+import { parseToml } from "../../lib/setup/toml_document.ts";
 import { CODEX_ENV_VARS } from "../../lib/setup/hooks.ts";
 import {
   CLAUDE_FIXTURE,

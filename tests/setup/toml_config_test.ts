@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import type { McpServerEntry } from "../../lib/setup/server_entry.ts";
 import { editTomlConfig } from "../../lib/setup/toml_config.ts";
-import { formatValue, parseToml } from "../../lib/setup/toml_text.ts";
+import { parseToml } from "../../lib/setup/toml_document.ts";
+import { formatValue } from "../../lib/setup/toml_text.ts";
 
 const ENTRY: McpServerEntry = { command: "/usr/local/bin/agent-ipc", args: ["mcp"] };
 const NAMED: McpServerEntry = {
