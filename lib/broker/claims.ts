@@ -48,6 +48,26 @@ export function describeClaim(c: ClaimRecord): string {
   return `"${c.path}" is claimed${c.shared ? " (shared)" : ""} by ${c.holder}${why} until ${until}`;
 }
 
+/**
+ * Removes expired claims from the store (the broker's hourly upkeep), so
+ * repositories nobody claims in again do not keep them. Returns how many.
+ */
+export async function dropExpiredClaims(store: Store, now: number): Promise<number> {
+  const roots = new Set(
+    (await store.claims()).filter((c) => c.expiresAt <= now).map((c) => c.root),
+  );
+  let dropped = 0;
+  for (const root of roots) {
+    dropped += await store.updateClaims(root, (current) => {
+      const live = current.filter((c) => c.expiresAt > now);
+      return live.length === current.length
+        ? { next: null, result: 0 }
+        : { next: live, result: current.length - live.length };
+    });
+  }
+  return dropped;
+}
+
 /** The claim rules, over a store. */
 export class ClaimDesk {
   readonly #store: Store;

@@ -14,6 +14,7 @@ import type { Retention, Store } from "../state/store.ts";
 import { BrokerConnection } from "./connection.ts";
 import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
+import { dropExpiredClaims } from "./claims.ts";
 
 const log = logger("broker");
 const connRefused = throttle(10_000);
@@ -201,7 +202,7 @@ async function openResources(
 }
 
 /**
- * Purges expired queues, forwards and history now and every hour. Upkeep
+ * Purges expired queues, forwards, history and file claims now and every hour. Upkeep
  * runs beside the service, not before it: a failover must not wait for a
  * purge that reads a large backlog (NATS streams are read whole). `stop`
  * ends the timer and resolves once a purge under way is done.
@@ -209,11 +210,15 @@ async function openResources(
 function startPurging(store: Store, retention: Retention): { stop(): Promise<void> } {
   const purge = () =>
     store.purge(Date.now(), retention).then(
-      (r) => {
-        if (r.expiredQueued || r.expiredForwards || r.expiredHistory) {
+      async (r) => {
+        const expiredClaims = await dropExpiredClaims(store, Date.now()).catch((e) => {
+          log.warn(`purge of claims failed: ${(e as Error).message}`, { event: "purge_failed" });
+          return 0;
+        });
+        if (r.expiredQueued || r.expiredForwards || r.expiredHistory || expiredClaims) {
           log.info(
-            `purged ${r.expiredQueued} unclaimed, ${r.expiredHistory} history messages, ${r.expiredForwards} forwards`,
-            { event: "purged", ...r },
+            `purged ${r.expiredQueued} unclaimed, ${r.expiredHistory} history messages, ${r.expiredForwards} forwards, ${expiredClaims} expired claims`,
+            { event: "purged", ...r, expiredClaims },
           );
         }
       },

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
+import { dropExpiredClaims } from "../../lib/broker/claims.ts";
 import { RawClient, testBroker } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsServer } from "../_nats_server.ts";
 
@@ -89,6 +90,30 @@ Deno.test("claim rules: all or nothing, holders without a session and expiry nev
     await new Promise((r) => setTimeout(r, 50));
   }
   await bob.claim("/r", ["lib/x.ts"]);
+});
+
+Deno.test("dropExpiredClaims: the upkeep removes expired claims and keeps live ones", async () => {
+  await using b = await testBroker();
+  const store = b.broker.store;
+  const c = (path: string, expiresAt: number) => ({
+    root: "/up",
+    path,
+    holder: "ann",
+    shared: false,
+    createdAt: 0,
+    expiresAt,
+  });
+  await store.updateClaims("/up", () => ({ next: [c("old", 1_000), c("new", 5_000)], result: 0 }));
+  await store.updateClaims("/live", () => ({
+    next: [{ ...c("x", 9_000), root: "/live" }],
+    result: 0,
+  }));
+  assert.equal(await dropExpiredClaims(store, 2_000), 1);
+  assert.deepEqual((await store.claims()).map((x) => `${x.root}:${x.path}`).sort(), [
+    "/live:x",
+    "/up:new",
+  ]);
+  assert.equal(await dropExpiredClaims(store, 2_000), 0);
 });
 
 /** The stored session hash of a connected client (through its token and the broker's secret). */
