@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readAllActivity } from "../state/agent_records.ts";
 import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
@@ -180,6 +181,8 @@ export interface PageInstance {
   last_rename_at?: number;
   /** Earlier names, newest first. */
   renamed_from: { name: string; at: number }[];
+  /** What its assistant's hooks last said: in a turn (awake) or waiting (idle), and the last wake. */
+  activity?: { state: "awake" | "idle"; since: number; last_wake?: number };
 }
 
 /** `GET /api/instances`: every known instance with its renames. */
@@ -187,8 +190,10 @@ export async function listInstances(
   service: BrokerService,
   liveRenames: readonly { from: string; to: string; at: number }[],
   hostName: string | undefined,
+  dataDir?: string,
 ): Promise<Response> {
   const now = Date.now();
+  const activity = dataDir ? await readAllActivity(dataDir) : new Map();
   const records = await service.instanceRecords();
   // Renames are announced to the others by "system" messages; history keeps them.
   const notices = await service.history({ from: "system", limit: 2_000 });
@@ -226,6 +231,11 @@ export async function listInstances(
     };
     if (r.host) i.host = r.host;
     if (r.lastRenameAt !== undefined) i.last_rename_at = r.lastRenameAt;
+    const a = activity.get(r.name);
+    if (a) {
+      i.activity = { state: a.state, since: a.since };
+      if (a.last_wake) i.activity.last_wake = a.last_wake;
+    }
     return i;
   });
   instances.sort((x, y) =>

@@ -131,7 +131,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
       }
       if (path === "/api/messages") return await listMessages(service, url);
       if (path === "/api/instances") {
-        return await listInstances(service, live.renames, options.hostName);
+        return await listInstances(service, live.renames, options.hostName, options.dataDir);
       }
       if (path === "/api/claims") return await listClaims(service);
       if (path === "/api/events") return live.open();

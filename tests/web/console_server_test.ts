@@ -1,3 +1,4 @@
+import { writeActivity } from "../../lib/state/agent_records.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
@@ -373,6 +374,24 @@ Deno.test("console: /api/instances lists online state, last seen, queue depth an
   await alice.close();
   const after = (await f.get("/api/instances")).json<{ instances: Inst[] }>();
   assert.equal(after.instances.find((i) => i.name === "alice")!.online, false);
+});
+
+Deno.test("console: /api/instances shows each assistant awake or idle and its last wake, from its hooks", async () => {
+  await using f = await consoleFixture();
+  await f.agent("alice");
+  await f.agent("bob");
+  await writeActivity(f.tb.dataDir, {
+    name: "alice",
+    state: "idle",
+    since: 1_000,
+    last_wake: 900,
+    wakes: [900],
+  });
+  type Inst = { name: string; activity?: { state: string; since: number; last_wake?: number } };
+  const { instances } = (await f.get("/api/instances")).json<{ instances: Inst[] }>();
+  const by = Object.fromEntries(instances.map((i) => [i.name, i]));
+  assert.deepEqual(by.alice.activity, { state: "idle", since: 1_000, last_wake: 900 });
+  assert.equal(by.bob.activity, undefined, "no hooks ran for bob");
 });
 
 Deno.test("console: /api/claims lists the live file claims, read-only", async () => {

@@ -288,7 +288,7 @@
       const name = nameButton(i.name, () => composeTo(i.name));
       name.title = "Write to " + i.name;
       const q = el("span", "badge" + (i.queued ? " busy" : ""), i.queued);
-      q.title = i.queued + " waiting in its queue";
+      q.title = i.queued + " unread" + (i.activity ? "; assistant " + i.activity.state : "");
       li.append(dot, name, q);
       ul.append(li);
     }
@@ -326,6 +326,13 @@
           ? "1 message waiting"
           : i.queued + " messages waiting",
       );
+      if (i.activity) {
+        // From its assistant's hooks: in a turn, or waiting for its person (or a wake).
+        const a = el("span", "", i.activity.state + ", " + ago(i.activity.since));
+        a.title = fullFmt.format(i.activity.since);
+        row("Assistant", a);
+        row("Last wake", i.activity.last_wake ? ago(i.activity.last_wake) : "never");
+      }
       const seen = el("span", "", ago(i.last_seen));
       seen.title = fullFmt.format(i.last_seen);
       row("Last seen", seen);
