@@ -208,7 +208,10 @@ Deno.test({ name: "NATS store: queues, sessions, renames, history", ignore }, as
     const m2 = msg("bea", "ann", "hello back", 2_000);
     const m3 = msg("cid", "bea", "something else", 3_000);
     const m4 = msg("ann", "bea", "still queued", 4_000);
-    await s.enqueue([m1, m2, m3, m4], 100);
+    // History is newest first in enqueue order; one enqueue call publishes to
+    // different recipients in parallel (m2 to ann races m3 to bea), so enqueue
+    // one by one for an order the assertions can name.
+    for (const m of [m1, m2, m3, m4]) await s.enqueue([m], 100);
     await s.peek("bea", 10);
     await s.ack("bea", [m1.id, m3.id], 5_000);
     await s.ack("ann", [m2.id], 5_000);
