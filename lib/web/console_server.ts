@@ -1,9 +1,10 @@
 /**
  * The web console: an HTTP server next to the broker (default
  * `http://127.0.0.1:9877`) that serves the page (embedded, no files read at
- * run time), a JSON API over the broker's service and store, and a live feed
- * of broker events as server-sent events. Every request first passes the
- * guard (`_guard.ts`): Host allow-list, Origin, login token, CSRF.
+ * run time), a JSON API over the broker's service (its API only, never the
+ * store), and a live feed of broker events as server-sent events. Every
+ * request first passes the guard (`_guard.ts`): Host allow-list, Origin,
+ * login token, CSRF.
  *
  * Routes:
  * - `GET /`, `/app.js`, `/app.css`, `/favicon.svg`: the page
@@ -88,7 +89,8 @@ const ASSETS: Record<string, { type: string; body: string }> = {
 
 /**
  * Starts a console for a broker's service. Throws the OS error when the port
- * is taken (the broker logs it and runs without a console).
+ * is taken (`lib/app/host_broker.ts` logs it and the broker runs without a
+ * console).
  *
  * @example
  * ```ts
