@@ -66,7 +66,14 @@ export const SETTINGS = {
 /** The broker's default address (loopback). */
 export const DEFAULT_HOST = "127.0.0.1";
 
-/** Fixed limits. */
+/**
+ * Fixed limits.
+ *
+ * @example
+ * ```ts
+ * if (bytes > LIMITS.largeMessageBytes) await writeLargeMessage(dataDir, msg);
+ * ```
+ */
 export const LIMITS = {
   /** Content longer than this many UTF-8 bytes is saved as a file (a large message). */
   largeMessageBytes: 10 * KiB,
@@ -88,7 +95,14 @@ export const LIMITS = {
   maxClaimReason: 200,
 } as const;
 
-/** Fixed timeouts. */
+/**
+ * Fixed timeouts.
+ *
+ * @example
+ * ```ts
+ * const deadline = Date.now() + (options.timeoutMs ?? TIMEOUTS.electionMs);
+ * ```
+ */
 export const TIMEOUTS = {
   /** A reply write that makes no progress for this long closes the connection. */
   writeMs: 30 * SECOND,
@@ -104,7 +118,14 @@ export const TIMEOUTS = {
   natsRequestMs: 5 * SECOND,
 } as const;
 
-/** Fixed times to live and periods. */
+/**
+ * Fixed times to live and periods.
+ *
+ * @example
+ * ```ts
+ * await store.rename(name, to, now, now + TTLS.forwardMs);
+ * ```
+ */
 export const TTLS = {
   /** The least time between two renames of one instance. */
   renameCooldownMs: HOUR,

@@ -81,6 +81,12 @@ export function jsonLines(write: (line: string) => void): LogSink {
 /**
  * A sink appending JSON lines to an open file; a failed write (disk full)
  * drops the line, never the program.
+ *
+ * @example
+ * ```ts
+ * const file = await Deno.open("broker.log", { append: true, create: true, mode: 0o600 });
+ * setLogSink(fileSink(file));
+ * ```
  */
 export function fileSink(file: Deno.FsFile): LogSink {
   const enc = new TextEncoder();
@@ -94,7 +100,15 @@ export function fileSink(file: Deno.FsFile): LogSink {
 /** A record as {@linkcode formatJson} writes it. */
 export type JsonLogRecord = LogFields & { time: string; level: string; scope: string; msg: string };
 
-/** Reads back the records of a JSON-lines log (lines that are not records are skipped). */
+/**
+ * Reads back the records of a JSON-lines log (lines that are not records are skipped).
+ *
+ * @example
+ * ```ts
+ * const log = parseJsonLines(await Deno.readTextFile("broker.log"));
+ * const failed = log.filter((r) => r.event === "start_failed");
+ * ```
+ */
 export function parseJsonLines(text: string): JsonLogRecord[] {
   const out: JsonLogRecord[] = [];
   for (const line of text.split("\n")) {
@@ -124,7 +138,15 @@ export function setLogLevel(level: string | undefined): void {
   if (level && level in LEVELS) threshold = LEVELS[level as LogLevel];
 }
 
-/** Sends log records somewhere else (a file for a detached broker, a buffer in tests). */
+/**
+ * Sends log records somewhere else (a file for a detached broker, a buffer in tests).
+ *
+ * @example
+ * ```ts
+ * const records: LogRecord[] = [];
+ * setLogSink((r) => records.push(r));
+ * ```
+ */
 export function setLogSink(fn: LogSink): void {
   sink = fn;
 }
