@@ -178,7 +178,10 @@ Deno.test("mcp: every tool has a title, hints, an output schema, and structured 
     }],
     unread: 1,
   });
-  assert.match(text(checked), /> one\n  data: {"k":\[1,{"x":null}\]}\n\n1 unread message from bob/);
+  assert.match(
+    text(checked),
+    /> one\n {2}data: {"k":\[1,{"x":null}\]}\n\n1 unread message from bob/,
+  );
   const waited = await r.call("wait", { timeout_s: 1 });
   assert.equal((waited.structuredContent as { timed_out: boolean }).timed_out, false);
   const empty = await r.call("wait", { timeout_s: 0 });
