@@ -254,3 +254,34 @@ Deno.test("architecture: no branch in lib/ depends on an error's message", async
   await walk(LIB);
   assert.deepEqual(found, []);
 });
+
+/** Value imports (not `import type`) of `lib/web/` modules from `state/`: the console reads through the service. */
+export function consoleStateImports(file: string, source: string): string[] {
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const out: string[] = [];
+  for (
+    const m of code.matchAll(/(?:^|[;\s])import\s+(type\s)?[^;"'`]*?\sfrom\s*["']([^"']+)["']/g)
+  ) {
+    if (m[1] === undefined && /(^|\/)state\//.test(m[2])) out.push(`${file} imports ${m[2]}`);
+  }
+  return out;
+}
+
+Deno.test("architecture: the console reads the store and the data dir only through the service", async () => {
+  assert.deepEqual(
+    consoleStateImports("web/x.ts", 'import { readAllActivity } from "../state/agent_records.ts";'),
+    ["web/x.ts imports ../state/agent_records.ts"],
+    "the check can fail",
+  );
+  assert.deepEqual(
+    consoleStateImports("web/x.ts", 'import type { HistoryQuery } from "../state/store.ts";'),
+    [],
+  );
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(join(LIB, "web"))) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const source = await Deno.readTextFile(join(LIB, "web", entry.name));
+    found.push(...consoleStateImports(`web/${entry.name}`, source));
+  }
+  assert.deepEqual(found, []);
+});

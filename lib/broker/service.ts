@@ -29,6 +29,7 @@ import type {
   StoredMessage,
 } from "../state/store.ts";
 import { VERSION } from "../version.ts";
+import { type AgentActivity, readAllActivity } from "../state/agent_records.ts";
 import {
   authToken,
   brokerProof,
@@ -125,6 +126,11 @@ export class BrokerService {
   /** Live file claims under every root (the console's list). */
   liveClaims(): Promise<ClaimRecord[]> {
     return this.#claims.live();
+  }
+
+  /** What the assistants' hooks report (awake or idle, wakes) by instance name, from the data dir. */
+  activity(): Promise<Map<string, AgentActivity>> {
+    return readAllActivity(this.#o.dataDir);
   }
 
   /** The full text of large message `msg`, wherever this broker keeps it. */

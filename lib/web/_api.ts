@@ -8,7 +8,6 @@
  * @module
  */
 
-import { readAllActivity } from "../state/agent_records.ts";
 import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
@@ -190,10 +189,9 @@ export async function listInstances(
   service: BrokerService,
   liveRenames: readonly { from: string; to: string; at: number }[],
   hostName: string | undefined,
-  dataDir?: string,
 ): Promise<Response> {
   const now = Date.now();
-  const activity = dataDir ? await readAllActivity(dataDir) : new Map();
+  const activity = await service.activity();
   const records = await service.instanceRecords();
   // Renames are announced to the others by "system" messages; history keeps them.
   const notices = await service.history({ from: "system", limit: 2_000 });

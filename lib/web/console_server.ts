@@ -44,7 +44,7 @@ const log = logger("web");
 
 /** How a console is set up. */
 export interface ConsoleOptions {
-  /** The broker's rules and store. */
+  /** The broker's rules: the console reads and sends through its API only. */
   service: BrokerService;
   /** The broker's data dir (token file, large messages). */
   dataDir: string;
@@ -133,7 +133,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
       }
       if (path === "/api/messages") return await listMessages(service, url);
       if (path === "/api/instances") {
-        return await listInstances(service, live.renames, options.hostName, options.dataDir);
+        return await listInstances(service, live.renames, options.hostName);
       }
       if (path === "/api/claims") return await listClaims(service);
       if (path === "/api/events") return live.open();
