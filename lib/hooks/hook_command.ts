@@ -131,25 +131,29 @@ export interface FoundSession {
 /**
  * Finds the session of the assistant this hook runs under: the first of its
  * ancestors with a record; else a record with the assistant's session id;
- * else the only record there is.
+ * with `onlyOne` (for when the ancestors cannot be walked), else the only
+ * record there is. Never a guess otherwise: a second session that is still
+ * starting must not take the first one's messages.
  */
 export async function findSession(
   dataDir: string,
   pids: number[],
   sessionId: string | undefined,
-  fallbacks = true,
+  options: { fallbacks?: boolean; onlyOne?: boolean } = {},
 ): Promise<FoundSession | undefined> {
   for (const pid of pids) {
     const record = await readAgentRecord(dataDir, pid);
     if (record) return { record, how: `assistant process ${pid}` };
   }
-  if (!fallbacks) return undefined;
+  if (options.fallbacks === false) return undefined;
   const all = await listAgentRecords(dataDir);
   if (sessionId) {
     const r = all.find((x) => x.session_id === sessionId);
     if (r) return { record: r, how: `session id ${sessionId}` };
   }
-  if (all.length === 1) return { record: all[0], how: "the only agent-ipc session" };
+  if (options.onlyOne && all.length === 1) {
+    return { record: all[0], how: "the only agent-ipc session" };
+  }
   return undefined;
 }
 
@@ -290,10 +294,17 @@ async function hook(
   // The cheap guesses first (no process listing): the named pid, the parent.
   const quick = [given, claudePid, Deno.ppid].filter((p) => Number.isInteger(p) && p > 1);
   let walked: number[] | undefined;
-  const pids = async () =>
-    walked ??= Number.isInteger(given) && given > 1
-      ? [given]
-      : [...quick, ...await (io.ancestors ?? (() => ancestors()))()];
+  let seenUp = 0; // how many ancestors the walk could see
+  const pids = async () => {
+    if (walked) return walked;
+    if (Number.isInteger(given) && given > 1) {
+      seenUp = Infinity; // told exactly: never another session
+      return walked = [given];
+    }
+    const up = await (io.ancestors ?? (() => ancestors()))();
+    seenUp = up.length;
+    return walked = [...quick, ...up];
+  };
   const sessionId = typeof input.session_id === "string"
     ? input.session_id
     : io.env.CLAUDE_CODE_SESSION_ID ?? io.env.GEMINI_SESSION_ID;
@@ -305,12 +316,16 @@ async function hook(
     ? HOOK_TIMEOUTS.recordWaitStartMs
     : 0;
   const look = async () =>
-    await findSession(dataDir, quick, undefined, false) ??
+    await findSession(dataDir, quick, undefined, { fallbacks: false }) ??
       await findSession(dataDir, await pids(), sessionId);
   let found = await look();
   for (const until = Date.now() + patience; !found && Date.now() < until;) {
     await new Promise((r) => setTimeout(r, 100));
     found = await look();
+  }
+  // Where no ancestors can be seen (Windows), the only session there is will do.
+  if (!found && (await pids()) && seenUp <= 1) {
+    found = await findSession(dataDir, [], sessionId, { onlyOne: true });
   }
   if (!found) {
     await log({ outcome: "no-session", ancestors: await pids() });

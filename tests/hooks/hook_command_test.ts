@@ -200,3 +200,21 @@ Deno.test("hook start: waits for the MCP server that starts alongside it to reco
   assert.equal(r.code, 0, r.stderr);
   assert.match(JSON.parse(r.stdout).hookSpecificOutput.additionalContext, /queued before/);
 });
+
+Deno.test("hook: never takes another session's record while its own is missing", async () => {
+  await using b = await testBroker();
+  // A second assistant's session is the only record: this hook's own server has not recorded yet.
+  await using other = new McpAgent({
+    client: { host: "127.0.0.1", port: b.port, dataDir: b.dataDir, secret: b.secret },
+    name: "first",
+    assistant: { pid: 999_999_998 },
+  });
+  await other.start();
+  await waitFor(async () => (await listAgentRecords(b.dataDir)).length === 1);
+  await using bob = await sender(b);
+  await bob.send("first", "for the first session only");
+  const r = await runHook(["claude", "prompt"], { prompt: "hi" }, envOf(b));
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, "", "nothing of the other session's");
+  assert.equal((await other.unread()).count, 1);
+});
