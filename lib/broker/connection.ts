@@ -230,13 +230,20 @@ export class BrokerConnection {
     }
     this.#inflight++;
     work.then(
-      (result) =>
+      (result) => {
         this.#queueReply(
           undefined,
           id === undefined
             ? { status: "ok", ...result.reply }
             : { id, status: "ok", ...result.reply },
-        ),
+        );
+        // Queued behind every earlier reply on this connection: handed over.
+        if (result.afterWrite && !this.#closed) {
+          result.afterWrite().catch((e) =>
+            log.warn(`after-reply work failed: ${(e as Error).message}`)
+          );
+        }
+      },
       (e) => this.#queueReply(id, errorFrom(e)),
     ).finally(() => {
       if (--this.#inflight === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }

@@ -11,6 +11,7 @@ import type { WireMessage } from "../protocol/messages.ts";
 export type BrokerEvent =
   | { type: "message"; message: WireMessage }
   | { type: "acked"; name: string; ids: string[] }
+  | { type: "delivered"; name: string; ids: string[] }
   | { type: "registered"; name: string }
   | { type: "unregistered"; name: string }
   | { type: "renamed"; from: string; to: string }

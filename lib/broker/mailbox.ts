@@ -16,16 +16,21 @@ import type {
   BroadcastRequest,
   CheckRequest,
   MessageBody,
+  ReceiptRequest,
+  ReplyRequest,
   SendRequest,
+  ThreadRequest,
+  WaitReplyRequest,
   WaitRequest,
   WireMessage,
 } from "../protocol/messages.ts";
-import type { Store, StoredMessage } from "../state/store.ts";
+import { excerpt, shortId } from "../protocol/short_id.ts";
+import type { MessageRecord, Store, StoredMessage } from "../state/store.ts";
 import type { BrokerEvents } from "./events.ts";
 import { LARGE_MESSAGE_BYTES, largeInline, writeLargeMessage } from "./large_messages.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
 import type { WaiterRegistry } from "./waiters.ts";
-import { fitReply, newMessageId, toWire } from "./wire_messages.ts";
+import { fitReply, newMessageId, toReceipt, toWire } from "./wire_messages.ts";
 
 /** Default number of messages one `check` returns. */
 export const DEFAULT_CHECK_LIMIT = LIMITS.defaultCheckLimit;
@@ -35,6 +40,17 @@ export const DEFAULT_WAIT_MS = LIMITS.defaultWaitMs;
 export const LEGACY_REPLY_MAX = 64 * 1024 - 1;
 
 const utf8 = new TextEncoder();
+
+/** Conversation fields of a message being sent (see `StoredMessage`). */
+export interface Conversation {
+  urgent?: boolean;
+  replyTo?: string;
+  threadId?: string;
+  quote?: string;
+}
+
+/** Longest thread `thread` returns by default. */
+export const DEFAULT_THREAD_LIMIT = 200;
 
 /** A message queued by `deliver`. */
 export interface Delivered {
@@ -86,6 +102,7 @@ export class Mailbox {
     to: string,
     body: MessageBody,
     clientId?: string,
+    conversation?: Conversation,
   ): Promise<Delivered> {
     this.#checkData(body);
     const now = this.#now();
@@ -95,7 +112,7 @@ export class Mailbox {
     const before = this.#holdsOn([to, "*"]);
     const release = bytes > LARGE_MESSAGE_BYTES ? this.#hold(to) : undefined;
     try {
-      return await this.#deliver(from, to, body, now, bytes, before, clientId);
+      return await this.#deliver(from, to, body, now, bytes, before, clientId, conversation);
     } finally {
       release?.();
     }
@@ -109,6 +126,7 @@ export class Mailbox {
     bytes: number,
     before: Promise<unknown> | undefined,
     clientId: string | undefined,
+    conversation: Conversation | undefined,
   ): Promise<Delivered> {
     let target = to;
     let forwardedFrom: string | undefined;
@@ -125,7 +143,15 @@ export class Mailbox {
     }
     const future = forwardedFrom ? false : record === null;
     if (before) await before;
-    const { stored, duplicate } = await this.#store(from, target, body, now, bytes, clientId);
+    const { stored, duplicate } = await this.#store(
+      from,
+      target,
+      body,
+      now,
+      bytes,
+      clientId,
+      conversation,
+    );
     return { message: toWire(stored), forwardedFrom, future, duplicate };
   }
 
@@ -163,6 +189,7 @@ export class Mailbox {
     now: number,
     bytes: number,
     clientId: string | undefined,
+    conversation: Conversation | undefined,
   ): Promise<{ stored: StoredMessage; duplicate: boolean }> {
     const msg: StoredMessage = {
       id: newMessageId(now),
@@ -173,6 +200,12 @@ export class Mailbox {
     };
     if (body.data !== undefined) msg.data = body.data;
     if (clientId !== undefined) msg.clientId = clientId;
+    if (conversation !== undefined) {
+      if (conversation.urgent) msg.urgent = true;
+      if (conversation.replyTo !== undefined) msg.replyTo = conversation.replyTo;
+      if (conversation.threadId !== undefined) msg.threadId = conversation.threadId;
+      if (conversation.quote !== undefined) msg.quote = conversation.quote;
+    }
     return await this.#storeNow(msg, bytes);
   }
 
@@ -263,6 +296,7 @@ export class Mailbox {
       req.to_id,
       req.message,
       req.client_id,
+      req.urgent ? { urgent: true } : undefined,
     );
     const text = forwardedFrom
       ? `Message forwarded from ${forwardedFrom} to ${message.to}`
@@ -273,6 +307,7 @@ export class Mailbox {
       reply: {
         message: text,
         message_id: message.id,
+        short_id: message.short_id,
         to_id: message.to,
         queued_for_future: future,
         ...(message.large ? { large: message.large } : {}),
@@ -359,7 +394,16 @@ export class Mailbox {
         acked: req.ack === true,
         remaining,
       },
+      // Delivered = handed to the client: stamped once the reply is written.
+      afterWrite: wire.length && !req.ack
+        ? () => this.#markDelivered(name, wire.map((m) => m.id))
+        : undefined,
     };
+  }
+
+  async #markDelivered(name: string, ids: string[]): Promise<void> {
+    await this.#o.store.markDelivered(name, ids, this.#now());
+    if (this.#o.events.active) this.#o.events.emit({ type: "delivered", name, ids });
   }
 
   /**
@@ -455,6 +499,182 @@ export class Mailbox {
     const result = await this.check(check, current, peer);
     if (!wasWoken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
     return result;
+  }
+
+  // --- conversations --------------------------------------------------------
+
+  /**
+   * The one message `ref` (an id or short id) names among those `name` sent
+   * ("sent"), received ("received") or either. E_NOT_FOUND when none,
+   * E_AMBIGUOUS when a short id names several.
+   */
+  async resolve(
+    ref: string,
+    name: string,
+    role: "sent" | "received" | "either",
+  ): Promise<MessageRecord> {
+    const found = (await this.#o.store.findMessages(ref, name)).filter((m) =>
+      role === "sent" ? m.from === name : role === "received" ? m.to === name : true
+    );
+    if (found.length === 0) {
+      const what = role === "sent"
+        ? "that you sent"
+        : role === "received"
+        ? "sent to you"
+        : "sent by or to you";
+      throw new IpcError(
+        "E_NOT_FOUND",
+        `No message "${ref}" ${what}: use the short id shown with the message (or its full id)`,
+        { message_id: ref },
+      );
+    }
+    const exact = found.find((m) => m.id === ref);
+    if (exact) return exact;
+    if (found.length > 1) {
+      throw new IpcError(
+        "E_AMBIGUOUS",
+        `Short id "${ref}" matches ${found.length} messages: use the full message id`,
+        { message_id: ref, candidates: found.map((m) => m.id) },
+      );
+    }
+    return found[0];
+  }
+
+  /** Answers a message the caller received: to its sender, in its thread. */
+  async reply(req: ReplyRequest, from: string): Promise<HandlerResult> {
+    const original = await this.resolve(req.message_id, from, "received");
+    if (original.from === "system") {
+      throw new IpcError("E_RESERVED_NAME", `Cannot reply to "system": it reads nothing`);
+    }
+    const threadId = original.threadId ?? original.id;
+    const { message, forwardedFrom, duplicate } = await this.deliver(
+      from,
+      original.from,
+      req.message,
+      req.client_id,
+      {
+        urgent: req.urgent,
+        replyTo: original.id,
+        threadId,
+        quote: excerpt(original.content),
+      },
+    );
+    return {
+      reply: {
+        message: forwardedFrom
+          ? `Reply forwarded from ${forwardedFrom} to ${message.to}`
+          : `Reply sent to ${message.to}`,
+        message_id: message.id,
+        short_id: message.short_id,
+        to_id: message.to,
+        reply_to: original.id,
+        reply_to_short: shortId(original.id),
+        thread_id: threadId,
+        ...(message.large ? { large: message.large } : {}),
+        ...(duplicate ? { duplicate: true } : {}),
+      },
+    };
+  }
+
+  /**
+   * Waits for a reply to a message the caller sent. Returns it without
+   * acknowledging it; a timeout consumes nothing (the reply, when it comes,
+   * waits in the queue like any message).
+   */
+  async waitReply(req: WaitReplyRequest, name: string, peer: Peer): Promise<HandlerResult> {
+    const question = await this.resolve(req.message_id, name, "sent");
+    const deadline = this.#now() + (req.timeout_ms ?? DEFAULT_WAIT_MS);
+    const answer = (m: StoredMessage) => {
+      const wire = toWire(m);
+      return {
+        reply: {
+          message: `Reply from ${m.from}`,
+          messages: [wire],
+          message_id: question.id,
+          timed_out: false,
+        },
+        afterWrite: () => this.#markDelivered(m.to, [m.id]),
+      };
+    };
+    for (;;) {
+      const current = peer.name ?? name;
+      // Interest first, then the look (see `wait`).
+      let cancel = () => {};
+      let onAbort = () => {};
+      const woken = new Promise<boolean>((resolve) => {
+        cancel = this.#o.waiters.add({
+          name: current,
+          deadline,
+          settle: (w) => {
+            peer.signal.removeEventListener("abort", onAbort);
+            resolve(w);
+          },
+        });
+        onAbort = () => {
+          cancel();
+          resolve(false);
+        };
+        peer.signal.addEventListener("abort", onAbort, { once: true });
+      });
+      let found: StoredMessage | null;
+      try {
+        found = await this.#o.store.findReply(current, question.id);
+      } catch (e) {
+        cancel();
+        peer.signal.removeEventListener("abort", onAbort);
+        throw e;
+      }
+      if (found) {
+        cancel();
+        peer.signal.removeEventListener("abort", onAbort);
+        return answer(found);
+      }
+      const wasWoken = await woken;
+      if (!wasWoken || peer.signal.aborted || this.#now() >= deadline) {
+        if (!peer.signal.aborted) {
+          const last = await this.#o.store.findReply(peer.name ?? name, question.id);
+          if (last) return answer(last);
+        }
+        return {
+          reply: {
+            message: `No reply to ${shortId(question.id)} yet`,
+            messages: [],
+            message_id: question.id,
+            timed_out: true,
+          },
+        };
+      }
+    }
+  }
+
+  /** Where a message the caller sent is: queued, delivered, read, replied. */
+  async receipt(req: ReceiptRequest, name: string): Promise<HandlerResult> {
+    const r = toReceipt(await this.resolve(req.message_id, name, "sent"));
+    return { reply: { message: `${r.short_id} to ${r.to}: ${r.state}`, receipt: r } };
+  }
+
+  /** The conversation a message belongs to, oldest first (for its parties only). */
+  async thread(req: ThreadRequest, name: string): Promise<HandlerResult> {
+    const m = await this.resolve(req.message_id, name, "either");
+    const rootId = m.threadId ?? m.id;
+    const root = rootId === m.id
+      ? m
+      : (await this.#o.store.findMessages(rootId, name, 1))[0] ?? { ...m, id: rootId };
+    const limit = req.limit ?? DEFAULT_THREAD_LIMIT;
+    const all = await this.#o.store.thread({ id: rootId, from: root.from, to: root.to }, limit);
+    // A party of one message of a thread sees the messages of its own parties only.
+    const messages = fitReply(
+      all.filter((x) => x.from === name || x.to === name).map(toWire),
+      this.#o.maxFrame,
+    );
+    return {
+      reply: {
+        message: `${messages.length} messages in thread ${shortId(rootId)}`,
+        thread_id: rootId,
+        thread_short: shortId(rootId),
+        messages,
+      },
+    };
   }
 
   /** Queues messages the broker makes (rename notices); full queues are skipped. */

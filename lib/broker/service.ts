@@ -195,6 +195,14 @@ export class BrokerService {
         return await this.#mail.ack(req, name);
       case "wait":
         return await this.#mail.wait(req, name, peer);
+      case "reply":
+        return await this.#mail.reply(req, name);
+      case "wait_reply":
+        return await this.#mail.waitReply(req, name, peer);
+      case "receipt":
+        return await this.#mail.receipt(req, name);
+      case "thread":
+        return await this.#mail.thread(req, name);
       case "list":
         return { reply: await this.#list() };
       case "rename":

@@ -7,8 +7,9 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { WireMessage } from "../protocol/messages.ts";
-import type { StoredMessage } from "../state/store.ts";
+import type { WireMessage, WireReceipt } from "../protocol/messages.ts";
+import { shortId } from "../protocol/short_id.ts";
+import type { MessageRecord, StoredMessage } from "../state/store.ts";
 
 let idCounter = 0;
 const idPrefix = crypto.getRandomValues(new Uint32Array(1))[0].toString(36).padStart(7, "0");
@@ -28,6 +29,7 @@ export function wireBytes(m: WireMessage): number {
   let n = 400 + (c.length <= 4096 ? 6 * c.length : Buffer.byteLength(JSON.stringify(c)));
   if (m.message.data !== undefined) n += Buffer.byteLength(JSON.stringify(m.message.data));
   if (m.large) n += Buffer.byteLength(JSON.stringify(m.large.path)) + 40;
+  if (m.reply_to !== undefined) n += 200 + 6 * (m.quote?.length ?? 0);
   return n;
 }
 
@@ -65,7 +67,38 @@ export function toWire(m: StoredMessage): WireMessage {
     to: m.to,
     timestamp: isoOf(m.time),
     message: m.data === undefined ? { content: m.content } : { content: m.content, data: m.data },
+    short_id: shortId(m.id),
   };
   if (m.large) w.large = m.large;
+  if (m.urgent) w.urgent = true;
+  if (m.replyTo !== undefined) {
+    w.reply_to = m.replyTo;
+    w.reply_to_short = shortId(m.replyTo);
+  }
+  if (m.threadId !== undefined) w.thread_id = m.threadId;
+  if (m.quote !== undefined) w.quote = m.quote;
   return w;
+}
+
+/** The receipt of a message as its sender sees it. */
+export function toReceipt(r: MessageRecord): WireReceipt {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const out: WireReceipt = {
+    message_id: r.id,
+    short_id: shortId(r.id),
+    to: r.to,
+    state: r.repliedAt !== undefined
+      ? "replied"
+      : r.readAt !== undefined
+      ? "read"
+      : r.deliveredAt !== undefined
+      ? "delivered"
+      : "queued",
+    queued_at: iso(r.time),
+  };
+  if (r.deliveredAt !== undefined) out.delivered_at = iso(r.deliveredAt);
+  if (r.readAt !== undefined) out.read_at = iso(r.readAt);
+  if (r.repliedAt !== undefined) out.replied_at = iso(r.repliedAt);
+  if (r.replyId !== undefined) out.reply_id = r.replyId;
+  return out;
 }

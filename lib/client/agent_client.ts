@@ -15,7 +15,9 @@ import type {
   WireClaim,
   WireInstance,
   WireMessage,
+  WireReceipt,
 } from "../protocol/messages.ts";
+import { MAX_WAIT_MS } from "../protocol/validate.ts";
 import { authToken } from "../protocol/auth.ts";
 import { readSecret } from "../state/data_dir.ts";
 import { logger } from "../log.ts";
@@ -62,9 +64,31 @@ export class ClientClosedError extends IpcError {
 export interface SendResult {
   message: string;
   messageId: string;
+  /** The short id every view shows (see `short_id.ts`). */
+  shortId: string;
   to: string;
   queuedForFuture: boolean;
   large?: { path: string; size: number };
+}
+
+/** The result of `reply`. */
+export interface ReplyResult extends SendResult {
+  /** The id of the message answered, and of its thread. */
+  replyTo: string;
+  threadId: string;
+}
+
+/** Options of `send` and `reply`. */
+export interface SendOptions {
+  data?: JsonObject;
+  /** Shown first in the recipient's check, flagged everywhere. */
+  urgent?: boolean;
+}
+
+/** The result of `ask`: the question's ids and the reply, or none on timeout. */
+export interface AskResult {
+  question: SendResult;
+  reply?: WireMessage;
 }
 
 let clientIdCounter = 0;
@@ -85,6 +109,17 @@ export function newClientId(): string {
   return `${Date.now().toString(36)}-${clientIdPrefix}${
     clientIdCounter.toString(36).padStart(6, "0")
   }`;
+}
+
+function sendResult(r: OkReply): SendResult {
+  return {
+    message: r.message,
+    messageId: String(r.message_id),
+    shortId: String(r.short_id),
+    to: String(r.to_id),
+    queuedForFuture: r.queued_for_future === true,
+    large: r.large as SendResult["large"],
+  };
 }
 
 /** A client of the broker. */
@@ -257,20 +292,85 @@ export class AgentClient implements AsyncDisposable {
    * call, the same on every retry, so a send the broker stored before it died
    * is not stored again by the next broker.
    */
-  async send(to: string, content: string, data?: JsonObject): Promise<SendResult> {
+  async send(
+    to: string,
+    content: string,
+    dataOrOptions?: JsonObject | SendOptions,
+    opts: SendOptions = {},
+  ): Promise<SendResult> {
+    // `send(to, text, data)` stays as before; options ride in the last argument.
+    const data = opts.data ?? (dataOrOptions as JsonObject | undefined);
     const r = await this.call({
       action: "send",
       to_id: to,
       message: data === undefined ? { content } : { content, data },
       client_id: newClientId(),
+      ...(opts.urgent ? { urgent: true } : {}),
     });
-    return {
-      message: r.message,
-      messageId: String(r.message_id),
-      to: String(r.to_id),
-      queuedForFuture: r.queued_for_future === true,
-      large: r.large as SendResult["large"],
-    };
+    return sendResult(r);
+  }
+
+  /** Answers a received message (by id or short id): it goes to that message's sender. */
+  async reply(messageId: string, content: string, opts: SendOptions = {}): Promise<ReplyResult> {
+    const r = await this.call({
+      action: "reply",
+      message_id: messageId,
+      message: opts.data === undefined ? { content } : { content, data: opts.data },
+      client_id: newClientId(),
+      ...(opts.urgent ? { urgent: true } : {}),
+    });
+    return { ...sendResult(r), replyTo: String(r.reply_to), threadId: String(r.thread_id) };
+  }
+
+  /**
+   * Waits until a reply to `messageId` (a message this instance sent) is
+   * queued, or `timeoutMs` passes; across broker failovers. The reply is not
+   * acknowledged: call `ack` once it is shown (unacked, it comes back in
+   * `check`). Returns undefined on timeout.
+   */
+  async waitReply(messageId: string, timeoutMs: number): Promise<WireMessage | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      const r = await this.call({
+        action: "wait_reply",
+        message_id: messageId,
+        timeout_ms: Math.max(0, Math.min(left, MAX_WAIT_MS)),
+      });
+      const got = (r.messages as WireMessage[] | undefined)?.[0];
+      if (got) return got;
+      // A broker that stopped (failover) answers early: ask the next one.
+      if (deadline - Date.now() <= 0) return undefined;
+    }
+  }
+
+  /**
+   * Sends a question and waits for its reply (see `waitReply`). The question
+   * stays queued on timeout; a later reply is delivered like any message.
+   */
+  async ask(
+    to: string,
+    content: string,
+    timeoutMs: number,
+    opts: SendOptions = {},
+  ): Promise<AskResult> {
+    const question = await this.send(to, content, undefined, opts);
+    const reply = await this.waitReply(question.messageId, timeoutMs);
+    return reply ? { question, reply } : { question };
+  }
+
+  /** The receipt of a message this instance sent (by id or short id). */
+  async receipt(messageId: string): Promise<WireReceipt> {
+    return (await this.call({ action: "receipt", message_id: messageId })).receipt as WireReceipt;
+  }
+
+  /** The conversation a message belongs to, oldest first. */
+  async thread(
+    messageId: string,
+    limit?: number,
+  ): Promise<{ threadId: string; messages: WireMessage[] }> {
+    const r = await this.call({ action: "thread", message_id: messageId, limit });
+    return { threadId: String(r.thread_id), messages: r.messages as WireMessage[] };
   }
 
   /** Sends a message to every other registered instance (idempotent across retries, as `send`). */

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   "E_RATE_LIMITED", // too many attempts (renames, failed auth)
   "E_TOO_LARGE", // a message or request over a limit
   "E_NOT_FOUND", // no such thing (ack of an id that is not queued, etc.)
+  "E_AMBIGUOUS", // a short message id matches several messages: use the full id
+  "E_TIMEOUT", // the client gave up waiting (ask without a reply in time)
   "E_BUSY", // too many connections or waiters
   "E_SHUTTING_DOWN", // the broker is stopping
   "E_UNAVAILABLE", // no broker could be reached or started

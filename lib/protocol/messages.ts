@@ -43,6 +43,40 @@ export interface SendRequest extends RequestBase {
    * gets the first message's id with `duplicate: true`.
    */
   client_id?: string;
+  /** Shown first in the recipient's `check`, and flagged in every view. */
+  urgent?: boolean;
+}
+/**
+ * `reply`: answer a message the caller received (by its id or short id). The
+ * reply goes to that message's sender and carries `reply_to` and `thread_id`.
+ */
+export interface ReplyRequest extends RequestBase {
+  action: "reply";
+  message_id: string;
+  message: MessageBody;
+  client_id?: string;
+  urgent?: boolean;
+}
+/**
+ * `wait_reply`: wait up to `timeout_ms` for a reply to a message the caller
+ * sent. The reply is returned unacknowledged (the client acks it once shown);
+ * on timeout nothing is consumed, and a later reply stays queued as usual.
+ */
+export interface WaitReplyRequest extends RequestBase {
+  action: "wait_reply";
+  message_id: string;
+  timeout_ms?: number;
+}
+/** `receipt`: where a message the caller sent is (queued, delivered, read, replied). */
+export interface ReceiptRequest extends RequestBase {
+  action: "receipt";
+  message_id: string;
+}
+/** `thread`: every message of the conversation a message belongs to, oldest first. */
+export interface ThreadRequest extends RequestBase {
+  action: "thread";
+  message_id: string;
+  limit?: number;
 }
 /** `broadcast`: queue one message for every other registered instance. */
 export interface BroadcastRequest extends RequestBase {
@@ -151,7 +185,11 @@ export type Request =
   | PingRequest
   | ClaimRequest
   | ReleaseRequest
-  | ClaimsRequest;
+  | ClaimsRequest
+  | ReplyRequest
+  | WaitReplyRequest
+  | ReceiptRequest
+  | ThreadRequest;
 
 /** The name of an action. */
 export type Action = Request["action"];
@@ -173,6 +211,10 @@ export const ACTIONS: readonly Action[] = [
   "claim",
   "release",
   "claims",
+  "reply",
+  "wait_reply",
+  "receipt",
+  "thread",
 ];
 
 /** A message as delivered on the wire (legacy clients read `from`, `to`, `timestamp`, `message`). */
@@ -185,6 +227,36 @@ export interface WireMessage {
   message: MessageBody;
   /** Set when the content was stored as a large-message file. */
   large?: { path: string; size: number };
+  /**
+   * The 7-character form of `id` every view shows (see `short_id.ts`). This
+   * broker always sets it; a client of an older broker computes `shortId(id)`.
+   */
+  short_id?: string;
+  /** Sent as urgent: shown first and flagged (the broker sets only `true`). */
+  urgent?: boolean;
+  /** The id of the message this one answers, and its short id. */
+  reply_to?: string;
+  reply_to_short?: string;
+  /** The id of the conversation's first message (set on replies). */
+  thread_id?: string;
+  /** The start of the message this one answers. */
+  quote?: string;
+}
+
+/** Where a message is, as its sender sees it. */
+export type ReceiptState = "queued" | "delivered" | "read" | "replied";
+
+/** A receipt as `receipt` reports it (times ISO 8601 UTC). */
+export interface WireReceipt {
+  message_id: string;
+  short_id: string;
+  to: string;
+  state: ReceiptState;
+  queued_at: string;
+  delivered_at?: string;
+  read_at?: string;
+  replied_at?: string;
+  reply_id?: string;
 }
 
 /** A known instance as `list` reports it. */

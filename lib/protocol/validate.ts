@@ -114,6 +114,18 @@ function optClientId(raw: JsonObject): string | undefined {
   return v;
 }
 
+/** A message reference: a full message id or a short id (1-64 of A-Z a-z 0-9 _ -). */
+function messageRef(raw: JsonObject): string {
+  const v = raw.message_id;
+  if (typeof v !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) {
+    throw new IpcError(
+      "E_BAD_FIELD",
+      `Field "message_id" must be a message id or short id (1 to 64 of A-Z a-z 0-9 _ -)`,
+    );
+  }
+  return v;
+}
+
 function body(raw: JsonObject): MessageBody {
   const m = raw.message;
   if (typeof m === "string") {
@@ -205,14 +217,45 @@ export function parseRequest(raw: JsonObject): Request {
       }
       if (to !== "*") checkName(to, "to_id");
       const client_id = optClientId(raw);
+      const urgent = optBool(raw, "urgent");
       return {
         ...base,
         action: "send",
         to_id: to,
         message: body(raw),
         ...(client_id === undefined ? {} : { client_id }),
+        ...(urgent ? { urgent } : {}),
       };
     }
+    case "reply": {
+      const message_id = messageRef(raw);
+      const client_id = optClientId(raw);
+      const urgent = optBool(raw, "urgent");
+      return {
+        ...base,
+        action: "reply",
+        message_id,
+        message: body(raw),
+        ...(client_id === undefined ? {} : { client_id }),
+        ...(urgent ? { urgent } : {}),
+      };
+    }
+    case "wait_reply":
+      return {
+        ...base,
+        action: "wait_reply",
+        message_id: messageRef(raw),
+        timeout_ms: optInt(raw, "timeout_ms", 0, MAX_WAIT_MS),
+      };
+    case "receipt":
+      return { ...base, action: "receipt", message_id: messageRef(raw) };
+    case "thread":
+      return {
+        ...base,
+        action: "thread",
+        message_id: messageRef(raw),
+        limit: optInt(raw, "limit", 1, 10_000),
+      };
     case "broadcast": {
       const client_id = optClientId(raw);
       return {

@@ -95,7 +95,33 @@ export function toStored(d: StoredMessage): StoredMessage {
   const m: StoredMessage = { id: d.id, from: d.from, to: d.to, time: d.time, content: d.content };
   if (d.data !== undefined) m.data = d.data as JsonObject;
   if (d.large !== undefined) m.large = { path: d.large.path, size: d.large.size };
+  if (d.urgent) m.urgent = true;
+  if (d.replyTo !== undefined) m.replyTo = d.replyTo;
+  if (d.threadId !== undefined) m.threadId = d.threadId;
+  if (d.quote !== undefined) m.quote = d.quote;
   return m;
+}
+
+/** Key of the receipts bucket under which `id`'s delivery time is kept. */
+export function deliveredKey(id: string): string {
+  return `${id}.d`;
+}
+/** Key of the receipts bucket under which `id`'s first reply is kept: `{at, id}`. */
+export function repliedKey(id: string): string {
+  return `${id}.p`;
+}
+/** Key of the receipts bucket present while `name` may have urgent messages queued. */
+function urgentKey(name: string): string {
+  return `u.${name}`;
+}
+
+/** Creates `key` unless it exists (first writer wins). */
+export async function createOnce(kv: KV, key: string, value: string): Promise<void> {
+  try {
+    await kv.create(key, value);
+  } catch (e) {
+    if (!isWrongSequence(e)) throw e;
+  }
 }
 
 /** The queue half of the NATS store. */
@@ -113,12 +139,21 @@ export class NatsQueues {
   readonly #locks = new Map<string, Promise<void>>();
   /** Idempotency keys of messages sent with a client id (see `_nats_dedupe.ts`). */
   readonly #dedupe: KV | undefined;
+  /** Delivery and reply stamps, and urgent markers (see `deliveredKey`). */
+  readonly #receipts: KV | undefined;
 
-  constructor(link: NatsLink, jsm: JetStreamManager, prefix: string, dedupe?: KV) {
+  constructor(
+    link: NatsLink,
+    jsm: JetStreamManager,
+    prefix: string,
+    dedupe?: KV,
+    receipts?: KV,
+  ) {
     this.#link = link;
     this.#jsm = jsm;
     this.#p = prefix;
     this.#dedupe = dedupe;
+    this.#receipts = receipts;
     ({ stream: this.stream, historyStream: this.historyStream } = NatsQueues.streamNames(prefix));
   }
 
@@ -222,11 +257,22 @@ export class NatsQueues {
           outcomes[i] = m.clientId !== undefined && this.#dedupe
             ? await enqueueOnce(this.#dedupe, m, publish)
             : await publish(m);
+          if (outcomes[i].ok && outcomes[i].duplicateOf === undefined) await this.#stamp(m);
         }
         if (stored) this.notify(to);
       })
     ));
     return outcomes;
+  }
+
+  /** Marks what a stored message answers replied, and its recipient as having urgent mail. */
+  async #stamp(m: StoredMessage): Promise<void> {
+    const kv = this.#receipts;
+    if (!kv || (!m.urgent && m.replyTo === undefined)) return;
+    if (m.urgent) await kv.put(urgentKey(m.to), "1");
+    if (m.replyTo !== undefined) {
+      await createOnce(kv, repliedKey(m.replyTo), JSON.stringify({ at: m.time, id: m.id }));
+    }
   }
 
   /** Publishes one message; `added` is false when the server already had its id. */
@@ -278,21 +324,23 @@ export class NatsQueues {
     const out: StoredMessage[] = [];
     let bytes = 0;
     let seq = 0;
+    let cut = false; // stopped by maxBytes before the end of the queue
     const take = (doc: QueuedDoc, at: number): boolean => {
       if (maxBytes !== undefined) {
         bytes += enc.encode(doc.content).length;
-        if (bytes > maxBytes && out.length > 0) return false;
+        if (bytes > maxBytes && out.length > 0) return !(cut = true);
       }
       out.push(toStored(doc));
       this.#remember(doc, at, subj);
       seq = at + 1;
       return true;
     };
-    while (out.length < Math.min(limit, DIRECT_PEEKS)) {
+    let end = false;
+    while (!end && out.length < Math.min(limit, DIRECT_PEEKS)) {
       const sm = await this.#link.fast.directGet(this.stream, { next_by_subj: subj, seq });
-      if (!sm || !take(decodeDoc<QueuedDoc>(sm.data), sm.seq)) return out;
+      end = !sm || !take(decodeDoc<QueuedDoc>(sm.data), sm.seq);
     }
-    if (out.length < limit) {
+    if (!end && out.length < limit) {
       const rest = await scanStream(
         this.#link.nc,
         this.#jsm,
@@ -306,7 +354,40 @@ export class NatsQueues {
       );
       for (const sm of rest) if (!take(decodeDoc<QueuedDoc>(sm.data), sm.seq)) break;
     }
-    return out;
+    // Urgent messages first: those read are moved up; when the queue is longer
+    // than what was read, a marker says whether urgent ones may wait further on.
+    let urgent = out.filter((m) => m.urgent);
+    if ((out.length === limit || cut) && this.#receipts) {
+      const marker = await this.#receipts.get(urgentKey(name));
+      if (marker && marker.operation === "PUT") {
+        const all = await this.scan(name);
+        const found: StoredMessage[] = [];
+        for (const sm of all) {
+          const doc = decodeDoc<QueuedDoc>(sm.data);
+          if (!doc.urgent) continue;
+          this.#remember(doc, sm.seq, subj);
+          found.push(toStored(doc));
+        }
+        // None left: drop the marker, unless an urgent message came meanwhile.
+        if (found.length === 0) {
+          await this.#receipts.delete(urgentKey(name), { previousSeq: marker.revision })
+            .catch(() => {});
+        }
+        urgent = found.slice(0, limit);
+      }
+    }
+    if (urgent.length === 0) return out;
+    const ids = new Set(urgent.map((m) => m.id));
+    const merged = [...urgent, ...out.filter((m) => !ids.has(m.id))].slice(0, limit);
+    if (maxBytes === undefined) return merged;
+    const fitted: StoredMessage[] = [];
+    let total = 0;
+    for (const m of merged) {
+      total += enc.encode(m.content).length;
+      if (total > maxBytes && fitted.length > 0) break;
+      fitted.push(m);
+    }
+    return fitted;
   }
 
   /** {@link Store.ack}: history entry first (deduplicated by id), then the delete decides. */

@@ -7,6 +7,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { shortId } from "../protocol/short_id.ts";
 
 /**
  * Migration `i` takes a database from version `i` to `i + 1`. Append only:
@@ -97,6 +98,28 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (root, path, holder)
   ) WITHOUT ROWID;
   `,
+  // 4: conversations and receipts. Every message gets its short id (existing
+  // rows too, computed by ipc_short_id, which `migrate` registers), urgency,
+  // what it answers, its thread, the quote shown with a reply, and the times
+  // it was delivered and first replied to (acked_at is the read time). The
+  // partial indexes cost nothing for a plain message: only replies enter
+  // messages_thread and messages_reply, only urgent messages messages_urgent.
+  `
+  ALTER TABLE messages ADD COLUMN short TEXT;
+  ALTER TABLE messages ADD COLUMN urgent INTEGER;
+  ALTER TABLE messages ADD COLUMN reply_to TEXT;
+  ALTER TABLE messages ADD COLUMN thread_id TEXT;
+  ALTER TABLE messages ADD COLUMN quote TEXT;
+  ALTER TABLE messages ADD COLUMN delivered_at INTEGER;
+  ALTER TABLE messages ADD COLUMN replied_at INTEGER;
+  ALTER TABLE messages ADD COLUMN reply_id TEXT;
+  UPDATE messages SET short = ipc_short_id(id);
+  CREATE INDEX messages_short ON messages (short);
+  CREATE INDEX messages_thread ON messages (thread_id) WHERE thread_id IS NOT NULL;
+  CREATE INDEX messages_reply ON messages (recipient, reply_to)
+    WHERE reply_to IS NOT NULL AND acked_at IS NULL;
+  CREATE INDEX messages_urgent ON messages (recipient, seq) WHERE urgent = 1 AND acked_at IS NULL;
+  `,
 ];
 
 /** The schema version this code writes. */
@@ -123,6 +146,8 @@ export function migrate(db: DatabaseSync): void {
       `schema version ${version} is newer than this agent-ipc knows (${SCHEMA_VERSION}): upgrade agent-ipc`,
     );
   }
+  // Migration 4 fills the short ids of existing messages.
+  db.function("ipc_short_id", { deterministic: true }, (id) => shortId(String(id)));
   for (let v = version; v < SCHEMA_VERSION; v++) {
     db.exec("BEGIN IMMEDIATE");
     try {

@@ -41,6 +41,7 @@ import {
   jetstream,
   type JetStreamManager,
   jetstreamManager,
+  type KV,
   Kvm,
   nanos,
   type NatsStreamConfig,
@@ -60,19 +61,25 @@ import {
   type ForwardRecord,
   type HistoryQuery,
   type InstanceRecord,
+  type MessageRecord,
   type PurgeResult,
   type Retention,
   type Store,
   type StoredMessage,
+  type ThreadRoot,
 } from "./store.ts";
+import { shortId } from "../protocol/short_id.ts";
 import { NatsLink, scanStream } from "./_nats_conn.ts";
 import {
   checkName,
+  createOnce,
   decodeDoc,
+  deliveredKey,
   type HistoryDoc,
   NatsQueues,
   parallel,
   type QueuedDoc,
+  repliedKey,
   toStored,
 } from "./_nats_queues.ts";
 import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
@@ -148,11 +155,13 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
           return await kvm.open(`${prefix}_${name}`); // created by an older or other broker
         }
       };
-      const [instances, sessions, seen, forwards, claims, dedupe] = await Promise.all([
-        ...["instances", "sessions", "seen", "forwards", "claims"].map((name) => bucket(name)),
+      const [instances, sessions, seen, forwards, claims, receipts, dedupe] = await Promise.all([
+        ...["instances", "sessions", "seen", "forwards", "claims", "receipts"].map((name) =>
+          bucket(name)
+        ),
         bucket("dedupe", { ttl: DEDUPE_MS }),
       ]);
-      const queues = new NatsQueues(link, jsm, prefix, dedupe);
+      const queues = new NatsQueues(link, jsm, prefix, dedupe, receipts);
       const registry = new NatsRegistry(
         link,
         jsm,
@@ -167,6 +176,7 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
         new Objm(js),
         prefix,
         new NatsClaims(claims),
+        receipts,
       );
     });
   } catch (e) {
@@ -207,6 +217,7 @@ export class NatsStore implements Store {
   readonly #objm: Objm;
   readonly #claims: NatsClaims;
   readonly #p: string;
+  readonly #receipts: KV;
   readonly #subs = new Set<NatsSubscription>();
   #objects: Promise<ObjectStore> | undefined;
   #closed = false;
@@ -220,8 +231,10 @@ export class NatsStore implements Store {
     objm: Objm,
     prefix: string,
     claims: NatsClaims,
+    receipts: KV,
   ) {
     this.#claims = claims;
+    this.#receipts = receipts;
     this.#link = link;
     this.#jsm = jsm;
     this.#q = queues;
@@ -332,6 +345,107 @@ export class NatsStore implements Store {
   /** {@inheritDoc Store.depth} */
   depth(name: string): Promise<number> {
     return this.#run("depth", () => this.#q.depth(name));
+  }
+
+  // --- conversations and receipts -------------------------------------------
+  //
+  // Nothing here costs a plain send anything: short ids are computed, not
+  // stored, so a lookup reads the subjects the message can be on (the
+  // party's history both ways and the queues); delivery and reply times are
+  // create-once keys of the `p_receipts` bucket; the read time is the
+  // history entry's ack time.
+
+  /** {@inheritDoc Store.markDelivered} */
+  markDelivered(_name: string, ids: string[], now: number): Promise<void> {
+    return this.#run("markDelivered", async () => {
+      await parallel(ids, 16, (id) => createOnce(this.#receipts, deliveredKey(id), String(now)));
+    });
+  }
+
+  /** {@inheritDoc Store.findMessages} */
+  findMessages(ref: string, party: string, limit = 10): Promise<MessageRecord[]> {
+    return this.#run("findMessages", async () => {
+      checkName(party);
+      const p = this.#p;
+      const hit = (m: StoredMessage) =>
+        (m.id === ref || shortId(m.id) === ref) && (m.from === party || m.to === party);
+      const found = await this.#collect(
+        [`${p}.q.*`],
+        [`${p}.h.${party}.*`, `${p}.h.*.${party}`],
+        hit,
+      );
+      return await this.#withReceipts(found.reverse().slice(0, limit));
+    });
+  }
+
+  /** {@inheritDoc Store.thread} */
+  thread(root: ThreadRoot, limit: number): Promise<MessageRecord[]> {
+    return this.#run("thread", async () => {
+      const [a, b] = [checkName(root.from), checkName(root.to)];
+      const p = this.#p;
+      const found = await this.#collect(
+        [...new Set([`${p}.q.${a}`, `${p}.q.${b}`])],
+        [...new Set([`${p}.h.${a}.${b}`, `${p}.h.${b}.${a}`])],
+        (m) => m.id === root.id || m.threadId === root.id,
+      );
+      return await this.#withReceipts(found.slice(0, limit));
+    });
+  }
+
+  /** {@inheritDoc Store.findReply} */
+  findReply(name: string, replyTo: string): Promise<StoredMessage | null> {
+    return this.#run("findReply", async () => {
+      for (const sm of await this.#q.scan(name)) {
+        const d = decodeDoc<QueuedDoc>(sm.data);
+        if (d.replyTo === replyTo) return toStored(d);
+      }
+      return null;
+    });
+  }
+
+  /**
+   * The messages matching `hit` on the given queue and history subjects,
+   * oldest first; a message in both (an ack under way) counts as read.
+   */
+  async #collect(
+    queues: string[],
+    histories: string[],
+    hit: (m: StoredMessage) => boolean,
+  ): Promise<MessageRecord[]> {
+    const scan = (stream: string, filter: string) =>
+      scanStream(this.#link.nc, this.#jsm, stream, filter, this.#link.timeoutMs);
+    const [q, h] = await Promise.all([
+      Promise.all(queues.map((f) => scan(this.#q.stream, f))),
+      Promise.all(histories.map((f) => scan(this.#q.historyStream, f))),
+    ]);
+    const byId = new Map<string, { r: MessageRecord; order: number }>();
+    for (const sm of q.flat()) {
+      const d = decodeDoc<QueuedDoc>(sm.data);
+      if (hit(d)) byId.set(d.id, { r: toStored(d), order: d.order ?? sm.seq });
+    }
+    for (const sm of h.flat()) {
+      const d = decodeDoc<HistoryDoc>(sm.data);
+      if (hit(d)) byId.set(d.id, { r: { ...toStored(d), readAt: d.ackedAt }, order: d.order });
+    }
+    return [...byId.values()].sort((x, y) => x.order - y.order).map((e) => e.r);
+  }
+
+  async #withReceipts(records: MessageRecord[]): Promise<MessageRecord[]> {
+    const value = async (key: string) => {
+      const e = await this.#receipts.get(key);
+      return e && e.operation === "PUT" ? new TextDecoder().decode(e.value) : undefined;
+    };
+    await Promise.all(records.map(async (r) => {
+      const [d, p] = await Promise.all([value(deliveredKey(r.id)), value(repliedKey(r.id))]);
+      if (d !== undefined) r.deliveredAt = Number(d);
+      if (r.readAt !== undefined) r.deliveredAt ??= r.readAt;
+      if (p !== undefined) {
+        const { at, id } = JSON.parse(p) as { at: number; id: string };
+        r.repliedAt = at;
+        r.replyId = id;
+      }
+    }));
+    return records;
   }
 
   // --- renames ----------------------------------------------------------
@@ -446,12 +560,14 @@ export class NatsStore implements Store {
         ),
       ]);
       const large: string[] = [];
+      const dropped: string[] = [];
       const queueCutoff = now - retention.unclaimedQueueMs;
       const dropQueued = queued.filter((sm) => {
         if ((docs.get(this.#q.owner(sm.subject))?.sessions.length ?? 0) > 0) return false;
         const d = decodeDoc<QueuedDoc>(sm.data);
         if (d.time >= queueCutoff) return false;
         if (d.large) large.push(d.large.path);
+        dropped.push(d.id);
         return true;
       }).map((sm) => sm.seq);
       const historyCutoff = now - retention.historyMs;
@@ -459,6 +575,7 @@ export class NatsStore implements Store {
         const d = decodeDoc<HistoryDoc>(sm.data);
         if (d.ackedAt >= historyCutoff) return false;
         if (d.large) large.push(d.large.path);
+        dropped.push(d.id);
         return true;
       }).map((sm) => sm.seq);
       const result: PurgeResult = {
@@ -466,6 +583,11 @@ export class NatsStore implements Store {
         expiredHistory: await this.#purgeHistory(dropHistory, done.map((sm) => sm.seq)),
         expiredForwards: await this.#r.purgeForwards(now),
       };
+      await parallel(dropped, 16, async (id) => {
+        for (const key of [deliveredKey(id), repliedKey(id)]) {
+          await this.#receipts.purge(key).catch(() => {});
+        }
+      });
       const objects = large.filter((p) => p.startsWith(OBJECT_PREFIX));
       if (objects.length) {
         const os = await this.#objectStore();

@@ -28,13 +28,16 @@ import {
   type StatementSync,
 } from "node:sqlite";
 import { IpcError } from "../protocol/errors.ts";
+import { shortId } from "../protocol/short_id.ts";
 import { migrate } from "./_sqlite_schema.ts";
 import {
+  AFTER_MESSAGE,
   arrays,
   historySql,
   prepareStatements,
   type Statements,
   toMessage,
+  toRecord,
 } from "./_sqlite_statements.ts";
 import { closedError, openError, storeError } from "./_sqlite_errors.ts";
 import {
@@ -51,10 +54,12 @@ import {
   type ForwardRecord,
   type HistoryQuery,
   type InstanceRecord,
+  type MessageRecord,
   type PurgeResult,
   type Retention,
   type Store,
   type StoredMessage,
+  type ThreadRoot,
 } from "./store.ts";
 
 /** When the writes of one event-loop turn are committed. */
@@ -141,6 +146,12 @@ interface Batch {
 type Row = Record<string, SQLOutputValue>;
 
 const ACK_SET_FROM = 16;
+/**
+ * Delivery stamps wait this long in memory before they are written: a client
+ * acknowledges most messages within it, and the ack writes the stamp in the
+ * same statement, so the common path pays no extra write.
+ */
+const DELIVERED_DELAY_MS = 250;
 const ENQUEUED: EnqueueOutcome = Object.freeze({ ok: true }) as EnqueueOutcome;
 
 /** The SQLite {@linkcode Store}; create it with {@linkcode openSqliteStore}. */
@@ -170,6 +181,11 @@ export class SqliteStore implements Store {
   #dirty = new Set<string>();
   #ftsSeq: number;
   #historyStmts = new Map<string, StatementSync>();
+  /** Recipients that may have urgent messages queued: only their peeks look for them. */
+  #urgent = new Set<string>();
+  /** Delivery stamps not yet written: id -> recipient and time. */
+  #delivered = new Map<string, { name: string; at: number }>();
+  #deliveredTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Use {@linkcode openSqliteStore}. */
   constructor(db: DatabaseSync, path: string, opts: SqliteStoreOptions = {}) {
@@ -183,6 +199,9 @@ export class SqliteStore implements Store {
     this.#c = prepareClaimStatements(db);
     for (const row of this.#s.depths.all() as { recipient: string; n: number }[]) {
       this.#depth.set(row.recipient, row.n);
+    }
+    for (const row of this.#s.urgentDepths.all() as { recipient: string }[]) {
+      this.#urgent.add(row.recipient);
     }
     this.#ftsSeq = (this.#s.getMeta.get("fts_seq") as { value: number } | undefined)?.value ?? 0;
   }
@@ -260,6 +279,7 @@ export class SqliteStore implements Store {
     this.#cancelFlush();
     try {
       this.#writeTouches(force, batch.undo);
+      this.#writeDelivered(force, batch.undo);
       this.#s.commit.run();
     } catch (e) {
       this.#abort(batch, e);
@@ -298,6 +318,31 @@ export class SqliteStore implements Store {
         else this.#seenWritten.set(name, written);
       });
     }
+  }
+
+  #writeDelivered(force: boolean, undo: (() => void)[]): void {
+    if (this.#delivered.size === 0) return;
+    const due = force ? Infinity : Date.now() - DELIVERED_DELAY_MS;
+    for (const [id, d] of this.#delivered) {
+      if (d.at > due) continue;
+      this.#s.markDelivered.run(d.at, id, d.name);
+      this.#delivered.delete(id);
+      undo.push(() => this.#delivered.set(id, d));
+    }
+    if (this.#delivered.size > 0) this.#armDelivered();
+  }
+
+  #armDelivered(): void {
+    if (this.#deliveredTimer !== undefined || this.#closed) return;
+    this.#deliveredTimer = setTimeout(() => {
+      this.#deliveredTimer = undefined;
+      if (this.#closed || this.#delivered.size === 0) return;
+      try {
+        if (!this.#batch) this.#begin();
+      } catch {
+        this.#armDelivered(); // the next commit writes them
+      }
+    }, DELIVERED_DELAY_MS + 10);
   }
 
   #read<T>(doing: string, fn: () => T): Promise<T> {
@@ -468,16 +513,41 @@ export class SqliteStore implements Store {
           out.push({ ok: false, reason: "full", queued });
           continue;
         }
-        insert.run(
-          m.id,
-          m.from,
-          m.to,
-          m.time,
-          m.content,
-          m.data === undefined ? null : JSON.stringify(m.data),
-          m.large?.path ?? null,
-          m.large?.size ?? null,
-        );
+        const data = m.data === undefined ? null : JSON.stringify(m.data);
+        if (m.urgent || m.replyTo !== undefined || m.threadId !== undefined) {
+          this.#s.insertFull.run(
+            m.id,
+            m.from,
+            m.to,
+            m.time,
+            m.content,
+            data,
+            m.large?.path ?? null,
+            m.large?.size ?? null,
+            shortId(m.id),
+            m.urgent ? 1 : null,
+            m.replyTo ?? null,
+            m.threadId ?? null,
+            m.quote ?? null,
+          );
+          if (m.replyTo !== undefined) this.#s.markReplied.run(m.time, m.id, m.replyTo);
+          if (m.urgent && !this.#urgent.has(m.to)) {
+            this.#urgent.add(m.to);
+            undo.push(() => this.#urgent.delete(m.to));
+          }
+        } else {
+          insert.run(
+            m.id,
+            m.from,
+            m.to,
+            m.time,
+            m.content,
+            data,
+            m.large?.path ?? null,
+            m.large?.size ?? null,
+            shortId(m.id),
+          );
+        }
         this.#addDepth(m.to, 1, undo);
         out.push(ENQUEUED);
       }
@@ -489,6 +559,7 @@ export class SqliteStore implements Store {
   peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
     return this.#read("read a queue", () => {
       if (limit < 1 || !this.#depth.has(name)) return [];
+      if (this.#urgent.has(name)) return this.#peekUrgentFirst(name, limit, maxBytes);
       if (maxBytes === undefined) {
         return (this.#s.peek.all(name, limit) as unknown as SQLOutputValue[][]).map(toMessage);
       }
@@ -496,12 +567,32 @@ export class SqliteStore implements Store {
       let total = 0;
       const rows = this.#s.peekSized.all(name, limit) as unknown as SQLOutputValue[][];
       for (const row of rows) {
-        total += row[9] as number;
+        total += row[AFTER_MESSAGE] as number;
         if (total > maxBytes && out.length > 0) break;
         out.push(toMessage(row));
       }
       return out;
     });
+  }
+
+  /** Urgent messages first, then the others, both FIFO, within `limit` and `maxBytes`. */
+  #peekUrgentFirst(name: string, limit: number, maxBytes = Infinity): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    let total = 0;
+    const take = (rows: SQLOutputValue[][]): boolean => {
+      for (const row of rows) {
+        total += row[AFTER_MESSAGE] as number;
+        if (total > maxBytes && out.length > 0) return false;
+        out.push(toMessage(row));
+      }
+      return true;
+    };
+    const urgent = this.#s.peekUrgent.all(name, limit) as unknown as SQLOutputValue[][];
+    if (urgent.length === 0) this.#urgent.delete(name);
+    if (take(urgent) && out.length < limit) {
+      take(this.#s.peekNotUrgent.all(name, limit - out.length) as unknown as SQLOutputValue[][]);
+    }
+    return out;
   }
 
   /** {@inheritDoc Store.ack} */
@@ -512,17 +603,33 @@ export class SqliteStore implements Store {
     const many = ids.length >= ACK_SET_FROM;
     return this.#write("acknowledge", ids.length > 1 && !many, (undo) => {
       let acked: string[];
+      // A delivery stamp still in memory goes in with the ack.
+      const pending = this.#delivered;
       if (many) {
-        acked = (this.#s.ackSet.all(now, JSON.stringify(ids), name) as unknown as string[][])
-          .map((row) => row[0]);
+        let stamps: Record<string, number> | null = null;
+        if (pending.size > 0) {
+          for (const id of ids) {
+            const d = pending.get(id);
+            if (d) (stamps ??= {})[id] = d.at;
+          }
+        }
+        acked = (this.#s.ackSet.all(
+          now,
+          JSON.stringify(ids),
+          name,
+          stamps && JSON.stringify(stamps),
+        ) as unknown as string[][]).map((row) => row[0]);
       } else {
         acked = [];
         const stmt = this.#s.ack;
         for (const id of ids) {
-          if (Number(stmt.run(now, id, name).changes) > 0) acked.push(id);
+          const at = pending.size > 0 ? pending.get(id)?.at ?? null : null;
+          if (Number(stmt.run(now, id, name, at).changes) > 0) acked.push(id);
         }
       }
       this.#addDepth(name, -acked.length, undo);
+      // The ack wrote the delivery time too.
+      if (this.#delivered.size > 0) { for (const id of acked) this.#delivered.delete(id); }
       return acked;
     });
   }
@@ -530,6 +637,52 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.depth} */
   depth(name: string): Promise<number> {
     return this.#read("count a queue", () => this.#depth.get(name) ?? 0);
+  }
+
+  // --- conversations and receipts ---------------------------------------------
+
+  /** {@inheritDoc Store.markDelivered} (Written with a commit at most 250 ms later.) */
+  markDelivered(name: string, ids: string[], now: number): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError(this.location));
+    for (const id of ids) if (!this.#delivered.has(id)) this.#delivered.set(id, { name, at: now });
+    if (ids.length > 0) this.#armDelivered();
+    return Promise.resolve();
+  }
+
+  #withPending(r: MessageRecord): MessageRecord {
+    if (r.deliveredAt === undefined && r.readAt === undefined) {
+      const d = this.#delivered.get(r.id);
+      if (d && d.name === r.to) r.deliveredAt = d.at;
+    }
+    return r;
+  }
+
+  /** {@inheritDoc Store.findMessages} */
+  findMessages(ref: string, party: string, limit = 10): Promise<MessageRecord[]> {
+    return this.#read(
+      "find a message",
+      () =>
+        (this.#s.findMessages.all(ref, ref, party, party, limit) as unknown as SQLOutputValue[][])
+          .map((row) => this.#withPending(toRecord(row))),
+    );
+  }
+
+  /** {@inheritDoc Store.thread} */
+  thread(root: ThreadRoot, limit: number): Promise<MessageRecord[]> {
+    return this.#read(
+      "read a thread",
+      () =>
+        (this.#s.thread.all(root.id, root.id, limit) as unknown as SQLOutputValue[][])
+          .map((row) => this.#withPending(toRecord(row))),
+    );
+  }
+
+  /** {@inheritDoc Store.findReply} */
+  findReply(name: string, replyTo: string): Promise<StoredMessage | null> {
+    return this.#read("find a reply", () => {
+      const rows = this.#s.findReply.all(name, replyTo) as unknown as SQLOutputValue[][];
+      return rows.length ? toMessage(rows[0]) : null;
+    });
   }
 
   // --- renames ------------------------------------------------------------
@@ -556,6 +709,7 @@ export class SqliteStore implements Store {
       const moved = Number(this.#s.moveQueue.run(to, from).changes);
       this.#addDepth(from, -moved, undo);
       this.#addDepth(to, moved, undo);
+      if (this.#urgent.has(from)) this.#urgent.add(to);
       this.#s.deleteForward.run(to);
       this.#s.repointForwards.run(to, from);
       this.#s.putForward.run(from, to, forwardUntil);
@@ -706,8 +860,10 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     let failure: unknown;
+    if (this.#deliveredTimer !== undefined) clearTimeout(this.#deliveredTimer);
+    this.#deliveredTimer = undefined;
     try {
-      if (this.#dirty.size > 0 && !this.#batch) this.#begin();
+      if ((this.#dirty.size > 0 || this.#delivered.size > 0) && !this.#batch) this.#begin();
       const batch = this.#batch;
       this.#flush(true);
       if (batch) await batch.promise.catch((e) => failure = e);

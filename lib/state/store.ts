@@ -33,6 +33,32 @@ export interface StoredMessage {
    * `enqueue` reads it (see there); reads need not return it.
    */
   clientId?: string;
+  /** Sent as urgent: `peek` returns urgent messages first. */
+  urgent?: boolean;
+  /** The id of the message this one answers (`enqueue` marks that one replied). */
+  replyTo?: string;
+  /** The id of the first message of the conversation (set on replies). */
+  threadId?: string;
+  /** The start of the answered message's content, as shown with the reply. */
+  quote?: string;
+}
+
+/**
+ * A message with its receipt: when it reached the recipient's client, was
+ * acknowledged, was first answered (and by which message). Unix ms.
+ */
+export interface MessageRecord extends StoredMessage {
+  deliveredAt?: number;
+  readAt?: number;
+  repliedAt?: number;
+  replyId?: string;
+}
+
+/** The sender and recipient of a message: enough for a store to find its thread. */
+export interface ThreadRoot {
+  id: string;
+  from: string;
+  to: string;
 }
 
 /** A registered (or once registered) instance. */
@@ -176,12 +202,17 @@ export interface Store extends AsyncDisposable {
    * the first (also across reopen, and across brokers sharing the store). A
    * repeat is not stored, is not counted against `cap`, wakes no watcher, and
    * gets `{ok:true, duplicateOf: "<id of the first>"}`.
+   *
+   * A stored message with `replyTo` marks that message replied (`repliedAt`
+   * = its `time`, `replyId` = its id) unless an earlier reply did.
    */
   enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]>;
   /**
    * The oldest unacknowledged messages of `name`, FIFO, at most `limit`,
    * and (when `maxBytes` is given) stopping before the total of
    * `content` lengths would pass it (at least one message is returned).
+   * Urgent messages come first (FIFO among themselves), from anywhere in
+   * the queue.
    */
   peek(name: string, limit: number, maxBytes?: number): Promise<StoredMessage[]>;
   /**
@@ -192,6 +223,27 @@ export interface Store extends AsyncDisposable {
   ack(name: string, ids: string[], now: number): Promise<string[]>;
   /** Number of unacknowledged messages for `name`. */
   depth(name: string): Promise<number>;
+
+  // --- conversations and receipts -----------------------------------------
+  /**
+   * Records that queued messages of `name` were handed to its client: sets
+   * `deliveredAt` where it is not set. Reads through this store see it at
+   * once; it may reach the disk (or other brokers) up to a second later.
+   */
+  markDelivered(name: string, ids: string[], now: number): Promise<void>;
+  /**
+   * Messages (queued or in history) sent by or to `party` whose id is `ref`
+   * or whose short id (`shortId(id)`) is `ref`, newest first, with their
+   * receipts; at most `limit` (default 10).
+   */
+  findMessages(ref: string, party: string, limit?: number): Promise<MessageRecord[]>;
+  /**
+   * The conversation started by `root`: `root` itself and every message
+   * whose `threadId` is `root.id`, oldest first, at most `limit`.
+   */
+  thread(root: ThreadRoot, limit: number): Promise<MessageRecord[]>;
+  /** The oldest message queued for `name` that answers `replyTo`, or null. */
+  findReply(name: string, replyTo: string): Promise<StoredMessage | null>;
 
   // --- renames ----------------------------------------------------------
   /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { shortId } from "../../lib/protocol/short_id.ts";
 import { fitReply, newMessageId, toWire, wireBytes } from "../../lib/broker/wire_messages.ts";
 import type { WireMessage } from "../../lib/protocol/messages.ts";
 
@@ -26,11 +27,39 @@ Deno.test("toWire keeps content, data and large exactly, with an ISO UTC time", 
     timestamp: "2026-11-21T10:00:00.005Z",
     message: { content: "ü\u0000", data: { n: [1, { k: null }] } },
     large: { path: "/p", size: 3 },
+    short_id: shortId("x"),
   });
   assert.equal(
     "data" in toWire({ id: "y", from: "a", to: "b", time: 0, content: "" }).message,
     false,
   );
+});
+
+Deno.test("toWire carries the conversation fields only when set", () => {
+  const w = toWire({
+    id: "r",
+    from: "a",
+    to: "b",
+    time: 0,
+    content: "yes",
+    urgent: true,
+    replyTo: "q",
+    threadId: "q",
+    quote: "ok?",
+  });
+  assert.deepEqual(
+    [w.short_id, w.urgent, w.reply_to, w.reply_to_short, w.thread_id, w.quote],
+    [shortId("r"), true, "q", shortId("q"), "q", "ok?"],
+  );
+  const plain = toWire({ id: "p", from: "a", to: "b", time: 0, content: "" });
+  assert.deepEqual(Object.keys(plain).sort(), [
+    "from",
+    "id",
+    "message",
+    "short_id",
+    "timestamp",
+    "to",
+  ]);
 });
 
 Deno.test("wireBytes bounds the serialised size; fitReply keeps at least one", () => {

@@ -6,6 +6,7 @@ import { openSqliteStore, type SqliteStoreOptions } from "../../lib/state/sqlite
 import { MIGRATIONS, SCHEMA_VERSION } from "../../lib/state/_sqlite_schema.ts";
 import { DEDUPE_MS, type StoredMessage } from "../../lib/state/store.ts";
 import { storeContract } from "./store_contract.ts";
+import { shortId } from "../../lib/protocol/short_id.ts";
 
 storeContract("sqlite", async () => {
   const dir = await Deno.makeTempDir({ prefix: "agent-ipc-store-" });
@@ -403,6 +404,63 @@ Deno.test("sqlite: a version 2 file migrates to file claims and keeps its data",
   const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
   assert.equal(v.user_version, SCHEMA_VERSION);
   assert.ok(SCHEMA_VERSION >= 3);
+});
+
+Deno.test("sqlite: a version 2 file migrates to conversations and receipts without loss", async () => {
+  await using tmp = await tempDir();
+  {
+    // A file as the idempotent-sends release wrote it: a queued message, a
+    // read one, an idempotency key, an instance with a session.
+    using db = peekFile(tmp.dir);
+    db.exec(MIGRATIONS[0]);
+    db.exec(MIGRATIONS[1]);
+    db.exec("PRAGMA user_version = 2");
+    const insert = db.prepare(
+      "INSERT INTO messages (id, sender, recipient, time, content, acked_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    insert.run("old-queued", "ann", "ben", T0, "still queued", null);
+    insert.run("old-read", "ann", "ben", T0 - 1, "already read", T0 + 5);
+    db.prepare(
+      "INSERT INTO dedupe (sender, client_id, recipient, message_id, time) VALUES (?, ?, ?, ?, ?)",
+    ).run("ann", "old-client-id", "ben", "old-queued", T0);
+    db.prepare("INSERT INTO instances (name, created_at, last_seen) VALUES (?, ?, ?)")
+      .run("ben", T0, T0);
+    db.prepare("INSERT INTO sessions (token_hash, name, created_at) VALUES (?, ?, ?)")
+      .run("h-ben", "ben", T0);
+  }
+  const store = await openIn(tmp.dir);
+  try {
+    assert.equal(await store.sessionName("h-ben"), "ben");
+    assert.deepEqual((await store.peek("ben", 10)).map((m) => m.id), ["old-queued"]);
+    assert.deepEqual((await store.history({ to: "ben" })).map((m) => m.id), [
+      "old-read",
+      "old-queued",
+    ]);
+    assert.deepEqual(
+      await store.enqueue([{ ...msg("ben"), from: "ann", clientId: "old-client-id" }], 100),
+      [{ ok: true, duplicateOf: "old-queued" }],
+    );
+    // Old messages got their short ids: a reply and a receipt find them.
+    const [read] = await store.findMessages(shortId("old-read"), "ann");
+    assert.deepEqual([read.id, read.readAt, read.deliveredAt], ["old-read", T0 + 5, undefined]);
+    const answer = { ...msg("ann", "answer"), from: "ben", replyTo: "old-queued", urgent: true };
+    await store.enqueue([{ ...answer, threadId: "old-queued" }], 100);
+    const [q] = await store.findMessages(shortId("old-queued"), "ann");
+    assert.equal(q.replyId, answer.id);
+    assert.deepEqual(
+      (await store.thread({ id: "old-queued", from: "ann", to: "ben" }, 10)).map((m) => m.id),
+      ["old-queued", answer.id],
+    );
+  } finally {
+    await store.close();
+  }
+  using db = peekFile(tmp.dir);
+  const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
+  assert.equal(v.user_version, SCHEMA_VERSION);
+  const n = db.prepare("SELECT count(*) AS n FROM messages WHERE short IS NULL").get() as {
+    n: number;
+  };
+  assert.equal(n.n, 0, "every message has its short id");
 });
 
 Deno.test("sqlite: purge forgets idempotency keys after 24 hours, not before", async () => {

@@ -35,6 +35,7 @@
 
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
+import { shortId } from "../../lib/protocol/short_id.ts";
 import type { ClaimRecord, Store, StoredMessage } from "../../lib/state/store.ts";
 
 /** What `open` hands each contract test. */
@@ -855,5 +856,146 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.deepEqual(await store.claims("/keep"), [
       claim("/keep", "lib/*.ts", "ann", { reason: "why", shared: true }),
     ]);
+  }, true);
+
+  // --- conversations and receipts -------------------------------------------
+
+  test("conversation fields come back from peek, history, thread and findMessages", async (ctx) => {
+    const { store } = ctx;
+    const q = ctx.msg("ann", "ben", "the question");
+    const r = { ...ctx.msg("ben", "ann", "the answer"), urgent: true };
+    Object.assign(r, { replyTo: q.id, threadId: q.id, quote: "the question" });
+    assert.deepEqual(await store.enqueue([q, r], NO_CAP), [{ ok: true }, { ok: true }]);
+    const [back] = await store.peek("ann", 10);
+    assert.deepEqual(
+      [back.id, back.urgent, back.replyTo, back.threadId, back.quote],
+      [r.id, true, q.id, q.id, "the question"],
+    );
+    const [plain] = await store.peek("ben", 10);
+    assert.deepEqual([plain.urgent, plain.replyTo, plain.threadId], [
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const hist = await store.history({ from: "ben" });
+    assert.equal(hist[0].replyTo, q.id);
+    const found = await store.findMessages(r.id, "ann");
+    assert.equal(found[0].threadId, q.id);
+  });
+
+  test("peek returns urgent messages first, from anywhere in the queue", async (ctx) => {
+    const { store } = ctx;
+    const early = await fill(ctx, "una", 5);
+    const u1 = { ...ctx.msg("boss", "una", "urgent one"), urgent: true };
+    await store.enqueue([u1], NO_CAP);
+    const middle = await fill(ctx, "una", 3);
+    const u2 = { ...ctx.msg("boss", "una", "urgent two"), urgent: true };
+    await store.enqueue([u2], NO_CAP);
+    assert.deepEqual(ids(await store.peek("una", 3)), [u1.id, u2.id, early[0].id]);
+    assert.deepEqual(
+      ids(await store.peek("una", 20)),
+      [u1.id, u2.id, ...ids(early), ...ids(middle)],
+    );
+    // maxBytes still bounds the batch (at least one message).
+    assert.deepEqual(ids(await store.peek("una", 20, 1)), [u1.id]);
+    await store.ack("una", [u1.id, u2.id], T0);
+    assert.deepEqual(ids(await store.peek("una", 2)), ids(early.slice(0, 2)));
+  });
+
+  test("findMessages resolves ids and short ids for the sender and the recipient only", async (ctx) => {
+    const { store } = ctx;
+    const m = ctx.msg("ann", "ben", "hello");
+    await store.enqueue([m], NO_CAP);
+    for (const ref of [m.id, shortId(m.id)]) {
+      assert.deepEqual(ids(await store.findMessages(ref, "ann")), [m.id]);
+      assert.deepEqual(ids(await store.findMessages(ref, "ben")), [m.id]);
+      assert.deepEqual(await store.findMessages(ref, "eve"), []);
+    }
+    assert.deepEqual(await store.findMessages("zzzzzzz", "ann"), []);
+    // Still found once read (history).
+    await store.ack("ben", [m.id], T0 + SECOND);
+    assert.deepEqual(ids(await store.findMessages(shortId(m.id), "ann")), [m.id]);
+  });
+
+  test("receipts: queued, delivered, read, replied, with times; first reply wins", async (ctx) => {
+    const { store } = ctx;
+    const q = ctx.msg("ann", "ben", "question");
+    await store.enqueue([q], NO_CAP);
+    const receipt = async () => (await store.findMessages(q.id, "ann"))[0];
+    let r = await receipt();
+    assert.deepEqual([r.deliveredAt, r.readAt, r.repliedAt], [undefined, undefined, undefined]);
+    await store.markDelivered("ben", [q.id], T0 + SECOND);
+    r = await receipt();
+    assert.deepEqual([r.deliveredAt, r.readAt], [T0 + SECOND, undefined]);
+    await store.markDelivered("ben", [q.id], T0 + 9 * SECOND); // the first time stays
+    assert.equal((await receipt()).deliveredAt, T0 + SECOND);
+    await store.ack("ben", [q.id], T0 + 2 * SECOND);
+    r = await receipt();
+    assert.deepEqual([r.deliveredAt, r.readAt], [T0 + SECOND, T0 + 2 * SECOND]);
+    const a1 = {
+      ...ctx.msg("ben", "ann", "answer", T0 + 3 * SECOND),
+      replyTo: q.id,
+      threadId: q.id,
+    };
+    const a2 = {
+      ...ctx.msg("ben", "ann", "again", T0 + 4 * SECOND),
+      replyTo: q.id,
+      threadId: q.id,
+    };
+    await store.enqueue([a1], NO_CAP);
+    await store.enqueue([a2], NO_CAP);
+    r = await receipt();
+    assert.deepEqual([r.repliedAt, r.replyId], [T0 + 3 * SECOND, a1.id]);
+    // An ack without an earlier delivery stamp counts as delivered then.
+    const s = ctx.msg("ann", "ben", "second");
+    await store.enqueue([s], NO_CAP);
+    await store.ack("ben", [s.id], T0 + 5 * SECOND);
+    const rs = (await store.findMessages(s.id, "ann"))[0];
+    assert.deepEqual([rs.deliveredAt, rs.readAt], [T0 + 5 * SECOND, T0 + 5 * SECOND]);
+  });
+
+  test("thread returns the first message and its replies, oldest first", async (ctx) => {
+    const { store } = ctx;
+    const q = ctx.msg("ann", "ben", "q", T0);
+    const a = { ...ctx.msg("ben", "ann", "a", T0 + 1), replyTo: q.id, threadId: q.id };
+    const other = ctx.msg("ann", "ben", "unrelated", T0 + 2);
+    const b = { ...ctx.msg("ann", "ben", "b", T0 + 3), replyTo: a.id, threadId: q.id };
+    for (const m of [q, a, other, b]) await store.enqueue([m], NO_CAP);
+    await store.ack("ben", [q.id], T0 + 10);
+    const t = await store.thread({ id: q.id, from: "ann", to: "ben" }, 100);
+    assert.deepEqual(ids(t), [q.id, a.id, b.id]);
+    assert.equal(t[0].readAt, T0 + 10);
+    assert.deepEqual(ids(await store.thread({ id: q.id, from: "ann", to: "ben" }, 2)), [
+      q.id,
+      a.id,
+    ]);
+  });
+
+  test("findReply finds the queued reply to a message, until it is acknowledged", async (ctx) => {
+    const { store } = ctx;
+    const q = ctx.msg("ann", "ben", "q");
+    await store.enqueue([q], NO_CAP);
+    assert.equal(await store.findReply("ann", q.id), null);
+    await fill(ctx, "ann", 2);
+    const a = { ...ctx.msg("ben", "ann", "a"), replyTo: q.id, threadId: q.id };
+    await store.enqueue([a], NO_CAP);
+    assert.equal((await store.findReply("ann", q.id))?.id, a.id);
+    assert.equal(await store.findReply("ben", q.id), null);
+    await store.ack("ann", [a.id], T0);
+    assert.equal(await store.findReply("ann", q.id), null);
+  });
+
+  test("receipts and conversation fields survive a reopen", async (ctx) => {
+    const q = ctx.msg("ann", "ben", "q");
+    const u = { ...ctx.msg("ann", "ben", "u"), urgent: true };
+    await ctx.store.enqueue([q, u], NO_CAP);
+    await ctx.store.markDelivered("ben", [q.id], T0 + SECOND);
+    const a = { ...ctx.msg("ben", "ann", "a", T0 + 2 * SECOND), replyTo: q.id, threadId: q.id };
+    await ctx.store.enqueue([a], NO_CAP);
+    const store = await ctx.reopen();
+    const r = (await store.findMessages(shortId(q.id), "ann"))[0];
+    assert.deepEqual([r.deliveredAt, r.repliedAt, r.replyId], [T0 + SECOND, T0 + 2 * SECOND, a.id]);
+    assert.deepEqual(ids(await store.peek("ben", 1)), [u.id], "urgent first after reopen");
+    assert.equal((await store.findReply("ann", q.id))?.id, a.id);
   }, true);
 }
