@@ -16,6 +16,7 @@ import { type ClientCommand, reportError, runClientCommand, UsageError } from ".
 import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "../cli/session_commands.ts";
 import { BROADCAST, CHECK, SEND, WAIT } from "../cli/message_commands.ts";
 import { CLAIM, CLAIMS, RELEASE } from "../cli/claim_commands.ts";
+import { ASK, RECEIPT, REPLY, THREAD } from "../cli/conversation_commands.ts";
 
 /** A command as the dispatcher sees it. */
 interface Command {
@@ -69,6 +70,10 @@ const COMMANDS: Record<string, Command> = {
   broadcast: client(BROADCAST, "send a message to every other instance"),
   check: client(CHECK, "print and acknowledge your messages (--peek: keep them)"),
   wait: client(WAIT, "wait for messages (--follow: keep printing them)"),
+  ask: client(ASK, "send a question and wait for its reply"),
+  reply: client(REPLY, "answer a message (by its #id) in its thread"),
+  thread: client(THREAD, "print the conversation a message belongs to"),
+  receipt: client(RECEIPT, "queued, delivered, read or replied: a message you sent"),
   list: client(LIST, "list the registered instances"),
   rename: client(RENAME, "change your name (the old one forwards for 2 hours)"),
   whoami: client(WHOAMI, "your name and queued messages"),
@@ -153,6 +158,10 @@ const GROUPS: [string, string[]][] = [
     "broadcast",
     "check",
     "wait",
+    "ask",
+    "reply",
+    "thread",
+    "receipt",
     "list",
     "rename",
     "whoami",
@@ -167,6 +176,10 @@ const USAGES: Record<string, string> = {
   register: "register NAME",
   send: "send TO MESSAGE...",
   broadcast: "broadcast MESSAGE...",
+  ask: "ask TO MESSAGE...",
+  reply: "reply ID MESSAGE...",
+  thread: "thread ID",
+  receipt: "receipt ID",
   rename: "rename NEW",
   setup: "setup TARGET...",
   hook: "hook ASSISTANT EVENT",

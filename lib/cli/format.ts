@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { WireClaim, WireInstance, WireMessage } from "../protocol/messages.ts";
+import type { WireClaim, WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
+import { shortId } from "../protocol/short_id.ts";
 
 /** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
 export function formatTime(iso: string): string {
@@ -40,24 +41,50 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * One message, attributed, ending in a newline. Continuation lines of the
- * content are indented; data follows as JSON; a large message names its file.
+ * One message, attributed, ending in a newline: its short id (`#k3x9a0q`,
+ * what `reply`, `thread` and `receipt` take), `URGENT` when sent so, and for
+ * a reply the short id and start of what it answers. Continuation lines of
+ * the content are indented; data follows as JSON; a large message names its
+ * file.
  *
  * @example
  * ```ts
  * formatMessage({ id: "1", from: "fred", to: "bob", timestamp: "2026-11-21T10:00:00.000Z",
- *   message: { content: "hi" } });
- * // "[2026-11-21 10:00:00Z] fred -> bob: hi\n"
+ *   message: { content: "hi" }, short_id: "k3x9a0q" });
+ * // "[2026-11-21 10:00:00Z] #k3x9a0q fred -> bob: hi\n"
  * ```
  */
 export function formatMessage(m: WireMessage): string {
   const content = m.message.content.replace(/\r?\n/g, "\n  ");
-  let out = `[${formatTime(m.timestamp)}] ${m.from} -> ${m.to}: ${content}\n`;
+  const flag = m.urgent ? "URGENT " : "";
+  const re = m.reply_to === undefined
+    ? ""
+    : ` (re #${m.reply_to_short ?? shortId(m.reply_to)}${
+      m.quote ? ` ${JSON.stringify(m.quote)}` : ""
+    })`;
+  let out = `[${formatTime(m.timestamp)}] #${
+    m.short_id ?? shortId(m.id)
+  } ${flag}${m.from} -> ${m.to}${re}: ${content}\n`;
   if (m.message.data !== undefined) out += `  data: ${JSON.stringify(m.message.data)}\n`;
   if (m.large && !m.message.content.includes(m.large.path)) {
     out += `  (large message, ${formatBytes(m.large.size)}: full content in ${m.large.path})\n`;
   }
   return out;
+}
+
+/** A receipt: the state, then each step with its time. */
+export function formatReceipt(r: WireReceipt): string {
+  const rows = [
+    ["queued", formatTime(r.queued_at)],
+    ["delivered", r.delivered_at ? formatTime(r.delivered_at) : "-"],
+    ["read", r.read_at ? formatTime(r.read_at) : "-"],
+    [
+      "replied",
+      r.replied_at ? `${formatTime(r.replied_at)} (#${shortId(r.reply_id ?? "")})` : "-",
+    ],
+  ];
+  return `#${r.short_id} to ${r.to}: ${r.state}\n` +
+    table(rows).split("\n").filter(Boolean).map((l) => `  ${l}\n`).join("");
 }
 
 function table(rows: string[][]): string {

@@ -72,6 +72,7 @@ function checkRecipient(to: string): string {
 }
 
 const SEND_FLAGS = { data: { type: "string" }, "no-wake": { type: "boolean" } } as const;
+const SEND_ONE_FLAGS = { ...SEND_FLAGS, urgent: { type: "boolean" } } as const;
 
 /** `--data` with `--no-wake` folded in (`data.no_wake`: the recipient's hooks do not wake it for this). */
 function messageData(values: { data?: string; "no-wake"?: boolean }) {
@@ -80,11 +81,11 @@ function messageData(values: { data?: string; "no-wake"?: boolean }) {
 }
 
 /** `send TO MESSAGE...`. */
-export const SEND: ClientCommand<typeof SEND_FLAGS> = {
+export const SEND: ClientCommand<typeof SEND_ONE_FLAGS> = {
   name: "send",
-  flags: SEND_FLAGS,
+  flags: SEND_ONE_FLAGS,
   positionals: { min: 2, max: Infinity, usage: "TO MESSAGE..." },
-  help: `Usage: agent-ipc send TO MESSAGE... [--data JSON] [--no-wake] [options]
+  help: `Usage: agent-ipc send TO MESSAGE... [--data JSON] [--urgent] [--no-wake] [options]
 
 Sends a message to the instance TO. The words of MESSAGE are joined with
 spaces; a lone "-" reads the message from standard input (one trailing
@@ -94,14 +95,19 @@ are stored as files and the recipient gets a summary and the file's path; a
 message must fit in one request (1 MB by default, IPC_MAX_FRAME).
 Put "--" before a message that starts with "-".
 
+The reply names the message by its short id ("#k3x9a0q"): follow it with
+"agent-ipc receipt", or wait for the answer with "agent-ipc ask" instead.
+
 Options:
   --data JSON           attach a JSON object to the message
+  --urgent              shown first in the recipient's check, flagged everywhere
   --no-wake             do not wake an idle recipient for this (data.no_wake);
                         it is shown at its next prompt
 ${COMMON_HELP}
 
 Example:
   agent-ipc send bob "the build is green"
+  agent-ipc send bob --urgent "prod is down"
   git diff | agent-ipc send bob -
   agent-ipc send bob review done --data '{"pr": 42}'
 `,
@@ -109,22 +115,28 @@ Example:
     const to = checkRecipient(ctx.positionals[0]);
     const data = messageData(ctx.values);
     const content = await messageText(ctx.positionals.slice(1), ctx.io);
-    if (to === "all" || to === "*") return await broadcastBody(ctx, content, data);
+    const urgent = ctx.values.urgent === true;
+    if (to === "all" || to === "*") {
+      if (urgent) throw new UsageError("--urgent is for one recipient, not a broadcast");
+      return await broadcastBody(ctx, content, data);
+    }
     const message = data === undefined ? { content } : { content, data };
     const sent = await sendChecked(
       ctx.settings,
       { action: "send", to_id: to, message },
-      (client) => client.send(to, content, data),
+      (client) => client.send(to, content, undefined, { data, urgent }),
     );
     const large = sent.large;
     const text = sent.message === "Message sent" ? `Message sent to ${sent.to}` : sent.message;
     ctx.print(
-      text + "\n" +
+      `${text} (#${sent.shortId}${urgent ? ", urgent" : ""})\n` +
         (large ? `Stored as a large message (${formatBytes(large.size)}): ${large.path}\n` : ""),
       {
         message: sent.message,
         message_id: sent.messageId,
+        short_id: sent.shortId,
         to: sent.to,
+        ...(urgent ? { urgent: true } : {}),
         queued_for_future: sent.queuedForFuture,
         ...(large ? { large } : {}),
       },
@@ -133,7 +145,7 @@ Example:
 };
 
 async function broadcastBody(
-  ctx: CommandContext<typeof SEND_FLAGS>,
+  ctx: CommandContext<typeof SEND_FLAGS> | CommandContext<typeof SEND_ONE_FLAGS>,
   content: string,
   data: Record<string, unknown> | undefined,
 ): Promise<void> {
@@ -187,8 +199,9 @@ export const CHECK: ClientCommand<typeof CHECK_FLAGS> = {
   positionals: { min: 0, max: 0, usage: "" },
   help: `Usage: agent-ipc check [--peek] [--limit N] [options]
 
-Prints your queued messages, oldest first, then acknowledges them (they
-leave the queue only after they were printed).
+Prints your queued messages, urgent ones first, then oldest first, and then
+acknowledges them (they leave the queue only after they were printed). Each
+shows its short id ("#k3x9a0q"): "agent-ipc reply ID ..." answers it.
 
 Options:
   --peek                print without acknowledging: they stay queued

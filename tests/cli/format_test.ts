@@ -6,10 +6,12 @@ import {
   formatDuration,
   formatInstances,
   formatMessage,
+  formatReceipt,
   formatStatus,
   formatTime,
   plural,
 } from "../../lib/cli/format.ts";
+import { shortId } from "../../lib/protocol/short_id.ts";
 
 Deno.test("times, durations, sizes and plurals", () => {
   assert.equal(formatTime("2026-11-21T10:00:00.123Z"), "2026-11-21 10:00:00Z");
@@ -33,11 +35,12 @@ Deno.test("a message is attributed, indented, with data and its large file", () 
     to: "bob",
     timestamp: "2026-11-21T10:00:00.000Z",
     message: { content: "hi" },
+    short_id: "k3x9a0q",
   };
-  assert.equal(formatMessage(base), "[2026-11-21 10:00:00Z] fred -> bob: hi\n");
+  assert.equal(formatMessage(base), "[2026-11-21 10:00:00Z] #k3x9a0q fred -> bob: hi\n");
   assert.equal(
     formatMessage({ ...base, message: { content: "a\nb\r\nc", data: { k: [1] } } }),
-    '[2026-11-21 10:00:00Z] fred -> bob: a\n  b\n  c\n  data: {"k":[1]}\n',
+    '[2026-11-21 10:00:00Z] #k3x9a0q fred -> bob: a\n  b\n  c\n  data: {"k":[1]}\n',
   );
   // The broker's inline summary already names the file: not repeated.
   const inline = "start…\n[Large message: 20000 bytes. Full content: /d/large/x.md]";
@@ -47,11 +50,46 @@ Deno.test("a message is attributed, indented, with data and its large file", () 
       message: { content: inline },
       large: { path: "/d/large/x.md", size: 20000 },
     }),
-    "[2026-11-21 10:00:00Z] fred -> bob: start…\n  [Large message: 20000 bytes. Full content: /d/large/x.md]\n",
+    "[2026-11-21 10:00:00Z] #k3x9a0q fred -> bob: start…\n  [Large message: 20000 bytes. Full content: /d/large/x.md]\n",
   );
   assert.equal(
     formatMessage({ ...base, large: { path: "/d/large/y.md", size: 20000 } }),
-    "[2026-11-21 10:00:00Z] fred -> bob: hi\n  (large message, 19.5 KB: full content in /d/large/y.md)\n",
+    "[2026-11-21 10:00:00Z] #k3x9a0q fred -> bob: hi\n  (large message, 19.5 KB: full content in /d/large/y.md)\n",
+  );
+});
+
+Deno.test("urgent and replies are flagged; a message without short_id gets one computed", () => {
+  const m = {
+    id: "r1",
+    from: "ben",
+    to: "ann",
+    timestamp: "2026-11-21T10:00:00.000Z",
+    message: { content: "yes" },
+  };
+  assert.equal(
+    formatMessage({ ...m, urgent: true, reply_to: "q1", reply_to_short: "abcdefg", quote: "ok?" }),
+    "[2026-11-21 10:00:00Z] #" + shortId("r1") + ' URGENT ben -> ann (re #abcdefg "ok?"): yes\n',
+  );
+  assert.equal(formatMessage(m), `[2026-11-21 10:00:00Z] #${shortId("r1")} ben -> ann: yes\n`);
+});
+
+Deno.test("a receipt lists each step with its time", () => {
+  const text = formatReceipt({
+    message_id: "q1",
+    short_id: "abcdefg",
+    to: "ben",
+    state: "read",
+    queued_at: "2026-11-21T10:00:00.000Z",
+    delivered_at: "2026-11-21T10:00:01.000Z",
+    read_at: "2026-11-21T10:00:02.000Z",
+  });
+  assert.equal(
+    text,
+    "#abcdefg to ben: read\n" +
+      "  queued     2026-11-21 10:00:00Z\n" +
+      "  delivered  2026-11-21 10:00:01Z\n" +
+      "  read       2026-11-21 10:00:02Z\n" +
+      "  replied    -\n",
   );
 });
 

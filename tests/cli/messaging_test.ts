@@ -9,7 +9,8 @@ import { waitFor } from "../_wait.ts";
 import { VERSION } from "../../lib/version.ts";
 import { CliPlace, jsonOf, type Result } from "./_cli.ts";
 
-const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\]`;
+/** The time and the short id that start every printed message. */
+const STAMP = String.raw`\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\] #[0-9a-z]{7}`;
 
 function ok(r: Result, what: string): Result {
   assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr: ${r.stderr}`);
@@ -41,7 +42,7 @@ Deno.test("two agents exchange messages, rename and broadcast; a third gets its 
 
   // send: to a registered agent, and to one that has not registered yet.
   r = ok(await place.run("alice", ["send", "bob", "hello", "bob"]), "send");
-  assert.equal(r.stdout, "Message sent to bob\n");
+  assert.match(r.stdout, /^Message sent to bob \(#[0-9a-z]{7}\)\n$/);
   r = ok(await place.run("alice", ["send", "carol", "welcome carol", "--json"]), "send future");
   const future = jsonOf(r);
   assert.equal(future.ok, true);
@@ -112,7 +113,7 @@ Deno.test("two agents exchange messages, rename and broadcast; a third gets its 
     new_id: "alice2",
   });
   r = ok(await place.run("bob", ["send", "alice", "to the old name"]), "send to old name");
-  assert.equal(r.stdout, "Message forwarded from alice to alice2\n");
+  assert.match(r.stdout, /^Message forwarded from alice to alice2 \(#[0-9a-z]{7}\)\n$/);
   r = ok(await place.run("alice", ["check"]), "forwarded");
   assert.match(r.stdout, /bob -> alice2: to the old name\n$/);
 
