@@ -350,8 +350,16 @@ async function hook(
       since: now(),
       ...(person ? { last_prompt: now() } : {}),
     });
-  } else if (event === "stop" || event === "wake") {
-    await writeActivity(dataDir, { ...await activity(), assistant, state: "idle", since: now() });
+  }
+  // The moment this hook armed: any later change of state (a turn began, or a
+  // newer stop armed its own hook) supersedes it, so one wake waits at a time.
+  let armedAt = 0;
+  if (event === "stop" || event === "wake") {
+    armedAt = now();
+    await writeActivity(dataDir, { ...await activity(), assistant, state: "idle", since: armedAt });
+  } else if (event === "watch") {
+    const a = await readActivity(dataDir, name);
+    armedAt = a?.state === "idle" ? a.since : now();
   }
 
   let client: AgentClient;
@@ -426,7 +434,7 @@ async function hook(
       client,
       dataDir,
       name,
-      started,
+      armedAt,
       log,
       found.record.assistant_pid,
     );
@@ -462,28 +470,30 @@ async function hook(
 }
 
 /**
- * Waits for wake-worthy messages while the session stays idle: undefined when
- * it got busy again (its next stop re-arms a wake) or after the time limit.
+ * Waits for wake-worthy messages while the session stays as this hook armed
+ * it: undefined once its state changed after `armedAt` (a turn began: its
+ * next stop re-arms a wake; or a newer hook armed), its assistant is gone, or
+ * after the time limit.
  */
 async function waitWhileIdle(
   client: AgentClient,
   dataDir: string,
   name: string,
-  started: number,
+  armedAt: number,
   log: (fields: Record<string, unknown>) => Promise<void>,
   assistantPid: number,
 ): Promise<WireMessage[] | undefined> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const busy = async () => {
     const a = await readActivity(dataDir, name);
-    return a !== undefined && a.state === "awake" && a.since > started;
+    return a !== undefined && a.since > armedAt;
   };
   // Hooks of the same moment (SessionStart's attention hook) show what waits now.
   await sleep(HOOK_TIMEOUTS.graceMs);
-  const deadline = started + HOOK_TIMEOUTS.wakeMs;
+  const deadline = Date.now() + HOOK_TIMEOUTS.wakeMs;
   while (Date.now() < deadline) {
     if (await busy()) {
-      await log({ outcome: "busy-again", name });
+      await log({ outcome: "superseded", name });
       return undefined;
     }
     // Never outlive the session it belongs to.

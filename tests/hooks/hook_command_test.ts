@@ -218,3 +218,51 @@ Deno.test("hook: never takes another session's record while its own is missing",
   assert.equal(r.stdout, "", "nothing of the other session's");
   assert.equal((await other.unread()).count, 1);
 });
+
+Deno.test("hook wake: a newer stop supersedes a waiting wake hook: one wake per message", async () => {
+  await using b = await testBroker();
+  await using _agent = await agentFor(b, "claude");
+  await using bob = await sender(b);
+  const first = runHook(["claude", "wake"], { hook_event_name: "Stop" }, envOf(b));
+  const armed = async () => (await readActivity(b.dataDir, "claude"))?.since ?? 0;
+  const t1 = await waitFor(armed);
+  const second = runHook(["claude", "wake"], { hook_event_name: "Stop" }, envOf(b));
+  await waitFor(async () => (await armed()) > t1, { what: "the second hook to arm" });
+  const r1 = await first;
+  assert.equal(r1.code, 0, "superseded");
+  await bob.send("claude", "only once");
+  const r2 = await second;
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /only once/);
+});
+
+Deno.test("hook stop --notify (Codex, Gemini): a detached watch notifies when a message arrives while idle", async () => {
+  const { runHook: run } = await import("../../lib/hooks/hook_command.ts");
+  await using b = await testBroker();
+  await using agent = await agentFor(b, "codex");
+  await using bob = await sender(b);
+  const spawned: { args: string[]; pid: number }[] = [];
+  const notes: string[] = [];
+  const io = (env: Record<string, string>) => ({
+    stdout: () => {},
+    stderr: () => {},
+    env: { ...envOf(b), ...env },
+    readStdin: () => Promise.resolve('{"hook_event_name":"Stop"}'),
+    ancestors: () => Promise.resolve([Deno.pid]),
+    spawnWatch: (args: string[], pid: number) => void spawned.push({ args, pid }),
+    notify: (_title: string, body: string) => {
+      notes.push(body);
+      return Promise.resolve();
+    },
+  });
+  assert.equal(await run(["codex", "stop", "--notify"], io({})), 0);
+  assert.deepEqual(spawned, [{ args: ["codex", "watch"], pid: Deno.pid }]);
+  assert.equal((await readActivity(b.dataDir, "codex"))?.state, "idle");
+  // The watch it started, told its assistant's pid:
+  const watching = run(["codex", "watch"], io({ IPC_HOOK_ASSISTANT_PID: String(Deno.pid) }));
+  await new Promise((r) => setTimeout(r, 1_200)); // past the grace period
+  await bob.send("codex", "ring ring");
+  assert.equal(await watching, 0);
+  assert.deepEqual(notes, ["1 new message for codex from bob"]);
+  assert.equal((await agent.unread()).count, 1, "a notification shows nothing: still unread");
+});
