@@ -1,0 +1,162 @@
+/**
+ * Interactive Claude Code sessions in pseudo-terminals, configured by
+ * `agent-ipc setup claude` alone (issue 14, proofs 3 to 5):
+ *
+ * 3. an idle session, with nobody typing, shows the model a message within 10 s;
+ * 4. two sessions with the same config get two names, and each message reaches
+ *    only its session;
+ * 5. two sessions that answer every message they are shown stop at the guard.
+ *
+ * Run with `deno task e2e`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { until, World } from "./_harness.ts";
+import { claudeInteractive, preseedClaude } from "./_assistants.ts";
+import { startFakeAnthropic } from "./fake_models/anthropic.ts";
+import type { FakeModel, Script } from "./fake_models/_fake_model.ts";
+import { answer, CLAUDE_TOOL, marker } from "./_scripts.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** The names online now, other than the test's own agents. */
+async function onlineNames(world: World, except: string[]): Promise<string[]> {
+  const r = await world.ipc(["list", "--json"], { as: except[0] });
+  if (r.code !== 0) return [];
+  const list = JSON.parse(r.stdout).instances as { id: string; online: boolean }[];
+  return list.filter((i) => i.online && !except.includes(i.id)).map((i) => i.id).sort();
+}
+
+/** Waits until `count` sessions other than `except` are online; returns their names. */
+function sessionsOnline(world: World, count: number, except: string[]): Promise<string[]> {
+  return until(
+    `${count} session(s) online`,
+    async () => {
+      const names = await onlineNames(world, except);
+      return names.length >= count ? names : undefined;
+    },
+    45_000,
+    250,
+  );
+}
+
+/** Waits until the model has had no request for `quietMs` (or fails after `timeoutMs`). */
+function quiet(models: FakeModel[], quietMs: number, timeoutMs: number): Promise<number> {
+  let last = -1;
+  let since = Date.now();
+  return until(
+    "the sessions to go quiet",
+    () => {
+      const n = models.reduce((s, m) => s + m.calls.length, 0);
+      if (n !== last) {
+        last = n;
+        since = Date.now();
+        return undefined;
+      }
+      return Date.now() - since >= quietMs ? n : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+Deno.test(
+  "claude interactive, idle: a message arrives and the model sees it within 10 s",
+  opts,
+  async () => {
+    await using world = await World.create();
+    await using model = startFakeAnthropic(answer());
+    await preseedClaude(world);
+    await world.ipcOk(["setup", "claude", "--name", "claude"]);
+    await world.ipcOk(["register", "bob"], { as: "bob" });
+    const pty = await claudeInteractive(world, model);
+    const [name] = await sessionsOnline(world, 1, ["bob"]);
+    await quiet([model], 1500, 20_000);
+    const text = marker("wake");
+    await world.ipcOk(["send", name, text], { as: "bob" });
+    const t0 = Date.now();
+    const seen = await model.waitFor((c) => c.main && c.raw.includes(text), 10_000).catch((e) => {
+      throw new Error(`${e.message}\n--- screen ---\n${pty.screen.slice(-2000)}`);
+    });
+    console.log(`woken in ${Date.now() - t0} ms (request ${seen.seq}) as ${name}`);
+  },
+);
+
+Deno.test(
+  "two claude sessions, one config: two names, each message reaches its session only",
+  opts,
+  async () => {
+    await using world = await World.create();
+    await using modelA = startFakeAnthropic(answer("A"));
+    await using modelB = startFakeAnthropic(answer("B"));
+    await preseedClaude(world);
+    await world.ipcOk(["setup", "claude", "--name", "claude"]);
+    await world.ipcOk(["register", "bob"], { as: "bob" });
+    const a = await claudeInteractive(world, modelA);
+    const [nameA] = await sessionsOnline(world, 1, ["bob"]);
+    const b = await claudeInteractive(world, modelB);
+    const names = await sessionsOnline(world, 2, ["bob"]);
+    assert.equal(new Set(names).size, 2, `two names expected: ${names}`);
+    const nameB = names.find((n) => n !== nameA)!;
+    const textA = marker("for-a");
+    const textB = marker("for-b");
+    await world.ipcOk(["send", nameA, textA], { as: "bob" });
+    await world.ipcOk(["send", nameB, textB], { as: "bob" });
+    // The person asks in both windows too, so this test does not depend on wake-ups.
+    await a.type("any news?\r");
+    await b.type("any news?\r");
+    await modelA.waitFor((c) => c.main && c.raw.includes(textA), 30_000);
+    await modelB.waitFor((c) => c.main && c.raw.includes(textB), 30_000);
+    await quiet([modelA, modelB], 1500, 20_000);
+    assert.equal(modelA.shown(textB).length, 0, `session ${nameA} was shown ${nameB}'s message`);
+    assert.equal(modelB.shown(textA).length, 0, `session ${nameB} was shown ${nameA}'s message`);
+  },
+);
+
+/** A model that answers every message it is shown by sending one back to `peer()`. */
+function pingPong(peer: () => string, label: string, sent: string[]): Script {
+  return (c) => {
+    if (
+      c.last.kind === "tool_result" && c.last.tool === "ToolSearch" || (c.last.kind === "user" &&
+        c.last.text.includes("ping-pong"))
+    ) {
+      if (!c.tools.includes(CLAUDE_TOOL("send"))) {
+        return {
+          tool: "ToolSearch",
+          input: { query: `select:${CLAUDE_TOOL("send")}`, max_results: 1 },
+        };
+      }
+      const message = `ping-pong ${label} ${sent.length}`;
+      sent.push(message);
+      return { tool: CLAUDE_TOOL("send"), input: { to: peer(), message } };
+    }
+    return { text: "answered" };
+  };
+}
+
+Deno.test("two auto-replying claude sessions: the ping-pong stops at the guard", opts, async () => {
+  await using world = await World.create();
+  const sent: string[] = [];
+  const peers: { a: string; b: string } = { a: "", b: "" };
+  await using modelA = startFakeAnthropic(pingPong(() => peers.b, "a", sent));
+  await using modelB = startFakeAnthropic(pingPong(() => peers.a, "b", sent));
+  await preseedClaude(world);
+  await world.ipcOk(["setup", "claude", "--name", "claude"]);
+  await world.ipcOk(["register", "bob"], { as: "bob" });
+  await claudeInteractive(world, modelA);
+  [peers.a] = await sessionsOnline(world, 1, ["bob"]);
+  await claudeInteractive(world, modelB);
+  peers.b = (await sessionsOnline(world, 2, ["bob"])).find((n) => n !== peers.a)!;
+  await quiet([modelA, modelB], 1500, 20_000);
+  await world.ipcOk(["send", peers.a, "ping-pong start"], { as: "bob" });
+  const t0 = Date.now();
+  await until("the first reply", () => sent.length >= 2 || undefined, 30_000);
+  const calls = await quiet([modelA, modelB], 10_000, 120_000);
+  console.log(
+    `ping-pong stopped after ${sent.length} sends, ${calls} model requests, ${Date.now() - t0} ms`,
+  );
+  assert(sent.length >= 2, "the sessions never answered each other");
+  assert(sent.length <= 40, `the guard let ${sent.length} sends through`);
+});
