@@ -171,3 +171,60 @@ export async function geminiHeadless(
     timeoutMs: opts.timeoutMs ?? 90_000,
   });
 }
+
+/** One hook as Codex itself lists it (`codex app-server`, JSON-RPC `hooks/list`). */
+export interface CodexHook {
+  key: string;
+  eventName: string;
+  command: string;
+  currentHash: string;
+  trustStatus: string;
+  enabled: boolean;
+}
+
+/** The hooks Codex discovers for the project folder, with its own trust verdicts. */
+export async function codexHooks(world: World): Promise<CodexHook[]> {
+  const bin = await ensureCli("codex");
+  const child = new Deno.Command(bin, {
+    args: ["app-server"],
+    env: world.env({ OPENAI_API_KEY: FAKE_KEY }),
+    clearEnv: true,
+    cwd: projectDir(world),
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const send = (msg: unknown) => writer.write(new TextEncoder().encode(JSON.stringify(msg) + "\n"));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  try {
+    await send({
+      id: 1,
+      method: "initialize",
+      params: { clientInfo: { name: "agent-ipc-e2e", version: "1" }, capabilities: {} },
+    });
+    await send({ method: "initialized" });
+    await send({ id: 2, method: "hooks/list", params: { cwds: [projectDir(world)] } });
+    let buf = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      for (const line of buf.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const msg = JSON.parse(line);
+        if (msg.id === 2) {
+          if (msg.error) throw new Error(`codex hooks/list: ${JSON.stringify(msg.error)}`);
+          return msg.result.data.flatMap((d: { hooks: CodexHook[] }) => d.hooks);
+        }
+      }
+      buf = buf.slice(buf.lastIndexOf("\n") + 1);
+    }
+    throw new Error("codex app-server closed without answering hooks/list");
+  } finally {
+    clearTimeout(timer);
+    await writer.close().catch(() => {});
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+  }
+}

@@ -16,6 +16,7 @@ import { World } from "./_harness.ts";
 import {
   claudeHeadless,
   codexHeadless,
+  codexHooks,
   geminiHeadless,
   preseedClaude,
   preseedCodex,
@@ -119,6 +120,28 @@ Deno.test(
     await preseedCodex(world, model);
     await world.ipcOk(["setup", "codex", "--name", "codex"]);
     await provesAttention(world, model, "codex", (p) => codexHeadless(world, p));
+  },
+);
+
+Deno.test(
+  "codex: Codex itself trusts every hook setup wrote, and --remove takes them out",
+  opts,
+  async () => {
+    await using world = await World.create();
+    await using model = startFakeOpenAI(answer());
+    await preseedCodex(world, model);
+    await world.ipcOk(["setup", "codex", "--name", "codex"]);
+    const ours = (await codexHooks(world)).filter((h) => / hook codex /.test(h.command));
+    const events = new Set(ours.map((h) => h.eventName));
+    for (const e of ["sessionStart", "userPromptSubmit", "postToolUse", "stop"]) {
+      assert(events.has(e), `no ${e} hook from setup: ${JSON.stringify(ours)}`);
+    }
+    for (const h of ours) assert.equal(h.trustStatus, "trusted", `${h.key} is ${h.trustStatus}`);
+    await world.ipcOk(["setup", "codex", "--remove"]);
+    const left = (await codexHooks(world)).filter((h) => / hook codex /.test(h.command));
+    assert.deepEqual(left, [], "hooks left after --remove");
+    const config = await world.read(".codex/config.toml");
+    assert(!config.includes("trusted_hash"), `trust records left after --remove:\n${config}`);
   },
 );
 
