@@ -73,6 +73,10 @@ export async function runScenario(o: ScenarioOptions): Promise<{ word: string; r
     await page.goto(`${o.consoleUrl}?token=${o.token}`);
     assert.equal(page.url(), o.consoleUrl);
     await page.waitForSelector('#conn[data-state="live"]', { timeout: 10_000 });
+    // The file claims beside the feed (read-only): the test's "claude" holds one.
+    const claim = page.locator("#side-claims li", { hasText: "lib/state/**" });
+    await claim.waitFor({ timeout: 10_000 });
+    assert.equal(await claim.locator(".badge").textContent(), "claude");
     const cookie = (await context.cookies()).find((x) => x.name.startsWith("agent_ipc_console_"));
     assert.ok(cookie, "login cookie set");
     assert.equal(cookie.httpOnly, true);

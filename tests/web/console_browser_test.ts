@@ -54,6 +54,7 @@ Deno.test({
         "Reviewed. contentless_delete needs SQLite 3.43 or newer; Deno ships 3.49, so we're fine.\nOne nit: name the index after what it serves.",
       );
       await gemini.check({ ack: true });
+      await claude.claim("/home/me/agent-ipc", ["lib/state/**"], { reason: "schema change" });
       const started = Date.now();
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", DRIVER],
