@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { WireInstance, WireMessage } from "../protocol/messages.ts";
+import type { WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
+import { shortId } from "../protocol/short_id.ts";
 
 /** "2025-06-01T12:00:03.123Z" as "2025-06-01 12:00:03 UTC". */
 export function shortTime(iso: string): string {
@@ -15,9 +16,19 @@ export function shortTime(iso: string): string {
   return m ? `${m[1]} ${m[2]} UTC` : iso;
 }
 
-/** One message: an attributed header, then its text quoted line by line. */
+/**
+ * One message: an attributed header with its short id (what `reply`,
+ * `thread` and `message_status` take), `URGENT` when sent so and, for a
+ * reply, what it answers; then its text quoted line by line.
+ */
 export function formatMessage(m: WireMessage): string {
-  const lines = [`From ${m.from} at ${shortTime(m.timestamp)}:`];
+  const tags = [`#${m.short_id ?? shortId(m.id)}`];
+  if (m.reply_to !== undefined) {
+    const quote = m.quote ? ` ${JSON.stringify(m.quote)}` : "";
+    tags.push(`reply to #${m.reply_to_short ?? shortId(m.reply_to)}${quote}`);
+  }
+  const from = m.urgent ? `URGENT from ${m.from}` : `From ${m.from}`;
+  const lines = [`${from} at ${shortTime(m.timestamp)} (${tags.join(", ")}):`];
   for (const line of m.message.content.split(/\r?\n/)) lines.push(`> ${line}`);
   if (m.message.data !== undefined) lines.push(`  data: ${JSON.stringify(m.message.data)}`);
   if (m.large) lines.push(`  full text: ${m.large.path} (${m.large.size} bytes)`);
@@ -53,6 +64,19 @@ export function unreadNotice(count: number, shown: readonly WireMessage[]): stri
   const senders = [...new Set(shown.map((m) => m.from))];
   const from = senders.length ? ` from ${senders.join(", ")}` : "";
   return `${count} unread ${count === 1 ? "message" : "messages"}${from} (use check to read)`;
+}
+
+/** A receipt as a sentence per step: "#k3x9a0q to ben: read (queued …, delivered …, read …)". */
+export function formatReceipt(r: WireReceipt): string {
+  const steps = [`queued ${shortTime(r.queued_at)}`];
+  if (r.delivered_at) steps.push(`delivered ${shortTime(r.delivered_at)}`);
+  if (r.read_at) steps.push(`read ${shortTime(r.read_at)}`);
+  if (r.replied_at) {
+    steps.push(
+      `replied ${shortTime(r.replied_at)}${r.reply_id ? ` (#${shortId(r.reply_id)})` : ""}`,
+    );
+  }
+  return `Message #${r.short_id} to ${r.to}: ${r.state} (${steps.join(", ")}).`;
 }
 
 /** The instance list, one line each, this instance marked. */

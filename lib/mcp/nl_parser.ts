@@ -18,7 +18,11 @@ export type IpcCommand =
   | { kind: "wait"; timeoutS?: number }
   | { kind: "list" }
   | { kind: "rename"; name: string }
-  | { kind: "whoami" };
+  | { kind: "whoami" }
+  | { kind: "ask"; to: string; content: string }
+  | { kind: "reply"; id: string; content: string }
+  | { kind: "thread"; id: string }
+  | { kind: "status"; id: string };
 
 /** The accepted forms, shown when a command is not recognised. */
 export const IPC_FORMS = `Accepted forms (NAME is 1-32 of A-Z a-z 0-9 _ -):
@@ -29,7 +33,11 @@ export const IPC_FORMS = `Accepted forms (NAME is 1-32 of A-Z a-z 0-9 _ -):
 - wait for messages [for 60s]
 - list instances | who's online?
 - rename to NAME | change my name to NAME
-- who am i`;
+- who am i
+- ask NAME: QUESTION (waits for the reply)
+- reply to #ID: TEXT | reply #ID TEXT
+- thread #ID | show thread #ID
+- status of #ID | receipt #ID`;
 
 /** Words that read like a recipient but are not one ("tell me a joke"). */
 const NOT_RECIPIENTS = new Set([
@@ -67,6 +75,19 @@ const NOT_RECIPIENTS = new Set([
 const EVERYONE = String
   .raw`(?:everyone(?: else)?|everybody(?: else)?|all(?: instances| agents)?|the team|\*)`;
 const NAME = String.raw`@?["'\x60]?([A-Za-z0-9_-]{1,32})["'\x60]?`;
+const ID = String.raw`#?([A-Za-z0-9_-]{1,64})`;
+const ASK = new RegExp(String.raw`^ask\s+${NAME}\s*[:,]\s*(.+)$`, "is");
+const REPLY = new RegExp(
+  String.raw`^(?:reply|answer|respond)(?:\s+to)?\s+${ID}\s*[:,]?\s+(.+)$`,
+  "is",
+);
+const THREAD = new RegExp(String.raw`^(?:show\s+)?(?:the\s+)?thread(?:\s+of)?\s+${ID}$`, "i");
+const STATUS = new RegExp(
+  String
+    .raw`^(?:(?:message\s+)?status(?:\s+of)?|receipt(?:\s+of|\s+for)?|was)\s+${ID}(?:\s+read)?$`,
+  "i",
+);
+
 /** Between a recipient and the text: a colon, comma or dash, "that", "saying", or a space. */
 const SEP = String.raw`(?:\s*[:,]\s*|\s+[-–—]\s+|\s+(?:that|saying)\s+|\s+)`;
 /** Like SEP, but a bare space is not enough ("send hello to fred" is ambiguous). */
@@ -192,6 +213,22 @@ function head(text: string): string {
 export function parseIpcCommand(input: string): IpcCommand | null {
   const text = input.trim().replace(LEADING_COURTESY, "").trim();
   if (text === "") return null;
+
+  const ask = ASK.exec(text);
+  if (ask) {
+    const content = unquote(ask[2]);
+    return validName(ask[1]) && content ? { kind: "ask", to: ask[1], content } : null;
+  }
+  const reply = REPLY.exec(text);
+  if (reply) {
+    const content = unquote(reply[2]);
+    return content ? { kind: "reply", id: reply[1], content } : null;
+  }
+  const byId = trimEnd(text);
+  const thread = THREAD.exec(byId);
+  if (thread) return { kind: "thread", id: thread[1] };
+  const status = STATUS.exec(byId);
+  if (status) return { kind: "status", id: status[1] };
 
   for (const re of BROADCAST) {
     const m = re.exec(text);

@@ -14,11 +14,14 @@
 import type { CallToolResult, McpServer } from "../deps.ts";
 import { z } from "../deps.ts";
 import { MAX_WAIT_MS } from "../protocol/validate.ts";
-import type { WireClaim, WireMessage } from "../protocol/messages.ts";
+import type { WireClaim, WireMessage, WireReceipt } from "../protocol/messages.ts";
+import { shortId } from "../protocol/short_id.ts";
 import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_S } from "./claim_tools.ts";
 
 /** The default `wait` timeout, seconds. */
 export const DEFAULT_WAIT_S = 30;
+/** The default `ask` timeout, seconds. */
+export const DEFAULT_ASK_S = 60;
 
 /** How a tool behaves, for clients that ask before calling (MCP tool annotations). */
 export interface ToolHints {
@@ -40,6 +43,8 @@ export interface ToolSpec<I extends z.ZodRawShape, O extends z.ZodRawShape> {
 }
 
 const NAME = z.string().describe("1-32 of A-Z a-z 0-9 _ -");
+const REF = z.string().min(1).describe('the message id as shown, e.g. "#k3x9a0q"');
+const URGENT = z.boolean().optional().describe("shown first in the recipient's check");
 const PATHS = z.array(z.string().min(1)).describe(
   "paths or globs (* ? [a-z] {a,b} **), relative to your working directory or absolute",
 );
@@ -59,6 +64,25 @@ const MESSAGE = z.object({
   }),
   large: z.object({ path: z.string(), size: z.number() }).optional()
     .describe("the full text is in this file"),
+  short_id: z.string().describe("what reply, thread and message_status take"),
+  urgent: z.boolean().optional(),
+  reply_to: z.string().optional().describe("the id of the message this answers"),
+  reply_to_short: z.string().optional(),
+  thread_id: z.string().optional().describe("the id of the conversation's first message"),
+  quote: z.string().optional().describe("the start of the message this answers"),
+});
+
+/** A receipt in structured results (times ISO 8601 UTC). */
+const RECEIPT = z.object({
+  message_id: z.string(),
+  short_id: z.string(),
+  to: z.string(),
+  state: z.enum(["queued", "delivered", "read", "replied"]),
+  queued_at: z.string(),
+  delivered_at: z.string().optional(),
+  read_at: z.string().optional(),
+  replied_at: z.string().optional(),
+  reply_id: z.string().optional(),
 });
 
 /** A file claim in structured results. */
@@ -110,9 +134,11 @@ export const TOOL_SPECS = {
         "true: do not wake the recipient if it is idle (it sees the message at its next turn); " +
           "use it for replies that need no answer, to end an exchange",
       ),
+      urgent: URGENT,
     },
     output: {
       message_id: z.string(),
+      short_id: z.string().describe("follow it with message_status"),
       to: z.string().describe("the recipient (after a rename: its new name)"),
       queued_for_future: z.boolean().describe("the name has not registered yet"),
       large: z.object({ path: z.string(), size: z.number() }).optional(),
@@ -154,6 +180,50 @@ export const TOOL_SPECS = {
       timed_out: z.boolean(),
     },
     hints: WRITE,
+  }),
+  ask: spec({
+    title: "Ask and wait for the reply",
+    description: "Ask another agent on agent-ipc a question and wait for its reply " +
+      "(the other agent answers with the reply tool).",
+    input: {
+      to: NAME,
+      message: z.string().min(1),
+      timeout_s: z.number().min(0).max(MAX_WAIT_MS / 1000).optional().describe(
+        `default ${DEFAULT_ASK_S}`,
+      ),
+      urgent: URGENT,
+    },
+    output: { question_id: z.string(), question_short_id: z.string(), reply: MESSAGE },
+    hints: WRITE,
+  }),
+  reply: spec({
+    title: "Reply to a message",
+    description: "Answer an agent-ipc message by its id (as shown, e.g. #k3x9a0q): " +
+      "the reply goes to its sender, in the same thread.",
+    input: { message_id: REF, message: z.string().min(1), urgent: URGENT },
+    output: {
+      message_id: z.string(),
+      short_id: z.string(),
+      to: z.string(),
+      reply_to: z.string(),
+      thread_id: z.string(),
+    },
+    hints: WRITE,
+  }),
+  thread: spec({
+    title: "Show a conversation",
+    description: "Show the whole agent-ipc conversation a message belongs to, oldest first.",
+    input: { message_id: REF },
+    output: { thread_id: z.string(), messages: z.array(MESSAGE) },
+    hints: READ,
+  }),
+  message_status: spec({
+    title: "Message status",
+    description: "Whether a message you sent on agent-ipc is queued, delivered, read or " +
+      "replied to, with times.",
+    input: { message_id: REF },
+    output: { receipt: RECEIPT },
+    hints: READ,
   }),
   list_instances: spec({
     title: "List agents",
@@ -212,7 +282,8 @@ export const TOOL_SPECS = {
   ipc: spec({
     title: "agent-ipc in plain words",
     description: 'agent-ipc in plain words: "register as kai", "msg fred: hi", ' +
-      '"check messages", "who\'s online?", "broadcast: hi", "rename to X".',
+      '"check messages", "who\'s online?", "broadcast: hi", "rename to X", "ask fred: ok?", ' +
+      '"reply to #k3x9a0q: yes", "thread #k3x9a0q", "status of #k3x9a0q".',
     input: { command: z.string() },
     output: {
       tool: z.string().describe("the tool the words were taken for"),
@@ -246,8 +317,32 @@ export function structuredMessage(m: WireMessage): z.infer<typeof MESSAGE> {
     message: m.message.data === undefined
       ? { content: m.message.content }
       : { content: m.message.content, data: m.message.data as JsonRecord },
+    short_id: "",
   };
   if (m.large) out.large = { path: m.large.path, size: m.large.size };
+  out.short_id = m.short_id ?? shortId(m.id);
+  if (m.urgent) out.urgent = true;
+  if (m.reply_to !== undefined) {
+    out.reply_to = m.reply_to;
+    out.reply_to_short = m.reply_to_short ?? shortId(m.reply_to);
+  }
+  if (m.thread_id !== undefined) out.thread_id = m.thread_id;
+  if (m.quote !== undefined) out.quote = m.quote;
+  return out;
+}
+
+/** A receipt as structured results carry it. */
+export function structuredReceipt(r: WireReceipt): z.infer<typeof RECEIPT> {
+  const out: z.infer<typeof RECEIPT> = {
+    message_id: r.message_id,
+    short_id: r.short_id,
+    to: r.to,
+    state: r.state,
+    queued_at: r.queued_at,
+  };
+  for (const k of ["delivered_at", "read_at", "replied_at", "reply_id"] as const) {
+    if (r[k] !== undefined) out[k] = r[k];
+  }
   return out;
 }
 

@@ -128,11 +128,11 @@ Deno.test({
         assert.match(await b.call("whoami"), /You are bob .*joined as a client/);
 
         const { tools } = await b.client.listTools();
-        assert.equal(tools.length, 12);
+        assert.equal(tools.length, 16);
 
         // Exchange, both ways, and a broadcast.
         assert.match(await a.call("send", { to: "bob", message: "hello bob" }), /Sent to bob/);
-        assert.match(await b.call("check"), /From alice at .* UTC:\n> hello bob/);
+        assert.match(await b.call("check"), /From alice at .* UTC \(#[0-9a-z]{7}\):\n> hello bob/);
         const waiting = b.call("wait", { timeout_s: 20 }).then((t) => t);
         await a.call("ipc", { command: "tell bob that lunch is at noon" });
         assert.match(await waiting, /From alice at .*:\n> lunch is at noon/);

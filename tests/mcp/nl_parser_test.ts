@@ -70,6 +70,12 @@ const PHRASES: [string, IpcCommand][] = [
   // whoami
   ["who am i?", { kind: "whoami" }],
   ["whoami", { kind: "whoami" }],
+  ["ask fred: can I merge?", { kind: "ask", to: "fred", content: "can I merge?" }],
+  ["reply to #k3x9a0q: yes", { kind: "reply", id: "k3x9a0q", content: "yes" }],
+  ["reply k3x9a0q go ahead", { kind: "reply", id: "k3x9a0q", content: "go ahead" }],
+  ["show thread #k3x9a0q", { kind: "thread", id: "k3x9a0q" }],
+  ["status of #k3x9a0q", { kind: "status", id: "k3x9a0q" }],
+  ["was #k3x9a0q read?", { kind: "status", id: "k3x9a0q" }],
   ["what's my name", { kind: "whoami" }],
   // wait
   ["wait for messages", { kind: "wait" }],

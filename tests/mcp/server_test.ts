@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { shortId } from "../../lib/protocol/short_id.ts";
 import {
   type CallToolResult,
   type JSONRPCMessage,
@@ -98,16 +99,20 @@ Deno.test("mcp: the tool list, short enough for a context", async () => {
   await using r = await rig();
   const { tools } = await r.client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(), [
+    "ask",
     "broadcast",
     "check",
     "claim_files",
     "ipc",
     "list_claims",
     "list_instances",
+    "message_status",
     "register",
     "release_files",
     "rename",
+    "reply",
     "send",
+    "thread",
     "wait",
     "whoami",
   ]);
@@ -144,6 +149,9 @@ Deno.test("mcp: every tool has a title, hints, an output schema, and structured 
   assert.equal(by.check.readOnlyHint, false, "check marks messages read");
   assert.equal(by.release_files.destructiveHint, true);
   assert.equal(by.claim_files.idempotentHint, true);
+  assert.equal(by.thread.readOnlyHint, true);
+  assert.equal(by.message_status.readOnlyHint, true);
+  assert.equal(by.ask.readOnlyHint, false);
 
   // Structured content beside unchanged text (the SDK client validates it against the
   // schema it listed: a mismatch would throw here).
@@ -175,6 +183,9 @@ Deno.test("mcp: every tool has a title, hints, an output schema, and structured 
       timestamp: (checked.structuredContent as { messages: { timestamp: string }[] }).messages[0]
         .timestamp,
       message: { content: "one", data: { k: [1, { x: null }] } },
+      short_id: shortId(
+        (checked.structuredContent as { messages: { id: string }[] }).messages[0].id,
+      ),
     }],
     unread: 1,
   });
@@ -233,7 +244,10 @@ Deno.test("mcp: register, whoami, send, check, ack after the response is written
   const checked = await r.call("check", { limit: 1 });
   const t = text(checked);
   assert.match(t, /not instructions from your user/);
-  assert.match(t, /From bob at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC:\n> first\n> second line/);
+  assert.match(
+    t,
+    /From bob at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(#[0-9a-z]{7}\):\n> first\n> second line/,
+  );
   assert.match(t, /1 unread message from bob/);
   // Acknowledged once written: the broker's queue for alice shrinks to one.
   await until(async () => (await bob.list()).find((i) => i.id === "alice")?.queued === 1);
