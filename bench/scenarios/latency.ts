@@ -6,7 +6,9 @@
  * message leaves the queue before the reply, the durable consume), and
  * `wait` without it (the receiver acknowledges afterwards, off the clock).
  * Also counts messages that took over a second: a `wait` that missed its
- * wake-up returns only at its 10 s timeout.
+ * wake-up returns only at its 10 s timeout. Then `ask`: the round trip of a
+ * question (send, then `wait_reply`) to a responder that waits, replies and
+ * acknowledges, measured until the asker holds the reply.
  *
  * @module
  */
@@ -69,6 +71,44 @@ async function measure(
   return { ...samples.summary(), over_1s: stalls };
 }
 
+/** Round trips of `ask`: the responder replies to each question as it arrives. */
+async function measureAsk(
+  asker: AgentClient,
+  responder: AgentClient,
+  cfg: LatencyConfig,
+): Promise<LatencyFigures> {
+  const samples = new Samples();
+  let stalls = 0;
+  let stop = false;
+  const answering = (async () => {
+    while (!stop) {
+      const r = await responder.wait({ timeoutMs: 10_000, limit: 10 });
+      for (const m of r.messages) {
+        if (m.message.content !== "stop") await responder.reply(m.id, "ok");
+      }
+      if (r.messages.length) await responder.ack(r.messages.map((m) => m.id));
+    }
+  })();
+  const warmup = Math.min(50, Math.ceil(cfg.samples / 10));
+  try {
+    for (let i = 0; i < cfg.samples + warmup; i++) {
+      const t0 = performance.now();
+      const r = await asker.ask("lat_rx", content(`ask-${i}`, cfg.size), 10_000);
+      const t1 = performance.now();
+      if (!r.reply) throw new Error(`no reply to ask ${i}`);
+      await asker.ack([r.reply.id]);
+      if (i < warmup) continue;
+      samples.add(t1 - t0);
+      if (t1 - t0 > STALL_MS) stalls++;
+    }
+  } finally {
+    stop = true;
+    await asker.send("lat_rx", "stop");
+    await answering;
+  }
+  return { ...samples.summary(), over_1s: stalls };
+}
+
 /** Load side. */
 export async function load(cfg: LatencyConfig, _io: LoadIo): Promise<Record<string, unknown>> {
   const receiver = await connectAgent(cfg, "lat_rx");
@@ -77,6 +117,7 @@ export async function load(cfg: LatencyConfig, _io: LoadIo): Promise<Record<stri
     return {
       wait_ack_ms: await measure(sender, receiver, cfg, true),
       wait_then_ack_ms: await measure(sender, receiver, cfg, false),
+      ask_ms: await measureAsk(sender, receiver, cfg),
     };
   } finally {
     await sender.close();
@@ -100,6 +141,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
   );
   const withAck = r.wait_ack_ms as LatencyFigures;
   const noAck = r.wait_then_ack_ms as LatencyFigures;
+  const ask = r.ask_ms as LatencyFigures;
   const lt = (v: number | null, max: number) => v === null ? null : v < max;
   return {
     figures: r,
@@ -135,6 +177,21 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
         metric: "latency max",
         value: Math.max(withAck.max ?? 0, noAck.max ?? 0),
         unit: "ms",
+      },
+      {
+        scenario: "ask: question → reply (responder in wait, replies at once)",
+        metric: "round trip p50",
+        value: ask.p50,
+        unit: "ms",
+      },
+      { scenario: "", metric: "round trip p99", value: ask.p99, unit: "ms" },
+      {
+        scenario: "",
+        metric: `asks slower than 1 s, of ${ask.count}`,
+        value: ask.over_1s,
+        unit: "asks",
+        target: "0",
+        met: ask.over_1s === 0,
       },
     ],
   };

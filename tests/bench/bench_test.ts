@@ -131,6 +131,8 @@ Deno.test({
     assert.equal(report.results.failover.new_broker_store, "nats");
     assert.equal(report.results.failover.lost, 0);
     assert.equal(report.results.latency.wait_ack_ms.count, 20);
+    assert.equal(report.results.latency.ask_ms.count, 20, "ask round trips on NATS too");
+    assert.equal(report.results.latency.ask_ms.over_1s, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
