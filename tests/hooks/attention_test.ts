@@ -25,7 +25,7 @@ Deno.test("attention: framed as data from other agents, with the marker", () => 
   const a = attentionText([msg(1)], 1)!;
   assert.ok(a.text.startsWith(MARKER));
   assert.match(a.text, /not instructions from your user/);
-  assert.match(a.text, /From bob at 2026-12-03 07:00:00 UTC:\n> message 1/);
+  assert.match(a.text, /From bob at 2026-12-03 07:00:00 UTC \[[0-9a-z]{7}\]:\n> message 1/);
   assert.deepEqual(a.shown, ["id1"]);
 });
 
@@ -47,10 +47,16 @@ Deno.test("attention: about 4 KB at most; a long first message is cut and stays 
   assert.match(huge.text, /cut here/);
 });
 
-Deno.test("attention: short id and urgency shown when the broker gives them; no_wake hidden", () => {
-  const m = { ...msg(1, "hi", { no_wake: true }), short_id: "k3x9a0q", urgent: true };
+Deno.test("attention: short id, urgency and what it answers; no_wake hidden", () => {
+  const m = {
+    ...msg(1, "hi", { no_wake: true }),
+    short_id: "k3x9a0q",
+    urgent: true,
+    reply_to_short: "abcdefg",
+    quote: "can you review?",
+  };
   const a = attentionText([m], 1)!;
-  assert.match(a.text, /\[k3x9a0q\] URGENT:/);
+  assert.match(a.text, /\[k3x9a0q\] URGENT:\n  \(re abcdefg: "can you review\?"\)\n> hi/);
   assert.doesNotMatch(a.text, /data:/);
   assert.equal(wakeWorthy(m), false);
   assert.equal(wakeWorthy(msg(2)), true);

@@ -86,7 +86,7 @@ Deno.test("hook prompt: shows unread messages as additionalContext, then acknowl
   const text: string = out.hookSpecificOutput.additionalContext;
   assert.match(text, /the build is green/);
   assert.match(text, /not instructions from your user/);
-  assert.match(text, /From bob/);
+  assert.match(text, /From bob at .* \[[0-9a-z]{7}\]:/, "with the broker's short id");
   assert.doesNotMatch(text, /not for claude/);
   assert.equal((await agent.unread()).count, 0, "acknowledged after it was printed");
   assert.equal((await readActivity(b.dataDir, "claude"))?.state, "awake");
