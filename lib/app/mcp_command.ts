@@ -13,7 +13,7 @@ import { denoEnv, type EnvReader, type Settings } from "../config.ts";
 import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import type { ConnectOptions } from "../client/framed_client.ts";
-import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
+import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 import { applyBrokerFlags, BROKER_FLAGS, brokerOptionsFromSettings } from "./broker_command.ts";
 import { hostBrokerWith, type HostOptions } from "./host_broker.ts";
 import { McpAgent, type McpAgentOptions } from "../mcp/agent.ts";
@@ -114,7 +114,7 @@ export async function runMcpCommand(args: string[], io: McpIo = defaultIo): Prom
     return 2;
   }
   const name = (values.name as string | undefined) || io.env("IPC_INSTANCE") || undefined;
-  if (name !== undefined && (!NAME_PATTERN.test(name) || RESERVED_NAMES.has(name))) {
+  if (name !== undefined && (!NAME_PATTERN.test(name) || isReservedName(name))) {
     io.stderr(
       `agent-ipc mcp: invalid name "${name}" (--name, IPC_INSTANCE): use 1 to 32 of ` +
         `A-Z a-z 0-9 _ -, not system, all or human\n`,

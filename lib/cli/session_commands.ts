@@ -6,7 +6,7 @@
  * @module
  */
 
-import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
+import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 import type { WireInstance } from "../protocol/messages.ts";
 import type { Session } from "../client/agent_client.ts";
 import {
@@ -41,7 +41,7 @@ export function checkNameArg(name: string): string {
       `Invalid name ${JSON.stringify(name.slice(0, 40))}: use 1 to 32 of A-Z a-z 0-9 _ -`,
     );
   }
-  if (RESERVED_NAMES.has(name)) {
+  if (isReservedName(name)) {
     throw new UsageError(`Name "${name}" is reserved (system, all, human): pick another name`);
   }
   return name;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
+import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 
 /** A command of the `ipc` tool. */
 export type IpcCommand =
@@ -172,7 +172,7 @@ const LEADING_COURTESY =
 const TRAILING_COURTESY = /(?:[\s,]+(?:please|pls|now|thanks|thank\s+you))+$/i;
 
 function validName(name: string): boolean {
-  return NAME_PATTERN.test(name) && !RESERVED_NAMES.has(name.toLowerCase());
+  return NAME_PATTERN.test(name) && !isReservedName(name);
 }
 
 /** A name to register or rename to: valid, and not a word of the sentence ("rename to"). */

@@ -17,8 +17,65 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** Instance names: 1 to 32 of `A-Z a-z 0-9 _ -`, matched exactly. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
-/** Names no instance may register. */
+/** Names no instance may register (see {@linkcode isReservedName} for their look-alikes). */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(["system", "all", "*", "human"]);
+
+/** Digits that read like letters in a name. */
+const LOOK_ALIKES: Record<string, string> = {
+  "0": "o",
+  "1": "l",
+  "3": "e",
+  "4": "a",
+  "5": "s",
+  "7": "t",
+};
+
+/**
+ * The skeleton of a name for comparing look-alikes: Unicode NFKC, lower case
+ * (the case fold of every character a name may hold), separators `_` `-`
+ * dropped, `rn` read as `m`, and digits that pass for letters read as them.
+ *
+ * @example
+ * ```ts
+ * nameSkeleton("SYS_TEM"); // "system"
+ * nameSkeleton("Hurnan"); // "human"
+ * ```
+ */
+export function nameSkeleton(name: string): string {
+  return name.normalize("NFKC").toLowerCase().replace(/[_\-\s]/g, "").replaceAll("rn", "m")
+    .replace(/[013457]/g, (c) => LOOK_ALIKES[c]);
+}
+
+const RESERVED_SKELETONS = new Set([...RESERVED_NAMES].map(nameSkeleton));
+
+/**
+ * True when `name` is reserved, or reads like a reserved name whatever its
+ * case or spelling (`SYSTEM`, `Human`, `A11`, `sys-tem`).
+ */
+export function isReservedName(name: string): boolean {
+  return RESERVED_NAMES.has(name) || RESERVED_SKELETONS.has(nameSkeleton(name));
+}
+
+/** How deep a message's `data` may nest. */
+export const MAX_DATA_DEPTH = LIMITS.maxDataDepth;
+
+/** The nesting depth of a JSON value (a scalar 0, `{}` 1), counted up to `limit + 1`. */
+export function jsonDepth(value: unknown, limit: number = MAX_DATA_DEPTH): number {
+  // Iterative: a recursive walk of hostile input could overflow the stack.
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    const here = d + 1;
+    if (here > deepest) deepest = here;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, here]);
+    }
+  }
+  return deepest;
+}
 
 /** Client-chosen idempotency keys of `send` and `broadcast`. */
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
@@ -142,6 +199,13 @@ function body(raw: JsonObject): MessageBody {
   if (data !== undefined && data !== null) {
     if (typeof data !== "object" || Array.isArray(data)) {
       throw new IpcError("E_BAD_FIELD", `Field "message.data" must be an object`);
+    }
+    if (jsonDepth(data) > MAX_DATA_DEPTH) {
+      throw new IpcError(
+        "E_BAD_FIELD",
+        `Field "message.data" nests deeper than ${MAX_DATA_DEPTH} levels`,
+        { max_depth: MAX_DATA_DEPTH },
+      );
     }
     return { content, data: data as JsonObject };
   }

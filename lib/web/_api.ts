@@ -12,7 +12,7 @@ import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
-import { NAME_PATTERN, RESERVED_NAMES } from "../protocol/validate.ts";
+import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 import type { HistoryQuery, StoredMessage } from "../state/store.ts";
 import { securityHeaders } from "./_guard.ts";
 
@@ -339,7 +339,7 @@ export async function compose(
   const all = to === "all" || to === "*";
   if (!all) {
     if (!NAME_PATTERN.test(to)) throw bad(`Invalid recipient "${to.slice(0, 40)}"`);
-    if (RESERVED_NAMES.has(to)) {
+    if (isReservedName(to)) {
       throw new IpcError("E_RESERVED_NAME", `Cannot send to "${to}": it is a reserved name`);
     }
   }
