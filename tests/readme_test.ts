@@ -136,7 +136,9 @@ Deno.test("the quick start runs as written", async () => {
       stderr: "null",
     }).output();
     try {
-      const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid;
+      // `status` names the pid only to a session; the data dir's lock holds it too.
+      const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid ??
+        Number((await Deno.readTextFile(join(env.IPC_DATA_DIR, "broker.lock"))).trim());
       Deno.kill(pid, "SIGTERM");
       await waitFor(() => {
         try {

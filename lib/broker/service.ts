@@ -20,7 +20,7 @@ import type {
   WireInstance,
   WireMessage,
 } from "../protocol/messages.ts";
-import { RESERVED_NAMES } from "../protocol/validate.ts";
+import { isReservedName } from "../protocol/validate.ts";
 import type {
   ClaimRecord,
   HistoryQuery,
@@ -300,12 +300,19 @@ export class BrokerService {
 
   async #register(req: RegisterRequest, peer: Peer): Promise<HandlerResult> {
     const name = req.instance_id;
-    if (RESERVED_NAMES.has(name)) {
+    if (isReservedName(name)) {
       throw new IpcError("E_RESERVED_NAME", `Name "${name}" is reserved: pick another name`);
+    }
+    // Under a flood of failures, learn who is asking before judging, so the
+    // flooder's failures count against itself and nobody else is refused.
+    if (peer.ownerKey === undefined && peer.owner && (peer.failures > 0 || this.#limiter.hot)) {
+      await peer.owner();
     }
     if (this.#limiter.limited(peer, true)) throw rateLimited();
     const expected = authToken(name, this.#o.secret);
     if (!constantTimeEqual(req.auth_token.toLowerCase(), expected)) {
+      // Every failure is charged to its peer (a failure may wait for the lookup).
+      if (peer.ownerKey === undefined) await peer.owner?.();
       if (this.#limiter.failed(peer)) throw rateLimited();
       throw new IpcError(
         "E_AUTH",
@@ -397,7 +404,7 @@ export class BrokerService {
     }
     const to = req.new_id;
     if (to === name) throw new IpcError("E_BAD_FIELD", `You are already "${name}"`);
-    if (RESERVED_NAMES.has(to)) {
+    if (isReservedName(to)) {
       throw new IpcError("E_RESERVED_NAME", `Name "${to}" is reserved: pick another name`);
     }
     const now = this.#now();
@@ -470,27 +477,33 @@ export class BrokerService {
     token: string | undefined,
   ): Promise<Record<string, unknown>> {
     const o = this.#o;
-    const broker = {
-      host: o.host,
+    // Where the broker runs (pid, data dir, host, console) only to a session:
+    // anyone on the machine may connect and ask.
+    const name = peer ? await this.#authenticate(token, peer) : undefined;
+    const broker: Record<string, unknown> = {
       port: o.port,
-      pid: Deno.pid,
       version: VERSION,
       uptime_s: Math.round((this.#now() - this.startedAt) / 1000),
-      data_dir: o.dataDir,
       store: o.store.kind,
-      store_location: o.store.location,
       connections: this.#connections,
       waiting: this.waiters.size,
-      host_name: o.hostName,
-      console_url: this.consoleUrl,
     };
+    if (name !== undefined) {
+      Object.assign(broker, {
+        host: o.host,
+        pid: Deno.pid,
+        data_dir: o.dataDir,
+        store_location: o.store.location,
+        host_name: o.hostName,
+        console_url: this.consoleUrl,
+      });
+    }
     const reply: Record<string, unknown> = {
-      message: `agent-ipc ${VERSION} on ${o.host}:${o.port}`,
+      message: `agent-ipc ${VERSION} on port ${o.port}`,
       broker,
     };
-    if (peer) {
+    if (name !== undefined) {
       // Instances and queue depths only for registered callers.
-      const name = await this.#authenticate(token, peer);
       const list = await this.#list();
       reply.instance_id = name;
       reply.instances = list.instances;

@@ -151,12 +151,13 @@ export function formatClaims(
 
 /** The `broker` object of a status reply. */
 export interface BrokerStatus {
-  host: string;
+  /** `host`, `pid`, `data_dir`, `store_location`, `host_name`, `console_url`: only to a session. */
+  host?: string;
   port: number;
-  pid: number;
+  pid?: number;
   version: string;
   uptime_s: number;
-  data_dir: string;
+  data_dir?: string;
   store: string;
   store_location?: string;
   connections: number;
@@ -174,9 +175,14 @@ export function formatStatus(
   sessionFile: string,
 ): string {
   let out = table([
-    ["Broker:", `${broker.host}:${broker.port} (agent-ipc ${broker.version}, pid ${broker.pid})`],
+    [
+      "Broker:",
+      broker.pid === undefined
+        ? `port ${broker.port} (agent-ipc ${broker.version})`
+        : `${broker.host}:${broker.port} (agent-ipc ${broker.version}, pid ${broker.pid})`,
+    ],
     ["Uptime:", formatDuration(broker.uptime_s)],
-    ["Data dir:", broker.data_dir],
+    ...(broker.data_dir ? [["Data dir:", broker.data_dir]] : []),
     ["Store:", broker.store + (broker.store_location ? ` (${broker.store_location})` : "")],
     ["Connections:", `${broker.connections} (${broker.waiting} waiting)`],
     ...(broker.console_url

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { authToken } from "../../lib/protocol/auth.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { listenerPid } from "../../lib/proc_net.ts";
 
 /** Options every scenario gets. */
 export interface ScenarioOptions {
@@ -168,8 +169,13 @@ export async function brokerStatus(port: number, timeoutMs = 2_000): Promise<
       sleep(timeoutMs).then(() => null),
     ]);
     if (!r) return null;
-    const b = r.broker as { pid: number; connections: number; waiting: number };
-    return { pid: b.pid, connections: b.connections, waiting: b.waiting };
+    const b = r.broker as { pid?: number; connections: number; waiting: number };
+    // `status` names the pid only to a session: ask /proc who listens.
+    return {
+      pid: b.pid ?? listenerPid(port) ?? NaN,
+      connections: b.connections,
+      waiting: b.waiting,
+    };
   } catch {
     return null;
   } finally {
