@@ -93,6 +93,25 @@ export const LIMITS = {
   maxClaimPathChars: 512,
   /** Longest claim reason, characters. */
   maxClaimReason: 200,
+  /** Largest frame a connection may send before it has registered or shown a session. */
+  preAuthMaxFrameBytes: 64 * KiB,
+  /** Bytes of unfinished requests buffered for all connections without a session, together. */
+  preAuthBufferBytes: 32 * MiB,
+  /** Failed registrations or session tokens one connection may make, ever. */
+  authFailuresPerConnection: 20,
+  /** Failed registrations one peer (process) may make per second. */
+  authFailuresPerPeer: 10,
+  /** Failures per second broker-wide from which a registration's peer is found before it is judged. */
+  authFailuresHot: 50,
+  /**
+   * Once half the connection slots are taken, one peer (process) may hold at
+   * most this share of them (1/4 of `maxConnections`).
+   */
+  peerConnectionShare: 4,
+  /** Nesting depth of a message's `data`. */
+  maxDataDepth: 32,
+  /** Connections the web console keeps open at once. */
+  consoleMaxConnections: 128,
 } as const;
 
 /**
@@ -108,14 +127,28 @@ export const TIMEOUTS = {
   writeMs: 30 * SECOND,
   /** How long the election tries to reach or start a broker. */
   electionMs: 10 * SECOND,
-  /** How long a connect waits for the broker's answer to `ping`. */
-  pingMs: 3 * SECOND,
+  /** How long a connect waits for the broker's answer to `ping` (then: not responding). */
+  pingMs: 2 * SECOND,
   /** On shutdown, in-flight requests get this long to answer. */
   shutdownGraceMs: 2 * SECOND,
   /** A claim to start the background broker stands this long. */
   spawnClaimMs: 5 * SECOND,
   /** A NATS request (the NATS store). */
   natsRequestMs: 5 * SECOND,
+  /**
+   * A client with requests in flight that has heard nothing from its broker
+   * for this long sends it a `ping`; no answer within as long again and the
+   * broker is reported not responding.
+   */
+  brokerQuietMs: 2 * SECOND,
+  /** The least time between two scans of /proc for who is on the other end of connections. */
+  peerScanMs: 200,
+  /** The web console: time to send a request's head, from the connection's start or the last reply. */
+  consoleHeaderMs: 10 * SECOND,
+  /** The web console: a connection with no bytes either way for this long is closed (SSE pings every 20 s). */
+  consoleIdleMs: 60 * SECOND,
+  /** After a failed accept (out of file descriptors), the first wait; it doubles up to 1 s. */
+  acceptBackoffMs: 10,
 } as const;
 
 /**

@@ -15,6 +15,10 @@ export interface Peer {
   tokenHash?: string;
   /** Failed register or session attempts on this connection. */
   failures: number;
+  /** Who is on the other end ("pid:4242", "ip:10.0.0.2", "conn:7"), once looked up. */
+  ownerKey?: string;
+  /** Looks up (once) and sets {@linkcode ownerKey}; absent when it cannot be known. */
+  owner?: () => Promise<string>;
   /** Aborted when the connection closes. */
   readonly signal: AbortSignal;
 }
