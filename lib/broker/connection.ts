@@ -5,6 +5,9 @@
  * replies carry the request `id`), and writes replies one batch at a time from
  * a queue so frames never interleave. Reading pauses while too many reply
  * bytes wait to be written, so a client that never reads costs bounded memory.
+ * Until a connection has shown a session it may send only small frames, its
+ * read buffer is small, and what it buffers counts against one budget shared
+ * by all such connections, so unauthenticated peers cost bounded memory too.
  *
  * @module
  */
@@ -17,6 +20,7 @@ import { decodePayload, parseRequest, requestIdOf } from "../protocol/validate.t
 import { logger, throttle } from "../log.ts";
 import { LIMITS, TIMEOUTS } from "../defaults.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
+import type { PeerOwners } from "./peer_owners.ts";
 import type { BrokerService } from "./service.ts";
 
 const log = logger("broker");
@@ -38,15 +42,47 @@ const HTTP_VERBS = ["GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC", "CON
 
 let nextPeerId = 1;
 
-/** Each connection reads into one buffer of this size. */
+/** Refused connections waiting for their peer to read the refusal; beyond the cap they close at once. */
+let lingering = 0;
+const MAX_LINGERING = 256;
+
+/** A connection with a session reads into one buffer of this size. */
 const READ_BUFFER_BYTES = 64 * 1024;
+/** Until then, into one of this size (thousands of idle unauthenticated peers cost little). */
+const SMALL_READ_BUFFER_BYTES = 16 * 1024;
 /**
  * Read buffers of closed connections, kept for the next ones: a legacy client
  * opens a connection per request, and a fresh 64 KiB buffer each time kept
  * the garbage collector busy (11% of the broker's time under legacy load).
  */
 const spareReadBuffers: Uint8Array[] = [];
+const spareSmallBuffers: Uint8Array[] = [];
 const MAX_SPARE_READ_BUFFERS = 64;
+
+function takeBuffer(size: number): Uint8Array {
+  const pool = size === READ_BUFFER_BYTES ? spareReadBuffers : spareSmallBuffers;
+  return pool.pop() ?? new Uint8Array(size);
+}
+
+function giveBuffer(buf: Uint8Array): void {
+  const pool = buf.length === READ_BUFFER_BYTES ? spareReadBuffers : spareSmallBuffers;
+  if (pool.length < MAX_SPARE_READ_BUFFERS) pool.push(buf);
+}
+
+/**
+ * Bytes of unfinished requests held for connections without a session, all
+ * together, against a maximum; one per broker.
+ */
+export class PreAuthBudget {
+  readonly max: number;
+  used = 0;
+  /** Connections closed because the budget was spent. */
+  refused = 0;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+}
 
 /** Why a connection's signal aborts. */
 const CLOSED = new IpcError("E_UNAVAILABLE", "Connection closed");
@@ -55,6 +91,12 @@ const CLOSED = new IpcError("E_UNAVAILABLE", "Connection closed");
 export interface ConnectionLimits {
   maxFrame: number;
   idleTimeoutMs: number;
+  /** The frame cap until the connection has shown a session (default: `maxFrame`). */
+  preAuthMaxFrame?: number;
+  /** The budget of bytes buffered before a session, shared by the broker's connections. */
+  preAuthBudget?: PreAuthBudget;
+  /** Finds who is on the other end (per-peer limits). */
+  owners?: PeerOwners;
 }
 
 /** A live connection. */
@@ -77,13 +119,71 @@ export class BrokerConnection {
   /** When a frame (or the connection) started and is not complete: the idle clock. */
   partialSince: number;
   #mode: "unknown" | "framed" | "legacy" = "unknown";
+  /** Bytes this connection holds of the pre-auth budget. */
+  #reserved = 0;
+  #ownerLookup: Promise<string> | undefined;
+  /** A legacy refusal being written. */
+  #refusal: Promise<unknown> | undefined;
 
   constructor(conn: Deno.Conn, service: BrokerService, limits: ConnectionLimits) {
     this.#conn = conn;
     this.#service = service;
     this.#limits = limits;
     this.partialSince = Date.now();
-    this.peer = { id: nextPeerId++, legacy: false, failures: 0, signal: this.#abort.signal };
+    const id = nextPeerId++;
+    const owners = limits.owners;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const peer: Peer = { id, legacy: false, failures: 0, signal: this.#abort.signal };
+    if (owners && remote?.transport === "tcp") {
+      peer.owner = () =>
+        this.#ownerLookup ??= owners.keyOf(remote, `conn:${id}`).then((key) => {
+          peer.ownerKey = key;
+          return key;
+        });
+    }
+    this.peer = peer;
+  }
+
+  /** Who is on the other end, once looked up (see {@linkcode Peer.owner}). */
+  get ownerKey(): string | undefined {
+    return this.peer.ownerKey;
+  }
+
+  /**
+   * Refuses the connection: one error frame (`code`, e.g. E_BUSY), then the
+   * close. For a connection that has not been served yet.
+   */
+  async refuse(code: ErrorCode, message: string): Promise<void> {
+    if (this.#closed) return;
+    this.#queueReply(undefined, errorBody(code, message));
+    await Promise.race([
+      this.#flushAndWait(),
+      new Promise((r) => setTimeout(r, 1_000)),
+    ]);
+    if (lingering < MAX_LINGERING) {
+      lingering++;
+      try {
+        // Half-close and read what the peer sent until it closes (bounded): a
+        // close with its request unread would reset the connection, and the
+        // peer might lose the reply.
+        await (this.#conn as Deno.TcpConn).closeWrite();
+        const sink = new Uint8Array(4096);
+        const until = Date.now() + 500;
+        while (Date.now() < until) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const n = await Promise.race([
+            this.#conn.read(sink),
+            new Promise<null>((r) => timer = setTimeout(() => r(null), until - Date.now())),
+          ]).finally(() => clearTimeout(timer));
+          if (n === null) break;
+        }
+      } catch {
+        /* gone */
+      } finally {
+        lingering--;
+      }
+    }
+    this.close();
   }
 
   /** True once closed. */
@@ -98,9 +198,14 @@ export class BrokerConnection {
 
   /** Reads and serves until the peer leaves or the connection is closed. */
   async serve(): Promise<void> {
-    const buf = spareReadBuffers.pop() ?? new Uint8Array(READ_BUFFER_BYTES);
+    let buf = takeBuffer(SMALL_READ_BUFFER_BYTES);
+    const preAuthMax = Math.min(
+      this.#limits.preAuthMaxFrame ?? this.#limits.maxFrame,
+      this.#limits.maxFrame,
+    );
     // Frames are decoded at once, before the next read reuses `buf`: no copy.
-    const decoder = new FrameDecoder(this.#limits.maxFrame, { copy: false });
+    const decoder = new FrameDecoder(preAuthMax, { copy: false });
+    let authed = false;
     const scanner = new JsonObjectScanner();
     let legacyChunks: Uint8Array[] = [];
     try {
@@ -141,6 +246,8 @@ export class BrokerConnection {
           }
         }
         if (this.#mode === "legacy") {
+          // Legacy requests never have a session on the connection: all of it counts.
+          if (!this.#reserve(this.#reserved + chunk.length)) break;
           let end: number;
           try {
             end = scanner.scan(chunk);
@@ -166,6 +273,13 @@ export class BrokerConnection {
           break; // one request per legacy connection
         }
         // Framed.
+        if (!authed && this.peer.name !== undefined) {
+          authed = true;
+          decoder.maxFrame = this.#limits.maxFrame;
+          this.#reserve(0);
+          giveBuffer(buf);
+          buf = takeBuffer(READ_BUFFER_BYTES);
+        }
         let completed = false;
         for (const event of decoder.push(chunk)) {
           completed = true;
@@ -181,15 +295,39 @@ export class BrokerConnection {
         // The idle clock runs only while a frame is incomplete.
         if (!decoder.partial) this.partialSince = 0;
         else if (completed || this.partialSince === 0) this.partialSince = Date.now();
+        if (!authed && !this.#reserve(decoder.allocated)) break;
       }
       // The peer closed its side (or we did): let in-flight handlers finish, then flush.
+      await this.#refusal;
       await this.#idle();
       await this.#flushAndWait();
     } finally {
       this.close();
+      this.#reserve(0);
       // No read is pending and nothing refers to it any more: reuse it.
-      if (spareReadBuffers.length < MAX_SPARE_READ_BUFFERS) spareReadBuffers.push(buf);
+      giveBuffer(buf);
     }
+  }
+
+  /**
+   * Sets this connection's share of the pre-auth budget to `bytes`; false
+   * (after an E_BUSY reply) when the budget cannot cover it.
+   */
+  #reserve(bytes: number): boolean {
+    const budget = this.#limits.preAuthBudget;
+    if (!budget || bytes === this.#reserved) return true;
+    if (bytes > this.#reserved && budget.used - this.#reserved + bytes > budget.max) {
+      budget.refused++;
+      const message = "Broker busy: too many unfinished requests from connections without a " +
+        "session; retry shortly";
+      if (this.#mode === "legacy") {
+        this.#refusal = this.#writeLegacy({ status: "error", code: "E_BUSY", message });
+      } else this.#queueReply(undefined, errorBody("E_BUSY", message));
+      return false;
+    }
+    budget.used += bytes - this.#reserved;
+    this.#reserved = bytes;
+    return true;
   }
 
   /** Closes the connection; in-flight waits are cancelled. Safe twice. */

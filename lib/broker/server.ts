@@ -7,17 +7,19 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
-import { SETTINGS, TIMEOUTS, TTLS } from "../defaults.ts";
+import { LIMITS, SETTINGS, TIMEOUTS, TTLS } from "../defaults.ts";
 import { logger, throttle } from "../log.ts";
 import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Retention, Store } from "../state/store.ts";
-import { BrokerConnection } from "./connection.ts";
+import { BrokerConnection, PreAuthBudget } from "./connection.ts";
+import { PeerOwners } from "./peer_owners.ts";
 import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { dropExpiredClaims } from "./claims.ts";
 
 const log = logger("broker");
 const connRefused = throttle(10_000);
+const acceptFailed = throttle(10_000);
 
 /** How a broker is set up. */
 export interface BrokerOptions {
@@ -35,6 +37,10 @@ export interface BrokerOptions {
   secret?: string;
   maxFrame?: number;
   maxConnections?: number;
+  /** Frame cap before a connection has a session (default 64 KiB). */
+  preAuthMaxFrame?: number;
+  /** Bytes buffered for connections without a session, together (default 32 MiB). */
+  preAuthBufferBytes?: number;
   idleTimeoutMs?: number;
   queueCap?: number;
   historyDays?: number;
@@ -76,6 +82,8 @@ interface ConnectionLimits {
   maxFrame: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  preAuthMaxFrame: number;
+  preAuthBudget: PreAuthBudget;
 }
 
 /**
@@ -93,6 +101,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     maxFrame: options.maxFrame ?? SETTINGS.maxFrame.default,
     idleTimeoutMs: options.idleTimeoutMs ?? SETTINGS.idleTimeoutMs.default,
     maxConnections: options.maxConnections ?? SETTINGS.maxConnections.default,
+    preAuthMaxFrame: options.preAuthMaxFrame ?? LIMITS.preAuthMaxFrameBytes,
+    preAuthBudget: new PreAuthBudget(options.preAuthBufferBytes ?? LIMITS.preAuthBufferBytes),
   };
   const { dataDir, store, listener } = await openResources(options, hostName);
   const addr = listener.addr as Deno.NetAddr;
@@ -244,7 +254,13 @@ interface Accepting {
   drain(graceMs: number): Promise<void>;
 }
 
-/** Accepts connections, refusing those over the limit, and serves each one. */
+/**
+ * Accepts connections and serves each one. Over the limit a connection gets
+ * E_BUSY and is closed; once half the slots are taken, one peer (process,
+ * see `peer_owners.ts`) may hold only its share of them, checked before its
+ * new connection is read. A failed accept (out of file descriptors) waits,
+ * doubling up to 1 s, and goes on: it never ends the broker.
+ */
 function acceptConnections(
   listener: Deno.Listener,
   service: BrokerService,
@@ -252,30 +268,77 @@ function acceptConnections(
 ): Accepting {
   const open = new Set<BrokerConnection>();
   const served = new Set<Promise<void>>();
+  const owners = new PeerOwners((listener.addr as Deno.NetAddr).port);
+  const connectionLimits = { ...limits, owners };
+  const pressure = Math.max(1, Math.floor(limits.maxConnections / 2));
+  const perPeer = Math.max(1, Math.floor(limits.maxConnections / LIMITS.peerConnectionShare));
+  const track = (p: Promise<void>) => {
+    const t = p.finally(() => served.delete(t));
+    served.add(t);
+  };
+  const admit = async (c: BrokerConnection): Promise<void> => {
+    const mine = await c.peer.owner?.();
+    if (mine === undefined || c.closed) return;
+    // Everybody's owner, in the same scan (lookups are batched).
+    await Promise.all([...open].map((x) => x.peer.owner?.()));
+    let held = 0;
+    for (const x of open) if (x.ownerKey === mine && !x.closed) held++;
+    if (held <= perPeer) return;
+    connRefused((more) =>
+      log.warn(
+        `connection refused: ${mine} holds ${held - 1} of ${limits.maxConnections} connections` +
+          (more ? ` (+${more} more since last report)` : ""),
+        { event: "connection_refused", peer: mine, held: held - 1 },
+      )
+    );
+    await c.refuse(
+      "E_BUSY",
+      `Broker busy: this process holds ${
+        held - 1
+      } connections, its share of ${limits.maxConnections}`,
+    );
+  };
   const serve = (conn: Deno.Conn) => {
-    const c = new BrokerConnection(conn, service, limits);
+    const c = new BrokerConnection(conn, service, connectionLimits);
     open.add(c);
     service.attach();
-    const p = c.serve().catch((e) => log.error(`connection failed: ${e}`)).finally(() => {
-      open.delete(c);
-      service.detach(c.peer);
-      served.delete(p);
-    });
-    served.add(p);
+    // Under pressure, nothing is read before the peer is admitted.
+    track(
+      (open.size > pressure ? admit(c) : Promise.resolve())
+        .catch((e) => log.error(`admission failed: ${e}`))
+        .then(() => c.closed ? undefined : c.serve())
+        .catch((e) => log.error(`connection failed: ${e}`)).finally(() => {
+          open.delete(c);
+          service.detach(c.peer);
+        }),
+    );
   };
   const loop = (async () => {
+    let backoff = 0;
     for (;;) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
+        backoff = 0;
       } catch (e) {
         if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) break;
-        log.warn(`accept failed: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 10));
+        // Out of file descriptors (EMFILE, ENFILE) or a connection reset before
+        // it was accepted: wait (doubling, up to 1 s) and go on, never exit.
+        backoff = Math.min(1_000, backoff ? backoff * 2 : TIMEOUTS.acceptBackoffMs);
+        acceptFailed((more) =>
+          log.warn(
+            `accept failed: ${(e as Error).message}; retrying in ${backoff} ms` +
+              (more ? ` (+${more} more since last report)` : ""),
+            { event: "accept_failed", error: (e as Error).name },
+          )
+        );
+        await new Promise((r) => setTimeout(r, backoff));
         continue;
       }
       if (open.size < limits.maxConnections) serve(conn);
-      else refuse(conn, limits.maxConnections);
+      else {track(
+          refuse(new BrokerConnection(conn, service, connectionLimits), limits.maxConnections),
+        );}
     }
   })();
   return {
@@ -285,6 +348,7 @@ function acceptConnections(
         listener.close();
       } catch { /* closed */ }
       await loop;
+      owners.close();
     },
     async drain(graceMs) {
       let graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -299,17 +363,19 @@ function acceptConnections(
   };
 }
 
-/** Closes a connection over the limit, reporting it (throttled). */
-function refuse(conn: Deno.Conn, maxConnections: number): void {
+/** Refuses a connection over the limit with E_BUSY, reporting it (throttled). */
+function refuse(c: BrokerConnection, maxConnections: number): Promise<void> {
   connRefused((more) =>
     log.warn(
       `connection refused: ${maxConnections} connections already open` +
         (more ? ` (+${more} more since last report)` : ""),
+      { event: "connection_refused", max_connections: maxConnections },
     )
   );
-  try {
-    conn.close();
-  } catch { /* gone */ }
+  return c.refuse(
+    "E_BUSY",
+    `Broker busy: all ${maxConnections} connection slots are taken (--max-connections)`,
+  );
 }
 
 /**

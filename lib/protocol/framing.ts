@@ -152,7 +152,7 @@ export class FrameWriter {
  * ```
  */
 export class FrameDecoder {
-  readonly #max: number;
+  #max: number;
   readonly #header = new Uint8Array(4);
   #headerFill = 0;
   #body: Uint8Array | null = null;
@@ -169,6 +169,20 @@ export class FrameDecoder {
   constructor(maxFrame: number = DEFAULT_MAX_FRAME, options: { copy?: boolean } = {}) {
     this.#max = maxFrame;
     this.#copy = options.copy ?? true;
+  }
+
+  /** The largest payload accepted from the next frame header on. */
+  get maxFrame(): number {
+    return this.#max;
+  }
+
+  set maxFrame(bytes: number) {
+    this.#max = bytes;
+  }
+
+  /** Bytes allocated for the frame being received (its declared length), or 0. */
+  get allocated(): number {
+    return this.#body?.length ?? 0;
   }
 
   /** True while part of a frame has been received but not all of it. */
