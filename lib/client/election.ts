@@ -16,7 +16,12 @@ import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
 import { logger } from "../log.ts";
 import { isDataDirLocked } from "../state/data_dir.ts";
-import { type ConnectOptions, FramedClient, NotABrokerError } from "./framed_client.ts";
+import {
+  BrokerNotRespondingError,
+  type ConnectOptions,
+  FramedClient,
+  NotABrokerError,
+} from "./framed_client.ts";
 import { Spawner } from "./spawn.ts";
 
 const log = logger("election");
@@ -102,13 +107,7 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
       client.request(nonce ? { action: "ping", nonce } : { action: "ping" }),
       new Promise<never>((_, reject) =>
         timer = setTimeout(
-          () =>
-            reject(
-              new IpcError(
-                "E_UNAVAILABLE",
-                `no answer to ping within ${TIMEOUTS.pingMs / 1000} s`,
-              ),
-            ),
+          () => reject(new BrokerNotRespondingError(options.host, options.port, TIMEOUTS.pingMs)),
           TIMEOUTS.pingMs,
         )
       ),
@@ -132,6 +131,17 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
     await client.closed;
     // A peer that answers, but not as a broker, is another program. A peer that
     // closes or stays silent may be a broker starting or dying: the caller retries.
+    if (e instanceof IpcError && e.details?.broker_code === "E_BUSY") {
+      throw new IpcError(
+        "E_BUSY",
+        `The broker on ${options.host}:${options.port} is busy: ${
+          e.message.replace(/^.*?[Bb]usy: /, "")
+        }. Retry later; if this persists, a program holds too many connections to it ` +
+          "(the broker's log names it), or raise its --max-connections",
+        undefined,
+        { cause: e },
+      );
+    }
     if (e instanceof NotABrokerError) {
       throw new NotABrokerError(
         `Port ${options.port} on ${options.host} is used by another program, not an agent-ipc broker: ` +
@@ -166,12 +176,16 @@ export async function connectOrElect(options: ElectionOptions): Promise<Elected>
  */
 async function elect(options: ElectionOptions, spawner: Spawner | undefined): Promise<Elected> {
   const deadline = Date.now() + (options.timeoutMs ?? TIMEOUTS.electionMs);
+  const started = Date.now();
   let lastError: unknown;
   for (let attempt = 0;; attempt++) {
     if (options.signal?.aborted) throw new IpcError("E_UNAVAILABLE", "Election cancelled");
-    const connected = await tryConnect(options);
+    const connected = await tryConnect(options, started);
     if ("client" in connected) return connected;
     lastError = connected.error;
+    // A broker holds the port but is slow to answer: neither hosting nor
+    // starting another can help; ask it again.
+    if (lastError instanceof BrokerNotRespondingError) continue;
     if (options.role === "host") {
       const hosting = await tryToHost(options);
       if ("elected" in hosting) return hosting.elected;
@@ -189,16 +203,30 @@ async function elect(options: ElectionOptions, spawner: Spawner | undefined): Pr
 
 /**
  * Step 1: connect to whoever holds the port and check it is our broker.
- * Throws when retrying cannot help (another program holds the port, or a
- * broker that cannot prove our secret); otherwise returns why it failed.
+ * Throws when retrying cannot help (another program holds the port, a
+ * broker that cannot prove our secret, one that is busy or does not answer);
+ * otherwise returns why it failed.
  */
 async function tryConnect(
   options: ElectionOptions,
+  started: number,
 ): Promise<{ client: FramedClient } | { error: unknown }> {
   try {
     return { client: await connectVerified(options) };
   } catch (e) {
-    if (e instanceof NotABrokerError || (e instanceof IpcError && e.code === "E_AUTH")) throw e;
+    // Another program, a broker that cannot prove our secret, or one with no
+    // free slot: retrying will not help, and starting another broker cannot.
+    if (
+      e instanceof NotABrokerError ||
+      (e instanceof IpcError && (e.code === "E_AUTH" || e.code === "E_BUSY"))
+    ) throw e;
+    // A broker holds the port and accepted, but does not answer: a stopped
+    // process says so at once; otherwise (a broker still opening its store
+    // answers late) give it until a second silence.
+    if (e instanceof BrokerNotRespondingError) {
+      if (e.stopped || Date.now() - started >= 2 * TIMEOUTS.pingMs) throw e;
+      return { error: e };
+    }
     if (!isRefused(e)) log.debug(`connect failed: ${(e as Error).message}`);
     return { error: e };
   }

@@ -9,6 +9,8 @@
 import { IpcError, isErrorCode } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from "../protocol/framing.ts";
 import type { OkReply, Reply } from "../protocol/messages.ts";
+import { TIMEOUTS } from "../defaults.ts";
+import { listenerPid, processStopped } from "../proc_net.ts";
 
 const decoder = new TextDecoder();
 
@@ -20,6 +22,41 @@ export interface ConnectOptions {
   tls?: { caCerts?: string[] } | true;
   /** Largest reply accepted. */
   maxFrame?: number;
+  /**
+   * With requests in flight and nothing heard for this long, the client pings
+   * the broker; no answer within as long again and every request fails with
+   * {@linkcode BrokerNotRespondingError} (default 2 s). The connect itself
+   * gives up after twice this.
+   */
+  quietMs?: number;
+}
+
+/**
+ * The broker accepted the connection but does not answer (its process is
+ * stopped, or its event loop is stuck). Code E_NOT_RESPONDING; `pid` when the
+ * process listening on the port could be found.
+ */
+export class BrokerNotRespondingError extends IpcError {
+  readonly pid?: number;
+  readonly stopped?: boolean;
+
+  constructor(host: string, port: number, waitedMs: number) {
+    const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+    const pid = loopback ? listenerPid(port) : undefined;
+    const stopped = pid === undefined ? undefined : processStopped(pid);
+    super(
+      "E_NOT_RESPONDING",
+      `The broker${pid === undefined ? "" : ` (pid ${pid})`} on ${host}:${port} is not ` +
+        `responding: no answer within ${(waitedMs / 1000).toFixed(0)} s` +
+        (stopped
+          ? `; its process is stopped (SIGSTOP or a debugger): it resumes on SIGCONT ("kill -CONT ${pid}")`
+          : "; if it stays so, stop that process and the next command starts another broker"),
+      pid === undefined ? undefined : { pid, stopped },
+    );
+    this.name = "BrokerNotRespondingError";
+    this.pid = pid;
+    this.stopped = stopped;
+  }
 }
 
 /**
@@ -55,28 +92,72 @@ export class FramedClient implements AsyncDisposable {
   #closeDetails: Record<string, unknown> | undefined;
   /** Resolves when the connection is gone (by either side). */
   readonly closed: Promise<void>;
+  readonly #where: { host: string; port: number };
+  readonly #quietMs: number;
+  /** When the broker last sent anything. */
+  #heard = Date.now();
+  /** When the liveness ping went out, while it waits for its answer. */
+  #probeAt = 0;
+  #notResponding: BrokerNotRespondingError | undefined;
+  readonly #watch: ReturnType<typeof setInterval>;
 
-  private constructor(conn: Deno.Conn, maxFrame: number) {
+  private constructor(conn: Deno.Conn, options: ConnectOptions) {
     this.#conn = conn;
-    this.closed = this.#readLoop(maxFrame);
+    this.#where = { host: options.host, port: options.port };
+    this.#quietMs = options.quietMs ?? TIMEOUTS.brokerQuietMs;
+    this.#watch = setInterval(() => this.#check(), Math.max(10, this.#quietMs / 4));
+    Deno.unrefTimer(Number(this.#watch));
+    this.closed = this.#readLoop(options.maxFrame ?? DEFAULT_MAX_FRAME * 2);
   }
 
-  /** Connects. Rejects with the OS error (e.g. `Deno.errors.ConnectionRefused`). */
+  /** Liveness: a quiet broker with requests waiting is pinged, then given up on. */
+  #check(): void {
+    if (this.#closed) return;
+    const now = Date.now();
+    if (this.#probeAt) {
+      if (now - this.#probeAt < this.#quietMs) return;
+      this.#notResponding = new BrokerNotRespondingError(
+        this.#where.host,
+        this.#where.port,
+        now - this.#heard,
+      );
+      this.close();
+      return;
+    }
+    if (this.#pending.size === 0 || now - this.#heard < this.#quietMs) return;
+    this.#probeAt = now;
+    this.requestRaw({ action: "ping" }).then(() => this.#probeAt = 0, () => {});
+  }
+
+  /**
+   * Connects. Rejects with the OS error (e.g. `Deno.errors.ConnectionRefused`),
+   * or {@linkcode BrokerNotRespondingError} when the connect does not finish
+   * in time (a full backlog of a broker that does not accept).
+   */
   static async connect(options: ConnectOptions): Promise<FramedClient> {
-    let conn: Deno.Conn;
-    if (options.tls) {
-      conn = await Deno.connectTls({
+    const connecting = options.tls
+      ? Deno.connectTls({
         hostname: options.host,
         port: options.port,
         caCerts: options.tls === true ? undefined : options.tls.caCerts,
-      });
-    } else {
-      conn = await Deno.connect({ hostname: options.host, port: options.port });
+      })
+      : Deno.connect({ hostname: options.host, port: options.port });
+    const limit = 2 * (options.quietMs ?? TIMEOUTS.brokerQuietMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const conn = await Promise.race([
+      connecting,
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), limit)),
+    ]).finally(() => clearTimeout(timer));
+    if (conn === undefined) {
+      connecting.then((c) => c.close(), () => {});
+      throw new BrokerNotRespondingError(options.host, options.port, limit);
+    }
+    if (!options.tls) {
       try {
         (conn as Deno.TcpConn).setNoDelay(true);
       } catch { /* fine */ }
     }
-    return new FramedClient(conn, options.maxFrame ?? DEFAULT_MAX_FRAME * 2);
+    return new FramedClient(conn, options);
   }
 
   /** True once the connection is gone. */
@@ -117,6 +198,7 @@ export class FramedClient implements AsyncDisposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watch);
     try {
       this.#conn.close();
     } catch { /* gone */ }
@@ -129,6 +211,7 @@ export class FramedClient implements AsyncDisposable {
 
   /** The error of a request the connection cannot answer: it is closed or was lost. */
   #gone(how: "closed" | "lost"): IpcError {
+    if (this.#notResponding) return this.#notResponding;
     const message = `Connection to broker ${how}${
       this.#closeReason ? `: ${this.#closeReason}` : ""
     }`;
@@ -168,6 +251,7 @@ export class FramedClient implements AsyncDisposable {
           break;
         }
         if (n === null) break;
+        this.#heard = Date.now();
         for (const ev of frames.push(buf.subarray(0, n))) {
           if (ev.kind === "error") {
             this.#closeReason = `bad reply frame: ${ev.message}`;

@@ -54,6 +54,12 @@ export function errorText(e: unknown): string {
   return `Internal error: ${(e as Error)?.message ?? String(e)}`;
 }
 
+/** True when `e` says no broker could answer (so asking it again now is pointless). */
+function unreachableBroker(e: unknown): boolean {
+  return e instanceof IpcError &&
+    (e.code === "E_NOT_RESPONDING" || e.code === "E_UNAVAILABLE" || e.code === "E_BUSY");
+}
+
 /** Runs one tool body and shapes its result: text (with the notice) and structured content. */
 async function result(agent: McpAgent, body: () => Promise<Outcome>): Promise<CallToolResult> {
   let out: Outcome;
@@ -61,7 +67,8 @@ async function result(agent: McpAgent, body: () => Promise<Outcome>): Promise<Ca
     await agent.ready();
     out = await body();
   } catch (e) {
-    const notice = await agent.notice();
+    // No broker to ask (stopped, busy, gone): the notice would only wait for it again.
+    const notice = unreachableBroker(e) ? "" : await agent.notice();
     const text = notice ? `${errorText(e)}\n\n${notice}` : errorText(e);
     return { content: [{ type: "text", text }], isError: true };
   }

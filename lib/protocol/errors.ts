@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   "E_INTERNAL", // a bug: reported, logged, never fatal
   "E_CLAIMED", // a file claim conflicts with another agent's claim
   "E_PATH_ESCAPE", // a claim path leaves the repository root (or is not normalised)
+  "E_NOT_RESPONDING", // a broker holds the port and accepted, but does not answer (stopped?)
 ] as const;
 
 /** One stable error code. */
