@@ -39,6 +39,8 @@ import { Guard, securityHeaders, textResponse } from "./_guard.ts";
 import { LiveFeed } from "./_live.ts";
 import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_JS } from "./_page.ts";
 import { loadOrCreateConsoleToken } from "./console_token.ts";
+import { ConnectionGate, type GateLimits } from "./_gate.ts";
+import { LIMITS, TIMEOUTS } from "../defaults.ts";
 
 const log = logger("web");
 
@@ -60,6 +62,8 @@ export interface ConsoleOptions {
   brokerAddress?: string;
   /** Most browsers on the live feed at once (default 64). */
   maxLiveClients?: number;
+  /** Connection cap and timeouts of the console's port (defaults in `lib/defaults.ts`). */
+  limits?: Partial<GateLimits>;
 }
 
 /** A running console. */
@@ -71,6 +75,8 @@ export interface WebConsole extends AsyncDisposable {
   readonly token: string;
   /** The address that logs a browser in: `url` + `?token=…`. */
   readonly loginUrl: string;
+  /** The port's gate: its counts (accepted, refused, accept errors, timed out). */
+  readonly gate: ConnectionGate;
   /** Stops: live streams first, then the HTTP server. Safe twice. */
   close(): Promise<void>;
 }
@@ -168,8 +174,34 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
     }
   };
 
-  const server = Deno.serve({ hostname: host, port: options.port, onListen: () => {} }, handler);
-  const port = server.addr.port;
+  // The port is the gate's; the HTTP server behind it listens on a private
+  // Unix socket that only the gate connects to (see _gate.ts for why).
+  const listener = Deno.listen({ hostname: host, port: options.port });
+  let sockDir: string;
+  let server: Deno.HttpServer;
+  try {
+    sockDir = await Deno.makeTempDir({ prefix: "agent-ipc-console-" });
+    server = Deno.serve(
+      { path: `${sockDir}/http.sock`, transport: "unix", onListen: () => {} },
+      handler,
+    );
+  } catch (e) {
+    listener.close();
+    throw e;
+  }
+  const sockPath = `${sockDir}/http.sock`;
+  const portGate = new ConnectionGate(
+    listener,
+    () => Deno.connect({ path: sockPath, transport: "unix" }),
+    {
+      maxConnections: LIMITS.consoleMaxConnections,
+      headerMs: TIMEOUTS.consoleHeaderMs,
+      idleMs: TIMEOUTS.consoleIdleMs,
+      backoffMs: TIMEOUTS.acceptBackoffMs,
+      ...options.limits,
+    },
+  );
+  const port = (listener.addr as Deno.NetAddr).port;
   gate.guard = new Guard(
     token,
     port,
@@ -188,13 +220,16 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
     closing ??= (async () => {
       stopping.abort();
       live.close();
+      await portGate.close();
       await server.shutdown();
+      await Deno.remove(sockDir, { recursive: true }).catch(() => {});
     })();
   return {
     url,
     port,
     token,
     loginUrl: `${url}?token=${token}`,
+    gate: portGate,
     close,
     [Symbol.asyncDispose]: close,
   };
