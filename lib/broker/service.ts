@@ -487,6 +487,8 @@ export class BrokerService {
       store: o.store.kind,
       connections: this.#connections,
       waiting: this.waiters.size,
+      // The console's address (no token: that is in the data dir).
+      console_url: this.consoleUrl,
     };
     if (name !== undefined) {
       Object.assign(broker, {
@@ -495,7 +497,6 @@ export class BrokerService {
         data_dir: o.dataDir,
         store_location: o.store.location,
         host_name: o.hostName,
-        console_url: this.consoleUrl,
       });
     }
     const reply: Record<string, unknown> = {

@@ -209,13 +209,27 @@ export class ConnectionGate {
     }
   }
 
-  /** Stops accepting and closes every connection. Safe twice. */
-  async close(): Promise<void> {
+  /** Stops accepting; open connections go on. Safe twice. */
+  async stop(): Promise<void> {
     try {
       this.#listener.close();
     } catch { /* closed */ }
-    clearInterval(this.#sweep);
     await this.#accepting;
+  }
+
+  /**
+   * Stops accepting, gives open connections up to `graceMs` to finish (the
+   * server behind ends its replies), then closes the rest. Safe twice.
+   */
+  async close(graceMs = 1_000): Promise<void> {
+    await this.stop();
+    clearInterval(this.#sweep);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...this.#tasks]),
+      new Promise((r) => timer = setTimeout(r, graceMs)),
+    ]);
+    clearTimeout(timer);
     for (const r of [...this.#relays]) this.#close(r);
     await Promise.all([...this.#tasks]);
   }

@@ -178,21 +178,53 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
   // Unix socket that only the gate connects to (see _gate.ts for why).
   const listener = Deno.listen({ hostname: host, port: options.port });
   let sockDir: string;
-  let server: Deno.HttpServer;
   try {
     sockDir = await Deno.makeTempDir({ prefix: "agent-ipc-console-" });
-    server = Deno.serve(
-      { path: `${sockDir}/http.sock`, transport: "unix", onListen: () => {} },
-      handler,
-    );
   } catch (e) {
     listener.close();
     throw e;
   }
   const sockPath = `${sockDir}/http.sock`;
+  // Deno.serve ends its accept loop, with an unhandled rejection, when it runs
+  // out of file descriptors. Behind the gate that takes a race with the
+  // broker's own connections; if it happens the rejection is logged here (not
+  // the end of the process) and the next connection starts the server again.
+  let server: Deno.HttpServer | undefined;
+  let serverEnded = false;
+  const startServer = async () => {
+    await Deno.remove(sockPath).catch(() => {});
+    serverEnded = false;
+    const s = Deno.serve({ path: sockPath, transport: "unix", onListen: () => {} }, handler);
+    s.finished.then(() => serverEnded = true, () => serverEnded = true);
+    server = s;
+  };
+  const onRejection = (e: PromiseRejectionEvent) => {
+    if (!(e.reason instanceof Deno.errors.Http)) return;
+    e.preventDefault();
+    serverEnded = true;
+    log.warn(`web console server stopped: ${e.reason.message}; restarting on the next connection`, {
+      event: "console_server_failed",
+    });
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  try {
+    await startServer();
+  } catch (e) {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    listener.close();
+    await Deno.remove(sockDir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  const connectInner = async (): Promise<Deno.Conn> => {
+    if (serverEnded && !stopping.signal.aborted) {
+      await server?.shutdown().catch(() => {});
+      await startServer();
+    }
+    return await Deno.connect({ path: sockPath, transport: "unix" });
+  };
   const portGate = new ConnectionGate(
     listener,
-    () => Deno.connect({ path: sockPath, transport: "unix" }),
+    connectInner,
     {
       maxConnections: LIMITS.consoleMaxConnections,
       headerMs: TIMEOUTS.consoleHeaderMs,
@@ -220,8 +252,12 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
     closing ??= (async () => {
       stopping.abort();
       live.close();
+      // No new connections; the server ends its replies (live streams end
+      // cleanly), then the gate closes what is left.
+      await portGate.stop();
+      await server?.shutdown();
       await portGate.close();
-      await server.shutdown();
+      globalThis.removeEventListener("unhandledrejection", onRejection);
       await Deno.remove(sockDir, { recursive: true }).catch(() => {});
     })();
   return {

@@ -26,7 +26,9 @@ function fakeIo(env: Record<string, string> = {}) {
 
 Deno.test("web: prints the login address from the broker's status and the data dir's token", async () => {
   await using tb = await testBroker({ console: { port: 0 } });
-  const f = fakeIo({ IPC_DATA_DIR: "/nonexistent-dir-not-used" });
+  // `status` names the broker's data dir only to a session: the token is read
+  // from the command's own data dir (the broker's, as everywhere by default).
+  const f = fakeIo({ IPC_DATA_DIR: tb.dataDir });
   const code = await runWebCommand(["--port", String(tb.port)], f.io);
   assert.equal(code, 0, f.err.join(""));
   const url = f.out.join("").trim();
@@ -41,7 +43,7 @@ Deno.test("web: prints the login address from the broker's status and the data d
 
 Deno.test("web: --no-open only prints; --json prints one document", async () => {
   await using tb = await testBroker({ console: { port: 0 } });
-  const f = fakeIo();
+  const f = fakeIo({ IPC_DATA_DIR: tb.dataDir });
   assert.equal(
     await runWebCommand(["--no-open", "--json", "--port", String(tb.port)], f.io),
     0,
@@ -68,7 +70,7 @@ Deno.test("web: a broker without a console says so and how to fix it", async () 
 Deno.test("web: a token the user cannot read is reported", async () => {
   await using tb = await testBroker({ console: { port: 0 } });
   await Deno.remove(`${tb.dataDir}/console-token`);
-  const f = fakeIo();
+  const f = fakeIo({ IPC_DATA_DIR: tb.dataDir });
   assert.equal(await runWebCommand(["--port", String(tb.port)], f.io), 1);
   assert.match(f.err.join(""), /Cannot read the console's login token/);
 });
