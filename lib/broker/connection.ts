@@ -156,10 +156,12 @@ export class BrokerConnection {
   async refuse(code: ErrorCode, message: string): Promise<void> {
     if (this.#closed) return;
     this.#queueReply(undefined, errorBody(code, message));
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.#flushAndWait(),
-      new Promise((r) => setTimeout(r, 1_000)),
+      new Promise((r) => timer = setTimeout(r, 1_000)),
     ]);
+    clearTimeout(timer);
     if (lingering < MAX_LINGERING) {
       lingering++;
       try {
