@@ -96,7 +96,7 @@ export const LIMITS = {
   /** Largest frame a connection may send before it has registered or shown a session. */
   preAuthMaxFrameBytes: 64 * KiB,
   /** Bytes of unfinished requests buffered for all connections without a session, together. */
-  preAuthBufferBytes: 32 * MiB,
+  preAuthBufferBytes: 16 * MiB,
   /** Failed registrations or session tokens one connection may make, ever. */
   authFailuresPerConnection: 20,
   /** Failed registrations one peer (process) may make per second. */
@@ -137,8 +137,8 @@ export const TIMEOUTS = {
   natsRequestMs: 5 * SECOND,
   /**
    * A client with requests in flight that has heard nothing from its broker
-   * for this long sends it a `ping`; no answer within as long again and the
-   * broker is reported not responding.
+   * for this long sends it a `ping`; no answer within half as long again and
+   * the broker is reported not responding.
    */
   brokerQuietMs: 2 * SECOND,
   /** The least time between two scans of /proc for who is on the other end of connections. */

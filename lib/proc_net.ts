@@ -1,10 +1,14 @@
 /**
- * Which process owns a loopback TCP socket, and what state a process is in,
+ * Which process owns a loopback TCP socket, and whether a process is stopped,
  * read from Linux's `/proc` (`/proc/net/tcp{,6}` maps a port to a socket
  * inode, `/proc/PID/fd` maps the inode to its process). The broker uses it to
  * tell peers apart on loopback, where every client is `127.0.0.1`; the client
- * uses it to name a broker that does not answer. Elsewhere (or without access)
- * every answer is `undefined` and callers fall back to coarser rules.
+ * uses it to name a broker that does not answer.
+ *
+ * Deno lets a program read `/proc` only with `--allow-all`, which agent-ipc
+ * does not ask for; so one `sh` (allowed by `--allow-run`) reads it, once per
+ * question. Elsewhere (not Linux, no `sh`) every answer is empty and callers
+ * fall back to coarser rules.
  *
  * @module
  */
@@ -18,15 +22,15 @@ export interface TcpRow {
   inode: string;
 }
 
-/** Parses `/proc/net/tcp` (or `tcp6`) text. */
+/** Parses `/proc/net/tcp` (or `tcp6`) text; header lines are skipped. */
 export function parseProcNetTcp(text: string): TcpRow[] {
   const rows: TcpRow[] = [];
-  const lines = text.split("\n");
-  for (let i = 1; i < lines.length; i++) {
-    const f = lines[i].trim().split(/\s+/);
-    if (f.length < 10) continue;
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !f[0].endsWith(":")) continue;
     const local = f[1].split(":");
     const remote = f[2].split(":");
+    if (local.length !== 2 || remote.length !== 2) continue;
     rows.push({
       localPort: parseInt(local[1], 16),
       remotePort: parseInt(remote[1], 16),
@@ -37,98 +41,93 @@ export function parseProcNetTcp(text: string): TcpRow[] {
   return rows;
 }
 
-function tcpRows(): TcpRow[] {
-  const rows: TcpRow[] = [];
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    try {
-      rows.push(...parseProcNetTcp(Deno.readTextFileSync(file)));
-    } catch { /* not Linux, or no tcp6 */ }
-  }
-  return rows;
-}
-
 /**
- * Owners of socket inodes: one pass over `/proc/PID/fd` for every process we
- * may read (our own user's; others' fail fast and are skipped).
+ * Socket inodes by owner, from `ls -l /proc/[0-9]*\/fd` output: a
+ * `/proc/PID/fd:` line names the process of the `-> socket:[INODE]` lines
+ * that follow.
  */
-function ownersOf(inodes: Set<string>): Map<string, number> {
-  const found = new Map<string, number>();
-  if (inodes.size === 0) return found;
-  let procs: Iterable<Deno.DirEntry>;
-  try {
-    procs = Deno.readDirSync("/proc");
-  } catch {
-    return found;
-  }
-  for (const p of procs) {
-    const c = p.name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let fds: Iterable<Deno.DirEntry>;
-    try {
-      fds = Deno.readDirSync(`/proc/${p.name}/fd`);
-    } catch {
+export function parseFdListing(text: string): Map<string, number> {
+  const owners = new Map<string, number>();
+  let pid = 0;
+  for (const line of text.split("\n")) {
+    const dir = /^\/proc\/(\d+)\/fd:$/.exec(line);
+    if (dir) {
+      pid = Number(dir[1]);
       continue;
     }
-    try {
-      for (const fd of fds) {
-        let target: string;
-        try {
-          target = Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`);
-        } catch {
-          continue;
-        }
-        if (!target.startsWith("socket:[")) continue;
-        const inode = target.slice(8, -1);
-        if (inodes.has(inode)) {
-          found.set(inode, Number(p.name));
-          if (found.size === inodes.size) return found;
-        }
-      }
-    } catch { /* the process exited meanwhile */ }
+    const at = line.indexOf("-> socket:[");
+    if (at >= 0 && pid) owners.set(line.slice(at + 11, line.indexOf("]", at)), pid);
   }
-  return found;
+  return owners;
+}
+
+const FDS = "@@agent-ipc-fds@@";
+const STAT = "@@agent-ipc-stat@@";
+
+/** Reads the TCP tables, every readable process's fds, and optionally one process's stat. */
+async function snapshot(statPid?: number): Promise<{ tcp: string; fds: string; stat: string }> {
+  if (Deno.build.os !== "linux") return { tcp: "", fds: "", stat: "" };
+  const script = `cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; echo ${FDS}; ` +
+    `ls -l /proc/[0-9]*/fd 2>/dev/null; echo ${STAT}; ` +
+    (statPid ? `cat /proc/${statPid}/stat 2>/dev/null` : "true");
+  try {
+    const out = await new Deno.Command("/bin/sh", {
+      args: ["-c", script],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const a = text.indexOf(FDS);
+    const b = text.indexOf(STAT);
+    if (a < 0 || b < 0) return { tcp: "", fds: "", stat: "" };
+    return { tcp: text.slice(0, a), fds: text.slice(a, b), stat: text.slice(b + STAT.length) };
+  } catch {
+    return { tcp: "", fds: "", stat: "" };
+  }
 }
 
 /**
  * The pids owning the client ends of loopback connections to `serverPort`,
  * by the clients' ports. Ports whose owner cannot be found are absent.
  */
-export function clientOwners(
+export async function clientOwners(
   serverPort: number,
   clientPorts: Iterable<number>,
-): Map<number, number> {
+): Promise<Map<number, number>> {
   const wanted = new Set(clientPorts);
-  const inodeOfPort = new Map<string, number>();
-  for (const r of tcpRows()) {
-    if (r.remotePort === serverPort && wanted.has(r.localPort) && r.inode !== "0") {
-      inodeOfPort.set(r.inode, r.localPort);
-    }
-  }
   const out = new Map<number, number>();
-  for (const [inode, pid] of ownersOf(new Set(inodeOfPort.keys()))) {
-    out.set(inodeOfPort.get(inode)!, pid);
+  if (wanted.size === 0) return out;
+  const { tcp, fds } = await snapshot();
+  const owners = parseFdListing(fds);
+  for (const r of parseProcNetTcp(tcp)) {
+    if (r.remotePort !== serverPort || !wanted.has(r.localPort)) continue;
+    const pid = owners.get(r.inode);
+    if (pid !== undefined) out.set(r.localPort, pid);
   }
   return out;
 }
 
-/** The pid of the process listening on TCP `port`, if it can be found. */
-export function listenerPid(port: number): number | undefined {
-  const inodes = new Set(
-    tcpRows().filter((r) => r.state === "0A" && r.localPort === port && r.inode !== "0")
-      .map((r) => r.inode),
-  );
-  for (const pid of ownersOf(inodes).values()) return pid;
-  return undefined;
-}
-
-/** True when process `pid` is stopped (SIGSTOP, or a debugger); undefined when unknown. */
-export function processStopped(pid: number): boolean | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // "PID (comm) S …": the state follows the last ")" (comm may hold spaces).
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "T" || state === "t";
-  } catch {
-    return undefined;
+/**
+ * The process listening on TCP `port`, if it can be found, and whether it is
+ * stopped (SIGSTOP, or held by a debugger).
+ */
+export async function listenerOf(
+  port: number,
+): Promise<{ pid: number; stopped: boolean } | undefined> {
+  const { tcp, fds } = await snapshot();
+  const owners = parseFdListing(fds);
+  let pid: number | undefined;
+  for (const r of parseProcNetTcp(tcp)) {
+    if (r.state === "0A" && r.localPort === port && owners.has(r.inode)) {
+      pid = owners.get(r.inode);
+      break;
+    }
   }
+  if (pid === undefined) return undefined;
+  const { stat } = await snapshot(pid);
+  // "PID (comm) S …": the state follows the last ")" (comm may hold spaces).
+  const close = stat.lastIndexOf(")");
+  const state = close < 0 ? "" : stat.slice(close + 2, close + 3);
+  return { pid, stopped: state === "T" || state === "t" };
 }

@@ -49,7 +49,7 @@ const MAX_LINGERING = 256;
 /** A connection with a session reads into one buffer of this size. */
 const READ_BUFFER_BYTES = 64 * 1024;
 /** Until then, into one of this size (thousands of idle unauthenticated peers cost little). */
-const SMALL_READ_BUFFER_BYTES = 16 * 1024;
+const SMALL_READ_BUFFER_BYTES = 4 * 1024;
 /**
  * Read buffers of closed connections, kept for the next ones: a legacy client
  * opens a connection per request, and a fresh 64 KiB buffer each time kept
@@ -67,6 +67,19 @@ function takeBuffer(size: number): Uint8Array {
 function giveBuffer(buf: Uint8Array): void {
   const pool = buf.length === READ_BUFFER_BYTES ? spareReadBuffers : spareSmallBuffers;
   if (pool.length < MAX_SPARE_READ_BUFFERS) pool.push(buf);
+  else free(buf);
+}
+
+/**
+ * Gives `buf`'s memory back now rather than at the next full garbage
+ * collection, which an idle broker may not run for a long time: after a
+ * flood of connections closes, the broker's memory goes down at once.
+ */
+function free(buf: Uint8Array | null | undefined): void {
+  if (!buf || buf.buffer.byteLength === 0) return;
+  try {
+    (buf.buffer as ArrayBuffer).transfer(0);
+  } catch { /* shared or already detached */ }
 }
 
 /**
@@ -144,6 +157,9 @@ export class BrokerConnection {
     this.peer = peer;
   }
 
+  /** Let in by the broker's per-peer share (see `server.ts`); until then, it is not read. */
+  admitted = false;
+
   /** Who is on the other end, once looked up (see {@linkcode Peer.owner}). */
   get ownerKey(): string | undefined {
     return this.peer.ownerKey;
@@ -217,6 +233,11 @@ export class BrokerConnection {
           await new Promise<void>((r) => this.#slotWaiters.push(r));
           continue;
         }
+        if (authed && buf.length !== READ_BUFFER_BYTES) {
+          // A full-size buffer now, swapped before a read: no chunk points into the old one.
+          giveBuffer(buf);
+          buf = takeBuffer(READ_BUFFER_BYTES);
+        }
         let n: number | null;
         try {
           n = await this.#conn.read(buf);
@@ -276,11 +297,10 @@ export class BrokerConnection {
         }
         // Framed.
         if (!authed && this.peer.name !== undefined) {
+          // A session now: full frames, no share of the pre-auth budget.
           authed = true;
           decoder.maxFrame = this.#limits.maxFrame;
           this.#reserve(0);
-          giveBuffer(buf);
-          buf = takeBuffer(READ_BUFFER_BYTES);
         }
         let completed = false;
         for (const event of decoder.push(chunk)) {
@@ -308,6 +328,8 @@ export class BrokerConnection {
       this.#reserve(0);
       // No read is pending and nothing refers to it any more: reuse it.
       giveBuffer(buf);
+      for (const c of legacyChunks) free(c);
+      free(decoder.release());
     }
   }
 

@@ -25,16 +25,19 @@ function isLoopback(host: string): boolean {
 /** Finds the owners of connections to one listening port. */
 export class PeerOwners {
   readonly #port: number;
-  readonly #scan: (port: number, clientPorts: Iterable<number>) => Map<number, number>;
+  readonly #scan: (port: number, clientPorts: Iterable<number>) => Promise<Map<number, number>>;
   #waiting = new Map<number, ((pid: number | undefined) => void)[]>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastScan = -Infinity;
+  #scanning = false;
+  #closed = false;
   /** Scans made so far (for tests and the chaos notes). */
   scans = 0;
 
   constructor(
     port: number,
-    scan: (port: number, clientPorts: Iterable<number>) => Map<number, number> = clientOwners,
+    scan: (port: number, clientPorts: Iterable<number>) => Promise<Map<number, number>> =
+      clientOwners,
   ) {
     this.#port = port;
     this.#scan = scan;
@@ -46,6 +49,7 @@ export class PeerOwners {
    */
   async keyOf(remote: Deno.NetAddr, fallback: string): Promise<string> {
     if (!isLoopback(remote.hostname)) return `ip:${remote.hostname}`;
+    if (this.#closed) return fallback;
     const pid = await this.#pid(remote.port);
     return pid === undefined ? fallback : `pid:${pid}`;
   }
@@ -55,30 +59,37 @@ export class PeerOwners {
       const list = this.#waiting.get(clientPort);
       if (list) list.push(resolve);
       else this.#waiting.set(clientPort, [resolve]);
-      if (this.#timer === undefined) {
-        const wait = Math.max(0, this.#lastScan + PEER_SCAN_MS - performance.now());
-        this.#timer = setTimeout(() => this.#run(), wait);
-      }
+      if (this.#timer === undefined && !this.#scanning) this.#schedule();
     });
   }
 
-  #run(): void {
+  #schedule(): void {
+    const wait = Math.max(0, this.#lastScan + PEER_SCAN_MS - performance.now());
+    this.#timer = setTimeout(() => void this.#run(), wait);
+  }
+
+  async #run(): Promise<void> {
     this.#timer = undefined;
     const waiting = this.#waiting;
     this.#waiting = new Map();
-    this.#lastScan = performance.now();
+    this.#scanning = true;
     this.scans++;
     let found: Map<number, number>;
     try {
-      found = this.#scan(this.#port, waiting.keys());
+      found = await this.#scan(this.#port, waiting.keys());
     } catch {
       found = new Map();
     }
+    this.#scanning = false;
+    this.#lastScan = performance.now();
     for (const [port, list] of waiting) for (const r of list) r(found.get(port));
+    // Lookups that came in during the scan wait for the next one.
+    if (this.#waiting.size && this.#timer === undefined && !this.#closed) this.#schedule();
   }
 
   /** Cancels a pending scan (shutdown); waiting lookups get no owner. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const waiting = this.#waiting;

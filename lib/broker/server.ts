@@ -39,7 +39,7 @@ export interface BrokerOptions {
   maxConnections?: number;
   /** Frame cap before a connection has a session (default 64 KiB). */
   preAuthMaxFrame?: number;
-  /** Bytes buffered for connections without a session, together (default 32 MiB). */
+  /** Bytes buffered for connections without a session, together (default 16 MiB). */
   preAuthBufferBytes?: number;
   idleTimeoutMs?: number;
   queueCap?: number;
@@ -278,12 +278,20 @@ function acceptConnections(
   };
   const admit = async (c: BrokerConnection): Promise<void> => {
     const mine = await c.peer.owner?.();
-    if (mine === undefined || c.closed) return;
+    if (mine === undefined || c.closed) {
+      c.admitted = true;
+      return;
+    }
     // Everybody's owner, in the same scan (lookups are batched).
     await Promise.all([...open].map((x) => x.peer.owner?.()));
-    let held = 0;
-    for (const x of open) if (x.ownerKey === mine && !x.closed) held++;
-    if (held <= perPeer) return;
+    // Its admitted connections only: a burst of new ones must not refuse itself.
+    let held = 1;
+    for (const x of open) if (x.admitted && x.ownerKey === mine && !x.closed) held++;
+    if (held <= perPeer) {
+      c.admitted = true;
+      return;
+    }
+    open.delete(c); // its slot is free at once; the refusal is only written
     connRefused((more) =>
       log.warn(
         `connection refused: ${mine} holds ${held - 1} of ${limits.maxConnections} connections` +
@@ -303,8 +311,9 @@ function acceptConnections(
     open.add(c);
     service.attach();
     // Under pressure, nothing is read before the peer is admitted.
+    if (open.size <= pressure) c.admitted = true;
     track(
-      (open.size > pressure ? admit(c) : Promise.resolve())
+      (c.admitted ? Promise.resolve() : admit(c))
         .catch((e) => log.error(`admission failed: ${e}`))
         .then(() => c.closed ? undefined : c.serve())
         .catch((e) => log.error(`connection failed: ${e}`)).finally(() => {

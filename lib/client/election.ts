@@ -107,7 +107,9 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
       client.request(nonce ? { action: "ping", nonce } : { action: "ping" }),
       new Promise<never>((_, reject) =>
         timer = setTimeout(
-          () => reject(new BrokerNotRespondingError(options.host, options.port, TIMEOUTS.pingMs)),
+          () =>
+            void BrokerNotRespondingError.of(options.host, options.port, TIMEOUTS.pingMs)
+              .then(reject),
           TIMEOUTS.pingMs,
         )
       ),

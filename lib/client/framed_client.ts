@@ -10,7 +10,7 @@ import { IpcError, isErrorCode } from "../protocol/errors.ts";
 import { DEFAULT_MAX_FRAME, FrameDecoder, FrameWriter } from "../protocol/framing.ts";
 import type { OkReply, Reply } from "../protocol/messages.ts";
 import { TIMEOUTS } from "../defaults.ts";
-import { listenerPid, processStopped } from "../proc_net.ts";
+import { listenerOf } from "../proc_net.ts";
 
 const decoder = new TextDecoder();
 
@@ -24,7 +24,7 @@ export interface ConnectOptions {
   maxFrame?: number;
   /**
    * With requests in flight and nothing heard for this long, the client pings
-   * the broker; no answer within as long again and every request fails with
+   * the broker; no answer within half as long again and every request fails with
    * {@linkcode BrokerNotRespondingError} (default 2 s). The connect itself
    * gives up after twice this.
    */
@@ -40,14 +40,18 @@ export class BrokerNotRespondingError extends IpcError {
   readonly pid?: number;
   readonly stopped?: boolean;
 
-  constructor(host: string, port: number, waitedMs: number) {
-    const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
-    const pid = loopback ? listenerPid(port) : undefined;
-    const stopped = pid === undefined ? undefined : processStopped(pid);
+  constructor(
+    host: string,
+    port: number,
+    waitedMs: number,
+    listener?: { pid: number; stopped: boolean },
+  ) {
+    const pid = listener?.pid;
+    const stopped = listener?.stopped;
     super(
       "E_NOT_RESPONDING",
       `The broker${pid === undefined ? "" : ` (pid ${pid})`} on ${host}:${port} is not ` +
-        `responding: no answer within ${(waitedMs / 1000).toFixed(0)} s` +
+        `responding: no answer within ${Math.round(waitedMs / 1000)} s` +
         (stopped
           ? `; its process is stopped (SIGSTOP or a debugger): it resumes on SIGCONT ("kill -CONT ${pid}")`
           : "; if it stays so, stop that process and the next command starts another broker"),
@@ -56,6 +60,13 @@ export class BrokerNotRespondingError extends IpcError {
     this.name = "BrokerNotRespondingError";
     this.pid = pid;
     this.stopped = stopped;
+  }
+
+  /** The error for the broker on `host:port`, naming the process that listens there when it can. */
+  static async of(host: string, port: number, waitedMs: number): Promise<BrokerNotRespondingError> {
+    const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+    const listener = loopback ? await listenerOf(port).catch(() => undefined) : undefined;
+    return new BrokerNotRespondingError(host, port, waitedMs, listener);
   }
 }
 
@@ -99,6 +110,7 @@ export class FramedClient implements AsyncDisposable {
   /** When the liveness ping went out, while it waits for its answer. */
   #probeAt = 0;
   #notResponding: BrokerNotRespondingError | undefined;
+  #declaring = false;
   readonly #watch: ReturnType<typeof setInterval>;
 
   private constructor(conn: Deno.Conn, options: ConnectOptions) {
@@ -115,13 +127,16 @@ export class FramedClient implements AsyncDisposable {
     if (this.#closed) return;
     const now = Date.now();
     if (this.#probeAt) {
-      if (now - this.#probeAt < this.#quietMs) return;
-      this.#notResponding = new BrokerNotRespondingError(
-        this.#where.host,
-        this.#where.port,
-        now - this.#heard,
-      );
-      this.close();
+      // The ping is answered at once by a live broker, however busy its store.
+      if (now - this.#probeAt < this.#quietMs / 2 || this.#declaring) return;
+      this.#declaring = true;
+      void BrokerNotRespondingError.of(this.#where.host, this.#where.port, now - this.#heard)
+        .then((e) => {
+          // It may have answered while we looked for its process.
+          if (this.#closed || !this.#probeAt) return;
+          this.#notResponding = e;
+          this.close();
+        }).finally(() => this.#declaring = false);
       return;
     }
     if (this.#pending.size === 0 || now - this.#heard < this.#quietMs) return;
@@ -150,7 +165,7 @@ export class FramedClient implements AsyncDisposable {
     ]).finally(() => clearTimeout(timer));
     if (conn === undefined) {
       connecting.then((c) => c.close(), () => {});
-      throw new BrokerNotRespondingError(options.host, options.port, limit);
+      throw await BrokerNotRespondingError.of(options.host, options.port, limit);
     }
     if (!options.tls) {
       try {

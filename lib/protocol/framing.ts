@@ -185,6 +185,15 @@ export class FrameDecoder {
     return this.#body?.length ?? 0;
   }
 
+  /** Drops the frame being received and returns its buffer (the caller may free it). */
+  release(): Uint8Array | null {
+    const body = this.#body;
+    this.#body = null;
+    this.#bodyFill = 0;
+    this.#broken = true;
+    return body;
+  }
+
   /** True while part of a frame has been received but not all of it. */
   get partial(): boolean {
     return this.#headerFill > 0 || this.#body !== null;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { authToken } from "../../lib/protocol/auth.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
-import { listenerPid } from "../../lib/proc_net.ts";
+import { listenerOf } from "../../lib/proc_net.ts";
 
 /** Options every scenario gets. */
 export interface ScenarioOptions {
@@ -89,24 +89,38 @@ export class BrokerProcess {
   /** Starts one and waits until it answers `ping`. */
   static async start(
     dataDir: string,
-    opts: { port?: number; args?: string[]; env?: Record<string, string> } = {},
+    opts: {
+      port?: number;
+      args?: string[];
+      env?: Record<string, string>;
+      /** Run the web console on this port (otherwise --no-http). */
+      httpPort?: number;
+      /** Start it with this limit of open files (`ulimit -n`). */
+      openFiles?: number;
+    } = {},
   ): Promise<BrokerProcess> {
     const port = opts.port ?? freePort();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...PERMISSION_FLAGS,
-        MAIN,
-        "broker",
-        "--port",
-        String(port),
-        "--data-dir",
-        dataDir,
-        "--no-http",
-        "--log-level",
-        "warn",
-        ...(opts.args ?? []),
-      ],
+    const args = [
+      "run",
+      ...PERMISSION_FLAGS,
+      MAIN,
+      "broker",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      ...(opts.httpPort === undefined ? ["--no-http"] : ["--http-port", String(opts.httpPort)]),
+      "--log-level",
+      "warn",
+      ...(opts.args ?? []),
+    ];
+    // `exec` keeps the pid: the shell becomes the broker.
+    const [cmd, argv] = opts.openFiles === undefined ? [Deno.execPath(), args] : [
+      "/bin/sh",
+      ["-c", `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, Deno.execPath(), ...args],
+    ];
+    const child = new Deno.Command(cmd, {
+      args: argv,
       env: { IPC_SHARED_SECRET: "", ...opts.env },
       stdin: "null",
       stdout: "null",
@@ -172,7 +186,7 @@ export async function brokerStatus(port: number, timeoutMs = 2_000): Promise<
     const b = r.broker as { pid?: number; connections: number; waiting: number };
     // `status` names the pid only to a session: ask /proc who listens.
     return {
-      pid: b.pid ?? listenerPid(port) ?? NaN,
+      pid: b.pid ?? (await listenerOf(port))?.pid ?? NaN,
       connections: b.connections,
       waiting: b.waiting,
     };

@@ -26,6 +26,13 @@ import { connections, idle, queueCap, slowReader } from "./scenarios/overload.ts
 import { frames, fuzz, http } from "./scenarios/hostile.ts";
 import { identity } from "./scenarios/identity.ts";
 import { files } from "./scenarios/files.ts";
+import {
+  consoleFlood,
+  frozen,
+  preauthMemory,
+  registerFlood,
+  slots,
+} from "./scenarios/hardening.ts";
 
 /** Every scenario, in the order of the issue. */
 export const SCENARIOS: Scenario[] = [
@@ -40,6 +47,11 @@ export const SCENARIOS: Scenario[] = [
   { name: "frames", run: frames },
   { name: "identity", run: identity },
   { name: "files", run: files },
+  { name: "console-flood", run: consoleFlood },
+  { name: "register-flood", run: registerFlood },
+  { name: "frozen", run: frozen },
+  { name: "preauth-memory", run: preauthMemory },
+  { name: "slots", run: slots },
 ];
 
 const DEFAULT_SEED = 20261121;

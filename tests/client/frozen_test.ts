@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type CallToolResult, Client, InMemoryTransport } from "../../lib/deps.ts";
+import type { CallToolResult } from "../../lib/deps.ts";
+import { Client, InMemoryTransport } from "../_deps.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
