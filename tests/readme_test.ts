@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort } from "./_helpers.ts";
 import { waitFor } from "./_wait.ts";
-import { DEFAULT_HOST, LIMITS, type NumericSetting, SETTINGS, TTLS } from "../lib/defaults.ts";
+import {
+  DEFAULT_HOST,
+  LIMITS,
+  type NumericSetting,
+  SETTINGS,
+  TIMEOUTS,
+  TTLS,
+} from "../lib/defaults.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const readme = await Deno.readTextFile(join(root, "README.md"));
@@ -210,6 +217,17 @@ Deno.test("README's numbers in prose and the protocol reference come from the ta
     `Over ${LIMITS.largeMessageBytes / 1024} KB: stored as a file`,
     `Content over ${LIMITS.largeMessageBytes / 1024} KB is written`,
     `the recipient has ${n(SETTINGS.queueCap.default)} unread messages`,
+    `its frames may be at most ${LIMITS.preAuthMaxFrameBytes / 1024} KiB`,
+    `capped at ${LIMITS.preAuthBufferBytes / 1024 / 1024} MiB: over it, \`E_BUSY\``,
+    `may nest at most ${LIMITS.maxDataDepth} levels`,
+    `${LIMITS.authFailuresPerConnection} failures end a connection's tries`,
+    `one process may make ${LIMITS.authFailuresPerPeer} failed registrations a second`,
+    `once failures pass ${LIMITS.authFailuresHot} a second`,
+    `at most ${LIMITS.consoleMaxConnections} console connections at once`,
+    `hears nothing for ${TIMEOUTS.brokerQuietMs / 1000} s pings the broker`,
+    `whose \`ping\` is not answered within ${TIMEOUTS.pingMs / 1000} s`,
+    `at most ${LIMITS.peerConnectionShare === 4 ? "a quarter" : "?"} of them`,
+    `one batched scan at most every ${TIMEOUTS.peerScanMs} ms`,
   ];
   assert.equal(hours(TTLS.renameCooldownMs), 1, "README says renames are once per hour");
   const missing = phrases.filter((p) => !readme.replace(/\s+/g, " ").includes(p));
