@@ -6,7 +6,7 @@
  * - `http`: an HTTP POST and a WebSocket upgrade (raw, and from fetch and
  *   WebSocket clients) to the broker port get nothing;
  * - `frames`: frames declaring 4 GiB allocate nothing; frames declaring the
- *   cap (1 MiB) and then stalling cost what was sent, and are closed by the
+ *   cap before a session (64 KiB) and then stalling cost what was sent, and are closed by the
  *   idle timeout.
  *
  * @module
@@ -210,7 +210,7 @@ export async function http(_o: ScenarioOptions): Promise<Row> {
   }
 }
 
-/** Frames declaring 4 GiB, and frames declaring the cap that stall. */
+/** Frames declaring 4 GiB, and frames declaring the pre-session cap that stall. */
 export async function frames(o: ScenarioOptions): Promise<Row> {
   const t0 = Date.now();
   const dir = await tempDir("frames");
@@ -253,19 +253,21 @@ export async function frames(o: ScenarioOptions): Promise<Row> {
     for (let i = 0; i < huge; i += 50) await Promise.all(Array.from({ length: 50 }, one4g));
     const rss4g = await rssMiB(broker.pid);
     if (codes.E_BAD_FRAME !== huge) failures.push(`4 GiB frames: ${formatCounts(codes)}`);
-    // The cap declared (1 MiB), 1 byte sent, then nothing: memory follows what was sent.
+    // The cap before a session declared (64 KiB), 1 byte sent, then nothing.
     for (let i = 0; i < stalled; i++) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
-      await conn.write(Uint8Array.from([0x00, 0x10, 0x00, 0x00, 0x7b]));
+      await conn.write(Uint8Array.from([0x00, 0x01, 0x00, 0x00, 0x7b]));
       held.push(conn);
     }
     await sleep(300);
     const rssStalled = await rssMiB(broker.pid);
     const st = await brokerStatus(broker.port);
     const closedIn = await Promise.race([
+      // Closed: by the idle timeout, or (past the pre-auth budget) after an E_BUSY reply.
       Promise.all(held.map(async (c) => {
-        const n = await c.read(new Uint8Array(16)).catch(() => null);
-        return n === null;
+        const buf = new Uint8Array(4096);
+        while ((await c.read(buf).catch(() => null)) !== null) { /* the E_BUSY reply */ }
+        return true;
       })).then((xs) => xs.every(Boolean)),
       sleep(idleMs + 8_000).then(() => false),
     ]);
@@ -277,11 +279,12 @@ export async function frames(o: ScenarioOptions): Promise<Row> {
     if (grow4g >= 32) failures.push(`4 GiB frames grew the broker by ${grow4g.toFixed(0)} MiB`);
     if (growStalled >= stalled / 4) {
       failures.push(
-        `${stalled} stalled 1 MiB frames grew the broker by ${growStalled.toFixed(0)} MiB`,
+        `${stalled} stalled 64 KiB frames grew the broker by ${growStalled.toFixed(0)} MiB`,
       );
     }
     return row("hostile: frames", t0, {
-      action: `${huge} frames declaring 4 GiB; ${stalled} declaring 1 MiB (the cap) then stalling`,
+      action:
+        `${huge} frames declaring 4 GiB; ${stalled} declaring 64 KiB (the cap before a session) then stalling`,
       errors: formatCounts(codes),
       alive,
       notes:
