@@ -17,22 +17,13 @@ import { fileURLToPath } from "node:url";
 import { Client, StdioClientTransport } from "../_deps.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { VERSION } from "../../lib/version.ts";
+import { TOOL_SPECS } from "../../lib/mcp/tool_specs.ts";
 
 /** The repository root (the directory holding main.ts). */
 export const ROOT: string = fileURLToPath(new URL("../..", import.meta.url));
 
-/** The tools the MCP server must list. */
-export const MCP_TOOLS: readonly string[] = [
-  "broadcast",
-  "check",
-  "ipc",
-  "list_instances",
-  "register",
-  "rename",
-  "send",
-  "wait",
-  "whoami",
-];
+/** The tools the MCP server must list: every tool it declares, sorted by name. */
+export const MCP_TOOLS: readonly string[] = Object.keys(TOOL_SPECS).sort();
 
 /** The longest any one child may run before it is killed. */
 const CHILD_TIMEOUT_MS = 30_000;
