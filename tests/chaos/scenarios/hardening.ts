@@ -304,6 +304,21 @@ export async function frozen(o: ScenarioOptions): Promise<Row> {
     const fresh = await AgentClient.connect({ ...base, role: "spawn", timeoutMs: 15_000 })
       .then((c) => c.close().then(() => "connected"), (e) => code(e));
     const newMs = Date.now() - tNew;
+    // The real CLI meanwhile: the right cause, exit 1.
+    const home = await tempDir("frozen-home");
+    const status = await cli(["status"], {
+      HOME: home,
+      IPC_PORT: String(broker.port),
+      IPC_DATA_DIR: dir,
+      IPC_SHARED_SECRET: "",
+      NO_COLOR: "1",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    });
+    await removeDir(home);
+    const cliRight = status.code === 1 &&
+      status.stderr.includes(`(pid ${broker.pid})`) && /not responding/.test(status.stderr) &&
+      /stopped/.test(status.stderr);
+    if (!cliRight) failures.push(`the CLI said (exit ${status.code}): ${status.stderr.trim()}`);
     await sleep(Math.max(0, frozenMs - (Date.now() - stopAt)));
     contAt = Date.now();
     broker.kill("SIGCONT");
@@ -331,7 +346,7 @@ export async function frozen(o: ScenarioOptions): Promise<Row> {
     const alive_ = (await brokerStatus(broker.port)) !== null;
     return row("frozen", t0, {
       action: `SIGSTOP of the broker process for ${frozenMs / 1000} s under a send loop, ` +
-        "a new spawn-role client meanwhile, then SIGCONT",
+        "a new spawn-role client and the real CLI (`status`) meanwhile, then SIGCONT",
       sent,
       acked: acked.size,
       delivered: [...acked].filter((id) => seen.has(id)).length,
@@ -340,7 +355,8 @@ export async function frozen(o: ScenarioOptions): Promise<Row> {
       alive: alive_,
       notes:
         `the sender got E_NOT_RESPONDING ${reportMs} ms after SIGSTOP, a new client ${newMs} ms ` +
-        `after it (no broker started); sends resumed ${resumedAt - contAt} ms after SIGCONT`,
+        `after it (no broker started), the CLI exited 1 in ${status.ms} ms naming the stopped ` +
+        `pid; sends resumed ${resumedAt - contAt} ms after SIGCONT`,
       failures,
     });
   } finally {
@@ -412,7 +428,7 @@ export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
     await closeAll(conns);
     let after = NaN;
     const tClose = Date.now();
-    while (Date.now() - tClose < (o.quick ? 3_000 : 10_000)) {
+    while (Date.now() - tClose < (o.quick ? 1_000 : 10_000)) {
       after = await rssMiB(broker.pid);
       if (after < peak * 0.8 || after < rss0 + 30) break;
       await sleep(250);
