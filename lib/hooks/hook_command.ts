@@ -182,11 +182,17 @@ function policyFrom(flag: string | undefined, env: HookIo["env"]): WakePolicy {
     : DEFAULT_WAKE_POLICY;
 }
 
+/** hooks.log is moved to hooks.log.1 past this size (every prompt adds a line). */
+export const HOOK_LOG_MAX_BYTES = 1_000_000;
+
 async function note(dataDir: string, fields: Record<string, unknown>): Promise<void> {
+  const file = join(dataDir, "hooks.log");
   try {
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const size = await Deno.stat(file).then((i) => i.size, () => 0);
+    if (size > HOOK_LOG_MAX_BYTES) await Deno.rename(file, `${file}.1`).catch(() => {});
     await Deno.writeTextFile(
-      join(dataDir, "hooks.log"),
+      file,
       JSON.stringify({ time: new Date().toISOString(), pid: Deno.pid, ...fields }) + "\n",
       { append: true, mode: 0o600 },
     );

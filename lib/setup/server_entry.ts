@@ -153,7 +153,10 @@ export function mergeEntry(
 ): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...existing };
   for (const [key, value] of Object.entries(ours)) {
-    if (key !== "env") merged[key] = value;
+    // An owned field set to undefined is taken out (--ask takes back an approval).
+    if (key === "env") continue;
+    if (value === undefined) delete merged[key];
+    else merged[key] = value;
   }
   const env: Record<string, unknown> = {};
   const oldEnv = existing?.env;

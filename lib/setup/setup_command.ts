@@ -315,11 +315,12 @@ function withApprovals(
   target: TargetConfig,
   request: SetupRequest,
 ): McpServerEntry {
+  // With --ask, an approval an earlier run wrote is taken back (undefined removes it).
   if (target.id === "codex") {
     entry.env_vars = [...CODEX_ENV_VARS];
-    if (!request.ask) entry.default_tools_approval_mode = "approve";
+    entry.default_tools_approval_mode = request.ask ? undefined : "approve";
   }
-  if (target.id === "gemini" && !request.ask) entry.trust = true;
+  if (target.id === "gemini") entry.trust = request.ask ? undefined : true;
   return entry;
 }
 

@@ -266,3 +266,21 @@ Deno.test("hook stop --notify (Codex, Gemini): a detached watch notifies when a 
   assert.deepEqual(notes, ["1 new message for codex from bob"]);
   assert.equal((await agent.unread()).count, 1, "a notification shows nothing: still unread");
 });
+
+Deno.test("hook: hooks.log says why and does not grow without bound", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dataDir}/hooks.log`, "x".repeat(1_000_001));
+    const r = await runHook(["claude", "prompt"], {}, {
+      IPC_PORT: String(freePort()),
+      IPC_DATA_DIR: dataDir,
+    });
+    assert.equal(r.code, 0);
+    const log = await Deno.readTextFile(`${dataDir}/hooks.log`);
+    assert.match(log, /"outcome":"no-session"/);
+    assert.ok(log.length < 1000, "started afresh");
+    assert.equal((await Deno.stat(`${dataDir}/hooks.log.1`)).size, 1_000_001);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

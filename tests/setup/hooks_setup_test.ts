@@ -139,6 +139,16 @@ Deno.test("setup --ask keeps the prompts; --no-hooks writes the MCP entry only",
   const entry = (codex.mcp_servers as Record<string, Record<string, unknown>>)["agent-ipc"];
   assert.equal(entry.default_tools_approval_mode, undefined);
   assert.ok(Array.isArray(entry.env_vars), "env_vars is needed either way");
+  // --ask after a default run takes the approvals back.
+  using again = new Home();
+  assert.equal(await again.run("claude", "codex", "gemini", "--name", "x"), 0, again.err);
+  assert.equal(await again.run("claude", "codex", "gemini", "--ask", "--name", "x"), 0, again.err);
+  assert.equal(again.json(".claude/settings.json").permissions, undefined);
+  assert.equal(again.json(".gemini/settings.json").mcpServers["agent-ipc"].trust, undefined);
+  assert.doesNotMatch(again.read(".codex/config.toml"), /default_tools_approval_mode/);
+  const asked = again.read(".codex/config.toml");
+  assert.equal(await again.run("codex", "--ask", "--name", "x"), 0);
+  assert.equal(again.read(".codex/config.toml"), asked, "idempotent");
   using bare = new Home();
   assert.equal(await bare.run("claude", "codex", "gemini", "--no-hooks", "--name", "x"), 0);
   assert.ok(!bare.exists(".claude/settings.json"));
