@@ -25,6 +25,7 @@ import type {
   ClaimRecord,
   HistoryQuery,
   InstanceRecord,
+  MessageRecord,
   Store,
   StoredMessage,
 } from "../state/store.ts";
@@ -114,8 +115,22 @@ export class BrokerService {
   }
 
   /** Delivered and queued messages, newest first, with filters (the console's feed and search). */
-  history(query: HistoryQuery): Promise<StoredMessage[]> {
+  history(query: HistoryQuery): Promise<MessageRecord[]> {
     return this.#o.store.history(query);
+  }
+
+  /**
+   * The conversation of message `id` (sent or received by `party`), oldest
+   * first: the console's thread view, which sees every conversation.
+   */
+  async threadOf(id: string, party: string, limit = 200): Promise<MessageRecord[]> {
+    const [m] = await this.#o.store.findMessages(id, party, 1);
+    if (!m) throw new IpcError("E_NOT_FOUND", `No message "${id}" of "${party}"`);
+    const rootId = m.threadId ?? m.id;
+    const root = rootId === m.id
+      ? m
+      : (await this.#o.store.findMessages(rootId, party, 1))[0] ?? { ...m, id: rootId };
+    return await this.#o.store.thread({ id: rootId, from: root.from, to: root.to }, limit);
   }
 
   /** Every known instance as the store keeps it (the console's list). */

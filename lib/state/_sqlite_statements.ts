@@ -244,8 +244,8 @@ export function historySql(
   // With text, the FTS index drives the loop newest first (it yields rowids
   // in order), so no sort of every match is needed before the LIMIT.
   let sql = text
-    ? `SELECT ${MESSAGE_COLUMNS} FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid`
-    : `SELECT ${MESSAGE_COLUMNS} FROM messages m`;
+    ? `SELECT ${RECORD_COLUMNS} FROM messages_fts f CROSS JOIN messages m ON m.seq = f.rowid`
+    : `SELECT ${RECORD_COLUMNS} FROM messages m`;
   if (text) where.unshift("messages_fts MATCH ?");
   if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
   sql += ` ORDER BY ${text ? "f.rowid" : "m.seq"} DESC LIMIT CAST(? AS INTEGER)`;

@@ -500,7 +500,7 @@ export class NatsStore implements Store {
    * prefix). `to`/`from` narrow the scan on the server; the rest is
    * filtered here, so a query reads the matching part of both streams.
    */
-  history(query: HistoryQuery): Promise<StoredMessage[]> {
+  history(query: HistoryQuery): Promise<MessageRecord[]> {
     return this.#run("history", async () => {
       const to = query.to === undefined ? "*" : checkName(query.to);
       const from = query.from === undefined ? "*" : checkName(query.from);
@@ -516,14 +516,14 @@ export class NatsStore implements Store {
       ]);
       // An ack writes history before it deletes from the queue: a message in
       // both is the same message; its history entry is the newer truth.
-      const byId = new Map<string, { m: StoredMessage; order: number }>();
+      const byId = new Map<string, { m: MessageRecord; order: number }>();
       for (const sm of queued) {
         const d = decodeDoc<QueuedDoc>(sm.data);
         byId.set(d.id, { m: toStored(d), order: d.order ?? sm.seq });
       }
       for (const sm of done) {
         const d = decodeDoc<HistoryDoc>(sm.data);
-        byId.set(d.id, { m: toStored(d), order: d.order });
+        byId.set(d.id, { m: { ...toStored(d), readAt: d.ackedAt }, order: d.order });
       }
       let before = Infinity;
       if (query.beforeId !== undefined) {
@@ -533,7 +533,8 @@ export class NatsStore implements Store {
       }
       const limit = Math.max(0, Math.trunc(query.limit ?? 100));
       const all = [...byId.values()].filter((e) => e.order < before && matchesHistory(e.m, query));
-      return all.sort((a, b) => b.order - a.order).slice(0, limit).map((e) => e.m);
+      const page = all.sort((a, b) => b.order - a.order).slice(0, limit).map((e) => e.m);
+      return query.receipts ? await this.#withReceipts(page) : page;
     });
   }
 

@@ -756,7 +756,7 @@ export class SqliteStore implements Store {
    * not valid FTS5 syntax is searched as plain words. Messages sent since the
    * last search are indexed first, in chunks, so sends never pay for it.
    */
-  async history(query: HistoryQuery): Promise<StoredMessage[]> {
+  async history(query: HistoryQuery): Promise<MessageRecord[]> {
     const text = query.text?.trim();
     if (text) await this.#indexFts();
     return this.#read("search history", () => {
@@ -764,7 +764,9 @@ export class SqliteStore implements Store {
       let stmt = this.#historyStmts.get(sql);
       if (!stmt) this.#historyStmts.set(sql, stmt = arrays(this.#db.prepare(sql)));
       const run = (...args: SQLInputValue[]) =>
-        (stmt.all(...args) as unknown as SQLOutputValue[][]).map(toMessage);
+        (stmt.all(...args) as unknown as SQLOutputValue[][]).map((row) =>
+          this.#withPending(toRecord(row))
+        );
       if (!text) return run(...params, limit);
       try {
         return run(text, ...params, limit);

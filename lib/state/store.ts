@@ -137,6 +137,11 @@ export interface HistoryQuery {
   limit?: number;
   /** Only messages older than this id's message (paging). */
   beforeId?: string;
+  /**
+   * Also fill `deliveredAt` and `repliedAt` (`readAt` is always there). Free
+   * with SQLite; with NATS two reads per message, so only for a page shown.
+   */
+  receipts?: boolean;
 }
 
 /** What `purge` removed. */
@@ -270,8 +275,8 @@ export interface Store extends AsyncDisposable {
   claims(root?: string): Promise<ClaimRecord[]>;
 
   // --- history and upkeep ----------------------------------------------
-  /** Delivered and queued messages matching `query`, newest first. */
-  history(query: HistoryQuery): Promise<StoredMessage[]>;
+  /** Delivered and queued messages matching `query`, newest first, with their receipts. */
+  history(query: HistoryQuery): Promise<MessageRecord[]>;
   /** Drops expired queues, history and forwards. */
   purge(now: number, retention: Retention): Promise<PurgeResult>;
   /**

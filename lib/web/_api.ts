@@ -12,8 +12,9 @@ import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
+import { shortId } from "../protocol/short_id.ts";
 import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
-import type { HistoryQuery, StoredMessage } from "../state/store.ts";
+import type { HistoryQuery, MessageRecord, StoredMessage } from "../state/store.ts";
 import { securityHeaders } from "./_guard.ts";
 
 /** The name the person at the console sends as. */
@@ -47,6 +48,8 @@ export function statusOf(e: IpcError): number {
       return 503;
     case "E_STORE":
       return 500;
+    case "E_NOT_FOUND":
+      return 404;
     default:
       return 400;
   }
@@ -55,6 +58,8 @@ export function statusOf(e: IpcError): number {
 /** A message as the page reads it. */
 export interface PageMessage {
   id: string;
+  /** What every view shows and `reply`, `thread`, `receipt` take. */
+  short_id: string;
   from: string;
   to: string;
   /** Unix ms. */
@@ -62,13 +67,46 @@ export interface PageMessage {
   content: string;
   data?: Record<string, unknown>;
   large?: { path: string; size: number; url: string };
+  urgent?: true;
+  reply_to?: string;
+  reply_to_short?: string;
+  thread_id?: string;
+  quote?: string;
+  /** Its receipt (Unix ms): the ticks. Queued when none is set. */
+  delivered_at?: number;
+  read_at?: number;
+  replied_at?: number;
 }
 
-/** Turns a stored message into what the page reads. */
-export function pageMessage(m: StoredMessage): PageMessage {
-  const p: PageMessage = { id: m.id, from: m.from, to: m.to, time: m.time, content: m.content };
+function conversationFields(
+  p: PageMessage,
+  m: { urgent?: boolean; replyTo?: string; threadId?: string; quote?: string },
+): void {
+  if (m.urgent) p.urgent = true;
+  if (m.replyTo !== undefined) {
+    p.reply_to = m.replyTo;
+    p.reply_to_short = shortId(m.replyTo);
+  }
+  if (m.threadId !== undefined) p.thread_id = m.threadId;
+  if (m.quote !== undefined) p.quote = m.quote;
+}
+
+/** Turns a stored message (with its receipt, when known) into what the page reads. */
+export function pageMessage(m: MessageRecord): PageMessage {
+  const p: PageMessage = {
+    id: m.id,
+    short_id: shortId(m.id),
+    from: m.from,
+    to: m.to,
+    time: m.time,
+    content: m.content,
+  };
   if (m.data !== undefined) p.data = m.data;
   if (m.large) p.large = { ...m.large, url: `/api/messages/${m.id}/content` };
+  conversationFields(p, m);
+  if (m.deliveredAt !== undefined) p.delivered_at = m.deliveredAt;
+  if (m.readAt !== undefined) p.read_at = m.readAt;
+  if (m.repliedAt !== undefined) p.replied_at = m.repliedAt;
   return p;
 }
 
@@ -76,6 +114,7 @@ export function pageMessage(m: StoredMessage): PageMessage {
 export function pageMessageFromWire(w: WireMessage): PageMessage {
   const p: PageMessage = {
     id: w.id,
+    short_id: w.short_id ?? shortId(w.id),
     from: w.from,
     to: w.to,
     time: Date.parse(w.timestamp),
@@ -83,6 +122,12 @@ export function pageMessageFromWire(w: WireMessage): PageMessage {
   };
   if (w.message.data !== undefined) p.data = w.message.data;
   if (w.large) p.large = { ...w.large, url: `/api/messages/${w.id}/content` };
+  conversationFields(p, {
+    urgent: w.urgent,
+    replyTo: w.reply_to,
+    threadId: w.thread_id,
+    quote: w.quote,
+  });
   return p;
 }
 
@@ -146,11 +191,21 @@ export async function listMessages(service: BrokerService, url: URL): Promise<Re
   const query = historyQuery(url);
   const limit = query.limit!;
   // One more than asked tells the page whether older messages exist.
-  const rows = await service.history({ ...query, limit: limit + 1 });
+  const rows = await service.history({ ...query, limit: limit + 1, receipts: true });
   return json(200, {
     messages: rows.slice(0, limit).map(pageMessage),
     more: rows.length > limit,
   });
+}
+
+/** `GET /api/thread?id=ID&party=NAME`: the conversation of a message, oldest first. */
+export async function threadMessages(service: BrokerService, url: URL): Promise<Response> {
+  const id = url.searchParams.get("id") ?? "";
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw bad(`Give "id", a message id`);
+  const party = nameParam(url, "party");
+  if (!party) throw bad(`Give "party", the sender or recipient of the message`);
+  const rows = await service.threadOf(id, party);
+  return json(200, { messages: rows.map(pageMessage) });
 }
 
 /** `GET /api/claims`: the live file claims of every agent, by root and path. */
@@ -328,8 +383,33 @@ export async function compose(
   body: Record<string, unknown>,
   signal: AbortSignal,
 ): Promise<Response> {
-  const { to, content } = body;
-  if (typeof to !== "string" || typeof content !== "string") {
+  const { to, content, urgent, reply_to } = body;
+  if (typeof content !== "string") throw bad(`Give "content" (text)`);
+  if (urgent !== undefined && typeof urgent !== "boolean") throw bad(`"urgent" is true or false`);
+  if (reply_to !== undefined) {
+    // A reply as `human` to a message sent to `human`: it goes to that message's sender.
+    if (typeof reply_to !== "string") throw bad(`"reply_to" is a message id`);
+    if (content.trim() === "") throw bad("The message is empty");
+    if (content.length > MAX_COMPOSE) {
+      throw bad(`The message is longer than ${MAX_COMPOSE} characters`);
+    }
+    const { reply } = await service.handle(
+      {
+        action: "reply",
+        message_id: reply_to,
+        message: { content },
+        ...(urgent ? { urgent: true } : {}),
+      },
+      humanPeer(signal),
+    );
+    return json(200, {
+      message: reply.message,
+      id: reply.message_id,
+      to: reply.to_id,
+      reply_to: reply.reply_to,
+    });
+  }
+  if (typeof to !== "string") {
     throw bad(`Give "to" (an instance name or "all") and "content" (text)`);
   }
   if (content.trim() === "") throw bad("The message is empty");
@@ -343,9 +423,12 @@ export async function compose(
       throw new IpcError("E_RESERVED_NAME", `Cannot send to "${to}": it is a reserved name`);
     }
   }
-  const request = all
-    ? { action: "broadcast" as const, message: { content } }
-    : { action: "send" as const, to_id: to, message: { content } };
+  const request = all ? { action: "broadcast" as const, message: { content } } : {
+    action: "send" as const,
+    to_id: to,
+    message: { content },
+    ...(urgent ? { urgent: true } : {}),
+  };
   const { reply } = await service.handle(request, humanPeer(signal));
   const out: Record<string, unknown> = { message: reply.message };
   if (all) {

@@ -48,7 +48,9 @@ export class LiveFeed {
       if (this.renames.length > 200) this.renames.shift();
     }
     if (this.#clients.size === 0) return;
-    const kind = e.type === "message" ? "message" : e.type === "acked" ? "acked" : "instance";
+    const kind = e.type === "message" || e.type === "acked" || e.type === "delivered"
+      ? e.type
+      : "instance";
     const data = e.type === "message"
       ? { type: e.type, message: pageMessageFromWire(e.message) }
       : e;

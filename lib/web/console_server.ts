@@ -13,8 +13,9 @@
  * - `GET /api/messages/:id/content`: full text of a large message
  * - `GET /api/instances`
  * - `GET /api/claims`: live file claims (read-only)
- * - `GET /api/events`: server-sent events (`message`, `acked`, `instance`)
- * - `POST /api/send` `{to, content}`: send as `human`
+ * - `GET /api/thread?id=&party=`: the conversation of a message, oldest first
+ * - `GET /api/events`: server-sent events (`message`, `acked`, `delivered`, `instance`)
+ * - `POST /api/send` `{to, content, urgent?}` or `{reply_to, content, urgent?}`: send (or reply) as `human`
  *
  * @module
  */
@@ -34,6 +35,7 @@ import {
   MAX_COMPOSE,
   readJson,
   statusOf,
+  threadMessages,
 } from "./_api.ts";
 import { Guard, securityHeaders, textResponse } from "./_guard.ts";
 import { LiveFeed } from "./_live.ts";
@@ -142,6 +144,7 @@ export async function startConsole(options: ConsoleOptions): Promise<WebConsole>
         return await listInstances(service, live.renames, options.hostName);
       }
       if (path === "/api/claims") return await listClaims(service);
+      if (path === "/api/thread") return await threadMessages(service, url);
       if (path === "/api/events") return live.open();
       const m = /^\/api\/messages\/([^/]{1,64})\/content$/.exec(path);
       if (m) return await largeContent(service, decodeURIComponent(m[1]));

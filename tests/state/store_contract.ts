@@ -954,6 +954,23 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.deepEqual([rs.deliveredAt, rs.readAt], [T0 + 5 * SECOND, T0 + 5 * SECOND]);
   });
 
+  test("history with receipts carries delivered, read and replied times", async (ctx) => {
+    const { store } = ctx;
+    const q = ctx.msg("ann", "ben", "q", T0);
+    await store.enqueue([q], NO_CAP);
+    await store.markDelivered("ben", [q.id], T0 + 1);
+    let [h] = await store.history({ from: "ann", receipts: true });
+    assert.deepEqual([h.id, h.deliveredAt, h.readAt], [q.id, T0 + 1, undefined]);
+    await store.ack("ben", [q.id], T0 + 2);
+    const a = { ...ctx.msg("ben", "ann", "a", T0 + 3), replyTo: q.id, threadId: q.id };
+    await store.enqueue([a], NO_CAP);
+    [h] = await store.history({ from: "ann", receipts: true });
+    assert.deepEqual(
+      [h.deliveredAt, h.readAt, h.repliedAt, h.replyId],
+      [T0 + 1, T0 + 2, T0 + 3, a.id],
+    );
+  });
+
   test("thread returns the first message and its replies, oldest first", async (ctx) => {
     const { store } = ctx;
     const q = ctx.msg("ann", "ben", "q", T0);

@@ -694,3 +694,77 @@ Deno.test("console: status shows the console address; the token persists (0600) 
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("console: short ids, urgency, replies, receipts (ticks), threads, and replying as human", async () => {
+  await using f = await consoleFixture();
+  const alice = await f.agent("alice");
+  const bob = await f.agent("bob");
+  const res = await fetch(`http://127.0.0.1:${f.port}/api/events`, {
+    headers: { cookie: f.cookie },
+  });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const until = async (pattern: RegExp) => {
+    const deadline = Date.now() + 5_000;
+    while (!pattern.test(text)) {
+      assert.ok(Date.now() < deadline, `no ${pattern} in ${text}`);
+      const { value, done } = await reader.read();
+      assert.ok(!done, "stream ended");
+      text += value;
+    }
+  };
+  await until(/event: hello/);
+  type Page = Msg & {
+    short_id: string;
+    urgent?: boolean;
+    reply_to?: string;
+    quote?: string;
+    delivered_at?: number;
+    read_at?: number;
+    replied_at?: number;
+  };
+  const page = async () => messagesOf(await f.get("/api/messages?limit=10")).messages as Page[];
+
+  const q = await alice.send("bob", "review #42?", undefined, { urgent: true });
+  let [m] = await page();
+  assert.deepEqual([m.id, m.short_id, m.urgent], [q.messageId, q.shortId, true]);
+  assert.equal(m.delivered_at, undefined, "queued: one tick");
+  // Delivered, then read: the ticks change live and in history.
+  const [got] = (await bob.check()).messages;
+  await until(new RegExp(`event: delivered\\ndata: .*${q.messageId}`));
+  await bob.ack([got.id]);
+  await until(new RegExp(`event: acked\\ndata: .*${q.messageId}`));
+  [m] = await page();
+  assert.ok(m.delivered_at && m.read_at && m.read_at >= m.delivered_at);
+  // A reply: quoted, in the thread; the question shows replied.
+  const r = await bob.reply(got.short_id!, "lgtm");
+  const msgs = await page();
+  const reply = msgs.find((x) => x.id === r.messageId)!;
+  assert.deepEqual([reply.reply_to, reply.quote], [q.messageId, "review #42?"]);
+  assert.ok(msgs.find((x) => x.id === q.messageId)!.replied_at);
+  const thread = (await f.get(`/api/thread?id=${q.messageId}&party=alice`)).json<
+    { messages: Page[] }
+  >();
+  assert.deepEqual(thread.messages.map((x) => x.id), [q.messageId, r.messageId]);
+  assert.equal((await f.get(`/api/thread?id=${q.messageId}&party=carol`)).status, 404);
+
+  // The console sends urgent messages and replies as human to what was sent to human.
+  const sent = await f.post("/api/send", { to: "alice", content: "stop the deploy", urgent: true });
+  assert.equal(sent.status, 200, sent.body);
+  const [hot] = (await alice.check()).messages;
+  assert.deepEqual([hot.from, hot.urgent], ["human", true]);
+  const ask = await alice.send("human", "may I deploy now?");
+  const answered = await f.post("/api/send", { reply_to: ask.shortId, content: "yes" });
+  assert.equal(answered.status, 200, answered.body);
+  const back = (await alice.check()).messages.find((x) => x.message.content === "yes")!;
+  assert.deepEqual([back.from, back.reply_to], ["human", ask.messageId]);
+  const notMine = await f.post("/api/send", { reply_to: q.shortId, content: "x" });
+  assert.equal(notMine.status, 404, "human replies only to messages sent to human");
+  await reader.cancel();
+
+  // The page renders the ticks, the short id, the urgent flag and the reply line.
+  for (const needle of ["ticks", "short-id", "URGENT", "reply-to", "/api/thread"]) {
+    assert.ok(PAGE_JS.includes(needle), needle);
+  }
+  assert.ok(PAGE_HTML.includes('id="compose-urgent"'));
+});

@@ -15,6 +15,10 @@
     search: { params: null, oldest: null, terms: [], count: 0 },
     events: null,
     wasDown: false,
+    /** Receipt changes seen live, by message id (ticks of cards drawn later). */
+    receipts: new Map(),
+    /** The message the compose form answers, when replying. */
+    replyTo: null,
   };
 
   // --- small helpers ---------------------------------------------------
@@ -152,6 +156,87 @@
     }
     return box.childElementCount ? box : null;
   }
+  // --- conversations: short ids, urgency, replies, receipts (ticks) ---------
+  function receiptState(m) {
+    if (m.replied_at) return "replied";
+    if (m.read_at) return "read";
+    if (m.delivered_at) return "delivered";
+    return "queued";
+  }
+  const TICKS = { queued: "✓", delivered: "✓✓", read: "✓✓", replied: "↩" };
+  function ticksEl(m) {
+    const span = el("span", "ticks");
+    span.dataset.id = m.id;
+    fillTicks(span, m);
+    return span;
+  }
+  function fillTicks(span, m) {
+    const st = receiptState(m);
+    span.dataset.state = st;
+    span.textContent = TICKS[st];
+    const steps = ["queued " + when(m.time)];
+    if (m.delivered_at) steps.push("delivered " + when(m.delivered_at));
+    if (m.read_at) steps.push("read " + when(m.read_at));
+    if (m.replied_at) steps.push("replied " + when(m.replied_at));
+    span.title = steps.join(" · ");
+    span.setAttribute("aria-label", st + ": " + steps.join(", "));
+  }
+  /** Receipt changes from the live feed: every shown copy of the message gets new ticks. */
+  function updateReceipt(id, change) {
+    const known = state.receipts.get(id) || {};
+    Object.assign(known, change);
+    state.receipts.set(id, known);
+    for (const span of document.querySelectorAll('.ticks[data-id="' + CSS.escape(id) + '"]')) {
+      const m = JSON.parse(span.dataset.m || "{}");
+      for (const k of Object.keys(change)) if (!m[k]) m[k] = change[k];
+      span.dataset.m = JSON.stringify(m);
+      fillTicks(span, m);
+    }
+  }
+  function convBits(m, node) {
+    const sid = el("span", "short-id", "#" + m.short_id);
+    sid.title = m.id;
+    node.append(sid);
+    if (m.urgent) node.append(el("span", "badge urgent", "URGENT"));
+  }
+  function replyLine(m) {
+    if (!m.reply_to) return null;
+    const p = el("p", "reply-to");
+    p.append(
+      document.createTextNode("↩ re "),
+      el("span", "short-id", "#" + m.reply_to_short),
+    );
+    if (m.quote) p.append(document.createTextNode(" “" + m.quote + "”"));
+    return p;
+  }
+  function actions(m) {
+    const box = el("div", "msg-actions");
+    if (m.to === HUMAN) {
+      const r = el("button", "link", "Reply");
+      r.type = "button";
+      r.addEventListener("click", () => replyTo(m));
+      box.append(r);
+    }
+    if (m.reply_to || m.replied_at || m.thread_id) {
+      const t = el("a", "link", "Thread");
+      t.href = "#/thread/" + encodeURIComponent(m.id) + "/" + encodeURIComponent(m.from);
+      box.append(t);
+    }
+    return box.childElementCount ? box : null;
+  }
+  function withTicks(m) {
+    const t = ticksEl(m);
+    const extra = state.receipts.get(m.id);
+    const merged = extra ? Object.assign({}, m, extra) : m;
+    t.dataset.m = JSON.stringify({
+      time: merged.time,
+      delivered_at: merged.delivered_at,
+      read_at: merged.read_at,
+      replied_at: merged.replied_at,
+    });
+    fillTicks(t, merged);
+    return t;
+  }
   function groupKey(m) {
     return m.from + "\u0000" + m.time + "\u0000" + m.content;
   }
@@ -159,6 +244,7 @@
     const li = el("li", "msg");
     if (m.from === HUMAN) li.classList.add("from-human");
     if (m.from === "system") li.classList.add("from-system");
+    if (m.urgent) li.classList.add("urgent");
     li.dataset.key = groupKey(m);
     li.dataset.id = m.id;
     const av = el("span", "avatar " + hue(m.from), initial(m.from));
@@ -172,11 +258,18 @@
       to,
       timeEl(m.time),
     );
+    convBits(m, head);
+    head.append(withTicks(m));
     const body = el("p", "body");
     fillText(body, m.content, terms);
-    li.append(av, head, body);
+    li.append(av, head);
+    const re = replyLine(m);
+    if (re) li.append(re);
+    li.append(body);
     const x = extras(m);
     if (x) li.append(x);
+    const acts = actions(m);
+    if (acts) li.append(acts);
     return li;
   }
   // A broadcast is one queued copy per recipient: show it once, with every recipient.
@@ -222,6 +315,7 @@
   function onMessage(m) {
     noteName(m.from);
     noteName(m.to);
+    if (m.reply_to) updateReceipt(m.reply_to, { replied_at: m.time });
     if (state.feedLoaded) {
       prependMessage($("feed"), m);
       $("feed-empty").hidden = true;
@@ -398,11 +492,25 @@
     sel.value = name;
     $("compose-text").focus();
   }
+  function replyTo(m) {
+    state.replyTo = m;
+    location.hash = "#/live";
+    const label = $("compose-reply");
+    label.hidden = false;
+    $("compose-reply-text").textContent = "Replying to #" + m.short_id + " from " + m.from;
+    composeTo(m.from);
+  }
+  function cancelReply() {
+    state.replyTo = null;
+    $("compose-reply").hidden = true;
+  }
   async function send(ev) {
     ev.preventDefault();
     const to = $("compose-to").value;
     const text = $("compose-text");
     const status = $("compose-status");
+    const urgent = $("compose-urgent").checked;
+    const replying = state.replyTo;
     if (!to || text.value.trim() === "") {
       status.className = "hint error";
       status.textContent = to ? "Write something first" : "Choose a recipient";
@@ -414,9 +522,15 @@
       const r = await api("/api/send", {
         method: "POST",
         headers: { "content-type": "application/json", "x-csrf-token": state.csrf },
-        body: JSON.stringify({ to: to, content: text.value }),
+        body: JSON.stringify(
+          replying
+            ? { reply_to: replying.id, content: text.value, urgent: urgent }
+            : { to: to, content: text.value, urgent: urgent },
+        ),
       });
       text.value = "";
+      $("compose-urgent").checked = false;
+      cancelReply();
       status.className = "hint ok";
       status.textContent = r.message;
     } catch (e) {
@@ -464,11 +578,20 @@
         frag.append(el("li", "day", dayFmt.format(m.time)));
       }
       const li = el("li", "bubble " + hue(m.from) + (m.from === state.conv.b ? " mine" : ""));
+      if (m.urgent) li.classList.add("urgent");
       li.dataset.time = String(m.time);
       const body = el("p", "body");
       fillText(body, m.content);
       const meta = el("div", "meta");
-      meta.append(document.createTextNode(m.from + " · "), timeEl(m.time));
+      meta.append(
+        document.createTextNode(m.from + " · "),
+        timeEl(m.time),
+        document.createTextNode(" "),
+      );
+      convBits(m, meta);
+      meta.append(withTicks(m));
+      const re = replyLine(m);
+      if (re) li.append(re);
       li.append(body);
       const x = extras(m);
       if (x) li.append(x);
@@ -559,7 +682,7 @@
   // --- views ------------------------------------------------------------------
   function route() {
     const parts = location.hash.replace(/^#\/?/, "").split("/").map((p) => decodeURIComponent(p));
-    const view = ["live", "instances", "conversation", "search"].includes(parts[0])
+    const view = ["live", "instances", "conversation", "search", "thread"].includes(parts[0])
       ? parts[0]
       : "live";
     for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-" + view;
@@ -580,6 +703,17 @@
       }
     }
     if (view === "search") $("search-q").focus();
+    if (view === "thread" && parts[1] && parts[2]) loadThread(parts[1], parts[2]).catch(showError);
+  }
+  async function loadThread(id, party) {
+    const r = await api("/api/thread?" + query({ id: id, party: party }));
+    const list = $("thread");
+    list.replaceChildren();
+    appendMessages(list, r.messages);
+    $("thread-summary").textContent = r.messages.length
+      ? "Thread #" + r.messages[0].short_id + ": " + r.messages.length +
+        (r.messages.length === 1 ? " message" : " messages") + ", oldest first"
+      : "No such thread.";
   }
   function showError(e) {
     const s = $("compose-status");
@@ -603,6 +737,14 @@
       }
     });
     es.addEventListener("message", (e) => onMessage(JSON.parse(e.data).message));
+    es.addEventListener("delivered", (e) => {
+      const d = JSON.parse(e.data);
+      for (const id of d.ids) updateReceipt(id, { delivered_at: Date.now() });
+    });
+    es.addEventListener("acked", (e) => {
+      const d = JSON.parse(e.data);
+      for (const id of d.ids || []) updateReceipt(id, { read_at: Date.now() });
+    });
     es.addEventListener("acked", () => refreshInstancesSoon());
     es.addEventListener("instance", () => refreshInstancesSoon());
     es.addEventListener("error", () => {
@@ -619,6 +761,7 @@
 
   async function start() {
     $("compose").addEventListener("submit", send);
+    $("compose-reply-cancel").addEventListener("click", cancelReply);
     $("compose-text").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("compose").requestSubmit();
     });
