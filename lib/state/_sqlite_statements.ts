@@ -107,14 +107,14 @@ export function prepareStatements(db: DatabaseSync) {
     renameSessions: p("UPDATE sessions SET name = ? WHERE name = ?"),
 
     insertMessage: p(
-      `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size, short)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Messages with conversation fields take the longer statement; plain ones keep the short one.
     insertFull: p(
-      `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size, short,
+      `INSERT INTO messages (id, sender, recipient, time, content, data, large_path, large_size,
          urgent, reply_to, thread_id, quote)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     markReplied: p(
       "UPDATE messages SET replied_at = ?, reply_id = ? WHERE id = ? AND replied_at IS NULL",
@@ -123,10 +123,19 @@ export function prepareStatements(db: DatabaseSync) {
       `UPDATE messages SET delivered_at = ?
        WHERE id = ? AND recipient = ? AND delivered_at IS NULL AND acked_at IS NULL`,
     ),
-    findMessages: arrays(p(
+    messageById: arrays(p(
       `SELECT ${RECORD_COLUMNS} FROM messages m
-       WHERE (m.short = ? OR m.id = ?) AND (m.sender = ? OR m.recipient = ?)
-       ORDER BY m.seq DESC LIMIT CAST(? AS INTEGER)`,
+       WHERE m.id = ? AND (m.sender = ? OR m.recipient = ?)`,
+    )),
+    // The ids of one second (see shortIdRange), through the id index.
+    messagesInRange: arrays(p(
+      `SELECT ${RECORD_COLUMNS} FROM messages m
+       WHERE m.id >= ? AND m.id < ? AND (m.sender = ? OR m.recipient = ?) ORDER BY m.seq DESC`,
+    )),
+    // Ids without a time (never made by a broker): a scan, on a miss only.
+    messagesOfParty: arrays(p(
+      `SELECT ${RECORD_COLUMNS} FROM messages m
+       WHERE m.sender = ? OR m.recipient = ? ORDER BY m.seq DESC`,
     )),
     thread: arrays(p(
       `SELECT ${RECORD_COLUMNS} FROM messages m WHERE m.id = ? OR m.thread_id = ?

@@ -523,7 +523,9 @@ export class NatsStore implements Store {
       }
       for (const sm of done) {
         const d = decodeDoc<HistoryDoc>(sm.data);
-        byId.set(d.id, { m: { ...toStored(d), readAt: d.ackedAt }, order: d.order });
+        const m: MessageRecord = toStored(d);
+        if (query.receipts) m.readAt = d.ackedAt;
+        byId.set(d.id, { m, order: d.order });
       }
       let before = Infinity;
       if (query.beforeId !== undefined) {

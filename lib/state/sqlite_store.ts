@@ -28,7 +28,7 @@ import {
   type StatementSync,
 } from "node:sqlite";
 import { IpcError } from "../protocol/errors.ts";
-import { shortId } from "../protocol/short_id.ts";
+import { isShortId, shortId, shortIdRange } from "../protocol/short_id.ts";
 import { migrate } from "./_sqlite_schema.ts";
 import {
   AFTER_MESSAGE,
@@ -524,7 +524,6 @@ export class SqliteStore implements Store {
             data,
             m.large?.path ?? null,
             m.large?.size ?? null,
-            shortId(m.id),
             m.urgent ? 1 : null,
             m.replyTo ?? null,
             m.threadId ?? null,
@@ -545,7 +544,6 @@ export class SqliteStore implements Store {
             data,
             m.large?.path ?? null,
             m.large?.size ?? null,
-            shortId(m.id),
           );
         }
         this.#addDepth(m.to, 1, undo);
@@ -659,12 +657,19 @@ export class SqliteStore implements Store {
 
   /** {@inheritDoc Store.findMessages} */
   findMessages(ref: string, party: string, limit = 10): Promise<MessageRecord[]> {
-    return this.#read(
-      "find a message",
-      () =>
-        (this.#s.findMessages.all(ref, ref, party, party, limit) as unknown as SQLOutputValue[][])
-          .map((row) => this.#withPending(toRecord(row))),
-    );
+    return this.#read("find a message", () => {
+      const rows = (stmt: StatementSync, ...args: SQLInputValue[]) =>
+        (stmt.all(...args) as unknown as SQLOutputValue[][]).map(toRecord);
+      const exact = rows(this.#s.messageById, ref, party, party);
+      if (exact.length || !isShortId(ref)) return exact.map((r) => this.#withPending(r));
+      const { from, to } = shortIdRange(ref);
+      let found = rows(this.#s.messagesInRange, from, to, party, party)
+        .filter((r) => shortId(r.id) === ref);
+      if (found.length === 0) {
+        found = rows(this.#s.messagesOfParty, party, party).filter((r) => shortId(r.id) === ref);
+      }
+      return found.slice(0, limit).map((r) => this.#withPending(r));
+    });
   }
 
   /** {@inheritDoc Store.thread} */

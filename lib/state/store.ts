@@ -138,8 +138,9 @@ export interface HistoryQuery {
   /** Only messages older than this id's message (paging). */
   beforeId?: string;
   /**
-   * Also fill `deliveredAt` and `repliedAt` (`readAt` is always there). Free
-   * with SQLite; with NATS two reads per message, so only for a page shown.
+   * Fill the receipt times (`deliveredAt`, `readAt`, `repliedAt`). Free with
+   * SQLite, which always does; with NATS two reads per message, so only for
+   * a page that is shown.
    */
   receipts?: boolean;
 }
