@@ -222,7 +222,9 @@ export class BrokerConnection {
       this.#limits.maxFrame,
     );
     // Frames are decoded at once, before the next read reuses `buf`: no copy.
-    const decoder = new FrameDecoder(preAuthMax, { copy: false });
+    // Oversize headers are deferred, not refused, until a session: a register
+    // may be on its way in the same chunk (see below).
+    const decoder = new FrameDecoder(preAuthMax, { copy: false, deferOversize: true });
     let authed = false;
     const scanner = new JsonObjectScanner();
     let legacyChunks: Uint8Array[] = [];
@@ -303,7 +305,27 @@ export class BrokerConnection {
           this.#reserve(0);
         }
         let completed = false;
-        for (const event of decoder.push(chunk)) {
+        let events = decoder.push(chunk);
+        while (decoder.deferredAt >= 0) {
+          // A header over the pre-session cap: dispatch what came before it,
+          // let in-flight requests (a register, a resume) answer, then judge
+          // the frame by the limit that applies now.
+          const rest = chunk.subarray(decoder.deferredAt);
+          for (const event of events) {
+            completed = true;
+            if (event.kind === "frame") this.#dispatch(event.payload);
+          }
+          await this.#idle();
+          if (this.#closed) break;
+          if (!authed && this.peer.name !== undefined) {
+            authed = true;
+            this.#reserve(0);
+          }
+          decoder.maxFrame = authed ? this.#limits.maxFrame : preAuthMax;
+          events = decoder.push(rest);
+        }
+        if (this.#closed) break;
+        for (const event of events) {
           completed = true;
           if (event.kind === "error") {
             const details = event.limit === undefined ? undefined : { max_frame: event.limit };

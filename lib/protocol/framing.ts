@@ -159,6 +159,7 @@ export class FrameDecoder {
   #bodyFill = 0;
   #broken = false;
   readonly #copy: boolean;
+  readonly #defer: boolean;
 
   /**
    * @param maxFrame the largest payload accepted, in bytes
@@ -166,9 +167,13 @@ export class FrameDecoder {
    * chunk as a view into that chunk (no copy), valid only until the chunk's
    * buffer is reused: for callers that consume each frame before their next read
    */
-  constructor(maxFrame: number = DEFAULT_MAX_FRAME, options: { copy?: boolean } = {}) {
+  constructor(
+    maxFrame: number = DEFAULT_MAX_FRAME,
+    options: { copy?: boolean; deferOversize?: boolean } = {},
+  ) {
     this.#max = maxFrame;
     this.#copy = options.copy ?? true;
+    this.#defer = options.deferOversize ?? false;
   }
 
   /** The largest payload accepted from the next frame header on. */
@@ -204,17 +209,34 @@ export class FrameDecoder {
     return this.#headerFill + this.#bodyFill;
   }
 
+  /**
+   * With `deferOversize`, a header over the cap stops `push` instead of
+   * breaking the stream: {@linkcode deferredAt} is the index in that chunk just
+   * past the header (-1 when nothing was deferred). The caller may raise
+   * {@linkcode maxFrame} and push the rest of the chunk; the deferred frame is
+   * judged again then (and refused if still over).
+   */
+  deferredAt = -1;
+  #deferred = 0;
+
   /** Feeds bytes; returns the frames (and at most one error) they complete. */
   push(chunk: Uint8Array): FrameEvent[] {
     const events: FrameEvent[] = [];
+    this.deferredAt = -1;
     if (this.#broken) return events;
     let pos = 0;
     const n = chunk.length;
-    while (pos < n) {
+    let resumed = this.#deferred;
+    this.#deferred = 0;
+    while (pos < n || resumed > 0) {
       if (this.#body === null) {
         // Fast path: a whole header sits in the chunk and nothing is pending.
         let length: number;
-        if (this.#headerFill === 0 && n - pos >= 4) {
+        const again = resumed > 0;
+        if (again) {
+          length = resumed;
+          resumed = 0;
+        } else if (this.#headerFill === 0 && n - pos >= 4) {
           length = ((chunk[pos] << 24) >>> 0) + (chunk[pos + 1] << 16) + (chunk[pos + 2] << 8) +
             chunk[pos + 3];
           pos += 4;
@@ -230,6 +252,11 @@ export class FrameDecoder {
         if (length === 0) {
           this.#broken = true;
           events.push({ kind: "error", code: "E_BAD_FRAME", message: "Frame length is 0" });
+          return events;
+        }
+        if (length > this.#max && this.#defer && !again) {
+          this.#deferred = length;
+          this.deferredAt = pos;
           return events;
         }
         if (length > this.#max) {

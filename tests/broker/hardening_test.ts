@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { encodeFrame } from "../../lib/protocol/framing.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { isReservedName, MAX_DATA_DEPTH } from "../../lib/protocol/validate.ts";
 import { LIMITS } from "../../lib/defaults.ts";
@@ -96,6 +97,32 @@ Deno.test(
     assert.fail("the budget was not returned after the connections closed");
   },
 );
+
+Deno.test("a large request pipelined right after its register is served", opts, async () => {
+  await using tb = await testBroker();
+  await using c = await RawClient.connect(tb.port);
+  const content = "p".repeat(200_000);
+  const reg = encodeFrame({
+    id: 1,
+    action: "register",
+    instance_id: "piper",
+    auth_token: tb.auth("piper"),
+  });
+  const send = encodeFrame({ id: 2, action: "send", to_id: "piper", message: { content } });
+  await c.write(new Uint8Array([...reg, ...send]));
+  const replies = [await c.next(), await c.next()];
+  assert.deepEqual(
+    replies.map((r) => r?.status),
+    ["ok", "ok"],
+    JSON.stringify(replies).slice(0, 300),
+  );
+  // Without a session first, the same frame is still refused.
+  await using anon = await RawClient.connect(tb.port);
+  await anon.write(new Uint8Array([...encodeFrame({ id: 1, action: "ping" }), ...send]));
+  const r = [await anon.next(), await anon.next()];
+  assert.equal(r[0]?.status, "ok");
+  assert.equal(r[1]?.code, "E_BAD_FRAME");
+});
 
 Deno.test("legacy requests count against the pre-auth budget too", opts, async () => {
   await using tb = await testBroker({ preAuthBufferBytes: 64 * 1024 });

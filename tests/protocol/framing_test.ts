@@ -133,3 +133,23 @@ Deno.test("JsonObjectScanner handles multi-byte UTF-8 and escapes in one chunk",
 Deno.test("JsonObjectScanner throws on a stream that is not an object", () => {
   assert.throws(() => new JsonObjectScanner().scan(new TextEncoder().encode("[1]")), SyntaxError);
 });
+
+Deno.test("deferOversize: a header over the cap waits for the caller, then is judged again", () => {
+  const frame = new Uint8Array(4 + 10);
+  new DataView(frame.buffer).setUint32(0, 10);
+  frame.fill(0x41, 4);
+  for (const raise of [true, false]) {
+    const d = new FrameDecoder(8, { deferOversize: true });
+    assert.deepEqual(d.push(frame), []);
+    assert.equal(d.deferredAt, 4);
+    if (raise) d.maxFrame = 16;
+    const events = d.push(frame.subarray(d.deferredAt));
+    assert.equal(d.deferredAt, -1);
+    if (raise) {
+      assert.equal(events.length, 1);
+      assert.equal(events[0].kind, "frame");
+    } else {
+      assert.equal(events[0].kind, "error");
+    }
+  }
+});
