@@ -8,23 +8,9 @@
  */
 
 import { isAbsolute, relative, resolve, sep } from "node:path";
+import { git } from "../git.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { checkClaimPath } from "../protocol/globs.ts";
-
-async function git(cwd: string, args: string[]): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("git", {
-      args,
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return out.success ? new TextDecoder().decode(out.stdout) : null;
-  } catch {
-    return null; // no git on PATH
-  }
-}
 
 /**
  * The repository root of `cwd`: git's top level (real path), else the real

@@ -13,6 +13,7 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { git } from "../git.ts";
 import { readConfigFile, writeConfigFile } from "./config_file.ts";
 import { resolveLaunch } from "./server_entry.ts";
 import { unifiedDiff } from "./unified_diff.ts";
@@ -104,21 +105,6 @@ export function editPreCommit(
   return { outcome: "added", text: `#!/bin/sh\n${block}${text}` };
 }
 
-async function git(cwd: string, args: string[]): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("git", {
-      args,
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
-  } catch {
-    return null;
-  }
-}
-
 function quoteArg(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
@@ -167,8 +153,10 @@ export async function runGitHookSetup(args: string[], io: GitHookIo): Promise<nu
     io.stdout(HELP);
     return 0;
   }
-  const top = await git(io.cwd, ["rev-parse", "--show-toplevel"]);
-  const hooks = top === null ? null : await git(top, ["rev-parse", "--git-path", "hooks"]);
+  const top = (await git(io.cwd, ["rev-parse", "--show-toplevel"]))?.trim() ?? null;
+  const hooks = top === null
+    ? null
+    : (await git(top, ["rev-parse", "--git-path", "hooks"]))?.trim() ?? null;
   if (top === null || hooks === null) {
     io.stderr(`agent-ipc setup git-hook: "${io.cwd}" is not in a git repository\n`);
     return 1;
