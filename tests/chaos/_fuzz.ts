@@ -341,6 +341,11 @@ export interface FuzzStats {
   framed: number;
   legacy: number;
   fatal: number;
+  /**
+   * Frames over the cap that applied when they arrived (64 KiB before a
+   * session): answered E_BAD_FRAME with that cap, then the broker closed.
+   */
+  capped: number;
   connections: number;
   ok: number;
   errors: number;
@@ -420,6 +425,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzStats> {
     framed: 0,
     legacy: 0,
     fatal: 0,
+    capped: 0,
     connections: 0,
     ok: 0,
     errors: 0,
@@ -516,6 +522,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzStats> {
           at += p.length;
         }
         const writing = writeAll(conn, all).catch((e) => e as Error);
+        let capped = false;
         for (let i = 0; i < job.payloads.length; i++) {
           const { payload, timedOut } = await reader!.next(timeout);
           if (payload === null) {
@@ -526,12 +533,32 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzStats> {
             );
             break;
           }
-          see(payload, "framed");
+          const r = see(payload, "framed");
+          if (r?.code === "E_BAD_FRAME") {
+            // Only a frame over the cap the broker names may end the connection.
+            const cap = r.max_frame;
+            const size = job.payloads[i].length;
+            if (typeof cap !== "number" || size <= cap) {
+              stats.problems.push(`E_BAD_FRAME for a ${size}-byte frame (cap ${cap})`);
+            }
+            capped = true;
+            break;
+          }
         }
         const w = await writing;
-        if (w instanceof Error) stats.problems.push(`write failed: ${w.message}`);
+        // After a refused frame the broker closes while the rest is still being written.
+        if (w instanceof Error && !capped) stats.problems.push(`write failed: ${w.message}`);
         stats.frames += job.payloads.length;
         stats.framed += job.payloads.length;
+        if (capped) {
+          stats.capped++;
+          const after = await reader!.next(timeout);
+          if (after.payload !== null || after.timedOut) {
+            stats.problems.push("a frame over the cap: the connection stayed open");
+          }
+          drop();
+          continue;
+        }
         if (reader!.closed) {
           drop();
           continue;

@@ -103,7 +103,8 @@ export async function fuzz(o: ScenarioOptions): Promise<Row> {
     return row("hostile: fuzz", t0, {
       action:
         `${stats.frames} frames, seed ${o.seed}: ${stats.framed} framed, ${stats.legacy} legacy, ` +
-        `${stats.fatal} with a bad length; ${stats.connections} connections`,
+        `${stats.fatal} with a bad length, ${stats.capped} over the pre-session cap; ` +
+        `${stats.connections} connections`,
       errors: formatCounts(top) + (Object.keys(stats.codes).length > 6 ? ", …" : ""),
       alive,
       notes: `${stats.ok} ok and ${stats.errors} error replies, all with a code (0 E_INTERNAL); ` +
