@@ -193,11 +193,14 @@ export function logger(scope: string): Logger {
  * httpRefused((more) => log.warn(`HTTP request refused${more ? ` (+${more} more)` : ""}`));
  * ```
  */
-export function throttle(intervalMs: number): (report: (suppressed: number) => void) => void {
+export function throttle(
+  intervalMs: number,
+  clock: () => number = Date.now,
+): (report: (suppressed: number) => void) => void {
   let last = -Infinity;
   let suppressed = 0;
   return (report) => {
-    const now = Date.now();
+    const now = clock();
     if (now - last < intervalMs) {
       suppressed++;
       return;

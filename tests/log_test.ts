@@ -12,15 +12,20 @@ import {
   throttle,
 } from "../lib/log.ts";
 import { IpcError } from "../lib/protocol/errors.ts";
+import { ManualClock } from "./_wait.ts";
 
-Deno.test("throttle lets one report through per interval and counts the rest", async () => {
-  const gate = throttle(50);
+Deno.test("throttle lets one report through per interval and counts the rest", () => {
+  const clock = new ManualClock();
+  const gate = throttle(50, clock.now);
   const reports: number[] = [];
   for (let i = 0; i < 100; i++) gate((n) => reports.push(n));
   assert.deepEqual(reports, [0]);
-  await new Promise((r) => setTimeout(r, 60));
+  clock.advance(49);
   gate((n) => reports.push(n));
-  assert.deepEqual(reports, [0, 99]);
+  assert.deepEqual(reports, [0], "still inside the interval");
+  clock.advance(1);
+  gate((n) => reports.push(n));
+  assert.deepEqual(reports, [0, 100]);
 });
 
 Deno.test("a record is readable text for a terminal and one JSON object for a file", () => {
