@@ -19,8 +19,40 @@ import {
   type NatsConnectionOptions,
   type NatsMsg,
 } from "../deps.ts";
+import { logger } from "../log.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { FastRequester } from "./_nats_fast.ts";
+
+const log = logger("nats");
+let resetsGuarded = false;
+
+/**
+ * Keeps a connection reset on a NATS socket from ending the process. The
+ * NATS node transport drops its socket's listeners before it destroys the
+ * socket (after a refused CONNECT, a close, a server gone): a reset that
+ * arrives in that window is an `error` event nobody listens to, which Deno
+ * raises as an uncaught error and which would take the broker down (seen in
+ * the NATS tests: `read ECONNRESET` from `TCPWrap.onStreamRead`). Only socket
+ * resets are let through: any other uncaught error still ends the process.
+ * Our own sockets are `Deno.Conn`s, so a node socket reset here is NATS's.
+ */
+function guardSocketResets(): void {
+  if (resetsGuarded) return;
+  resetsGuarded = true;
+  globalThis.addEventListener("error", (event: ErrorEvent) => {
+    const e = event.error as { code?: unknown; syscall?: unknown } | null;
+    if (
+      e && (e.code === "ECONNRESET" || e.code === "EPIPE") &&
+      (e.syscall === "read" || e.syscall === "write")
+    ) {
+      event.preventDefault();
+      log.warn("a NATS connection was reset after its transport let go of it", {
+        event: "nats_socket_reset",
+        code: e.code,
+      });
+    }
+  });
+}
 
 /** Credentials and limits for {@linkcode connectNats}. */
 export interface NatsConnectOptions {
@@ -142,6 +174,7 @@ export class NatsLink {
       co.authenticator = credsAuthenticator(creds);
     }
     let nc: NatsConnection;
+    guardSocketResets();
     try {
       nc = await natsConnect(co);
     } catch (e) {
