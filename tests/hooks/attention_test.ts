@@ -56,7 +56,7 @@ Deno.test("attention: short id, urgency and what it answers; no_wake hidden", ()
     quote: "can you review?",
   };
   const a = attentionText([m], 1)!;
-  assert.match(a.text, /\[k3x9a0q\] URGENT:\n  \(re abcdefg: "can you review\?"\)\n> hi/);
+  assert.match(a.text, /\[k3x9a0q\] URGENT:\n {2}\(re abcdefg: "can you review\?"\)\n> hi/);
   assert.doesNotMatch(a.text, /data:/);
   assert.equal(wakeWorthy(m), false);
   assert.equal(wakeWorthy(msg(2)), true);
