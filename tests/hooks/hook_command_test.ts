@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type HookRun, runAsAssistant } from "./_run_as_assistant.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
@@ -31,32 +32,15 @@ async function sender(b: TestBroker, name = "bob"): Promise<AgentClient> {
   return c;
 }
 
-/** Runs the hook the way an assistant does: `/bin/sh -c COMMAND` with its JSON on stdin. */
+/** Runs `agent-ipc hook ARGS` the way an assistant does. */
 async function runHook(
   args: string[],
   stdin: unknown,
   env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+): Promise<HookRun> {
   const command = [Deno.execPath(), "run", ...PERMISSION_FLAGS, MAIN, "hook", ...args]
     .map((a) => `'${a}'`).join(" ");
-  const t0 = performance.now();
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", command],
-    env: { IPC_LOG: "silent", ...env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(stdin)));
-  await w.close();
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-    ms: performance.now() - t0,
-  };
+  return await runAsAssistant(command, stdin, env);
 }
 
 const envOf = (b: TestBroker) => ({ IPC_PORT: String(b.port), IPC_DATA_DIR: b.dataDir });

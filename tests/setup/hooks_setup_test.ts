@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runAsAssistant } from "../hooks/_run_as_assistant.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -221,21 +222,6 @@ function checkWindsurfSchema(doc: Record<string, unknown>): void {
   }
 }
 
-async function runAs(command: string, stdin: unknown, env: Record<string, string>) {
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", command],
-    env: { IPC_LOG: "silent", ...env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(stdin)));
-  await w.close();
-  const out = await child.output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
-}
-
 Deno.test("setup cursor and windsurf: hook files match their schema and their commands work as the assistant runs them", async () => {
   using home = new Home();
   home.program = {
@@ -268,7 +254,7 @@ Deno.test("setup cursor and windsurf: hook files match their schema and their co
   await bob.register("bob");
   const env = { IPC_PORT: String(b.port), IPC_DATA_DIR: b.dataDir };
   await bob.send("cur", "hello cursor");
-  const start = await runAs(cursor.hooks.sessionStart[0].command, {
+  const start = await runAsAssistant(cursor.hooks.sessionStart[0].command, {
     hook_event_name: "sessionStart",
     conversation_id: "c1",
     workspace_roots: [home.dir],
@@ -276,13 +262,13 @@ Deno.test("setup cursor and windsurf: hook files match their schema and their co
   assert.equal(start.code, 0);
   assert.match(JSON.parse(start.stdout).additional_context, /hello cursor/);
   await bob.send("cur", "more work");
-  const stop = await runAs(cursor.hooks.stop[0].command, {
+  const stop = await runAsAssistant(cursor.hooks.stop[0].command, {
     hook_event_name: "stop",
     status: "completed",
     loop_count: 0,
   }, env);
   assert.match(JSON.parse(stop.stdout).followup_message, /more work/);
-  const ws = await runAs(windsurf.hooks.post_cascade_response[0].command, {
+  const ws = await runAsAssistant(windsurf.hooks.post_cascade_response[0].command, {
     agent_action_name: "post_cascade_response",
   }, env);
   assert.equal(ws.code, 0);
