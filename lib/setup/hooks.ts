@@ -14,7 +14,8 @@
 import { createHash } from "node:crypto";
 import { posix, win32 } from "node:path";
 import { getJsoncValue, parseJsoncObject, removeJsoncValue, setJsoncValue } from "./jsonc_text.ts";
-import { getTomlValue, isTomlTable, parseToml, removeTomlPath, setTomlValue } from "./toml_text.ts";
+import { getTomlValue, isTomlTable, parseToml } from "./toml_document.ts";
+import { removeTomlPath, setTomlValue } from "./toml_text.ts";
 import type { ServerLaunch } from "./server_entry.ts";
 import type { TargetConfig, TargetContext, TargetId } from "./targets.ts";
 

@@ -23,21 +23,6 @@ import {
   typeName,
 } from "./toml_document.ts";
 
-export {
-  getTomlValue,
-  isArrayOfTables,
-  isInlineTable,
-  isTomlTable,
-  parseToml,
-  TomlDateTime,
-  type TomlDocument,
-  type TomlPath,
-  type TomlSpan,
-  type TomlTable,
-  type TomlValue,
-  typeName,
-} from "./toml_document.ts";
-
 /**
  * Puts `table` at `path` as a `[path]` section, in place of every line that
  * defines something at or under `path` (its header section, its sub-tables,

@@ -6,7 +6,7 @@ import { pathToFileURL } from "node:url";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
-import { parseToml } from "../../lib/setup/toml_text.ts";
+import { parseToml } from "../../lib/setup/toml_document.ts";
 import { CLAUDE_PERMISSION } from "../../lib/setup/hooks.ts";
 import { listAgentRecords } from "../../lib/state/agent_records.ts";
 import { MAIN, testBroker } from "../_helpers.ts";
