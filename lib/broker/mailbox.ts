@@ -459,6 +459,42 @@ export class Mailbox {
     };
   }
 
+  /**
+   * Registers interest in `name`'s queue until `deadline`: `woken` resolves
+   * true when a message may have arrived, false at the deadline or when the
+   * peer goes away; `cancel` withdraws the interest (and its abort listener).
+   */
+  #interest(
+    name: string,
+    deadline: number,
+    peer: Peer,
+  ): { woken: Promise<boolean>; cancel: () => void } {
+    let remove = () => {};
+    let onAbort = () => {};
+    const woken = new Promise<boolean>((resolve) => {
+      remove = this.#o.waiters.add({
+        name,
+        deadline,
+        settle: (w) => {
+          peer.signal.removeEventListener("abort", onAbort);
+          resolve(w);
+        },
+      });
+      onAbort = () => {
+        remove();
+        resolve(false);
+      };
+      peer.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    return {
+      woken,
+      cancel: () => {
+        remove();
+        peer.signal.removeEventListener("abort", onAbort);
+      },
+    };
+  }
+
   async wait(req: WaitRequest, name: string, peer: Peer): Promise<HandlerResult> {
     const check: CheckRequest = { action: "check", ack: req.ack, limit: req.limit };
     const timeout = req.timeout_ms ?? DEFAULT_WAIT_MS;
@@ -470,27 +506,10 @@ export class Mailbox {
     // Interest is registered BEFORE the first check: a message that lands while
     // the check is in flight (a network round trip with NATS) wakes this wait
     // instead of being missed until the timeout.
-    let cancel = () => {};
-    let onAbort = () => {};
-    const woken = new Promise<boolean>((resolve) => {
-      cancel = this.#o.waiters.add({
-        name,
-        deadline: this.#now() + timeout,
-        settle: (w) => {
-          peer.signal.removeEventListener("abort", onAbort);
-          resolve(w);
-        },
-      });
-      onAbort = () => {
-        cancel();
-        resolve(false);
-      };
-      peer.signal.addEventListener("abort", onAbort, { once: true });
-    });
+    const { woken, cancel } = this.#interest(name, this.#now() + timeout, peer);
     const first = await this.check(check, name, peer);
     if ((first.reply.messages as unknown[]).length > 0) {
       cancel();
-      peer.signal.removeEventListener("abort", onAbort);
       return first;
     }
     const wasWoken = await woken;
@@ -599,34 +618,16 @@ export class Mailbox {
     for (;;) {
       const current = peer.name ?? name;
       // Interest first, then the look (see `wait`).
-      let cancel = () => {};
-      let onAbort = () => {};
-      const woken = new Promise<boolean>((resolve) => {
-        cancel = this.#o.waiters.add({
-          name: current,
-          deadline,
-          settle: (w) => {
-            peer.signal.removeEventListener("abort", onAbort);
-            resolve(w);
-          },
-        });
-        onAbort = () => {
-          cancel();
-          resolve(false);
-        };
-        peer.signal.addEventListener("abort", onAbort, { once: true });
-      });
+      const { woken, cancel } = this.#interest(current, deadline, peer);
       let found: StoredMessage | null;
       try {
         found = await this.#o.store.findReply(current, question.id);
       } catch (e) {
         cancel();
-        peer.signal.removeEventListener("abort", onAbort);
         throw e;
       }
       if (found) {
         cancel();
-        peer.signal.removeEventListener("abort", onAbort);
         return answer(found);
       }
       const wasWoken = await woken;
