@@ -613,12 +613,10 @@ export class SqliteStore implements Store {
             if (d) (stamps ??= {})[id] = d.at;
           }
         }
-        acked = (this.#s.ackSet.all(
-          now,
-          JSON.stringify(ids),
-          name,
-          stamps && JSON.stringify(stamps),
-        ) as unknown as string[][]).map((row) => row[0]);
+        const rows = stamps
+          ? this.#s.ackSetStamped.all(now, JSON.stringify(ids), name, JSON.stringify(stamps))
+          : this.#s.ackSet.all(now, JSON.stringify(ids), name);
+        acked = (rows as unknown as string[][]).map((row) => row[0]);
       } else {
         acked = [];
         const stmt = this.#s.ack;

@@ -954,6 +954,27 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.deepEqual([rs.deliveredAt, rs.readAt], [T0 + 5 * SECOND, T0 + 5 * SECOND]);
   });
 
+  test("one ack of many ids keeps the delivery stamps of those delivered before", async (ctx) => {
+    const { store } = ctx;
+    // 20 ids: the SQLite store acks these in one statement (from 16), not one by one.
+    const msgs = Array.from({ length: 20 }, (_, i) => ctx.msg("ann", "ben", `m${i}`, T0 + i));
+    await store.enqueue(msgs, NO_CAP);
+    const early = msgs.filter((_, i) => i % 2 === 0).map((m) => m.id);
+    await store.markDelivered("ben", early, T0 + SECOND);
+    assert.deepEqual((await store.ack("ben", ids(msgs), T0 + 2 * SECOND)).sort(), ids(msgs).sort());
+    for (const m of msgs) {
+      const [r] = await store.findMessages(m.id, "ann");
+      const delivered = early.includes(m.id) ? T0 + SECOND : T0 + 2 * SECOND;
+      assert.deepEqual([r.deliveredAt, r.readAt], [delivered, T0 + 2 * SECOND], m.content);
+    }
+    // Nothing stamped: the plain statement, the ack time for both.
+    const more = Array.from({ length: 16 }, (_, i) => ctx.msg("ann", "ben", `n${i}`, T0 + i));
+    await store.enqueue(more, NO_CAP);
+    await store.ack("ben", ids(more), T0 + 3 * SECOND);
+    const [r] = await store.findMessages(more[5].id, "ann");
+    assert.deepEqual([r.deliveredAt, r.readAt], [T0 + 3 * SECOND, T0 + 3 * SECOND]);
+  });
+
   test("history with receipts carries delivered, read and replied times", async (ctx) => {
     const { store } = ctx;
     const q = ctx.msg("ann", "ben", "q", T0);
