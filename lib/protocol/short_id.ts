@@ -10,6 +10,7 @@
 
 /** Crockford's base-32 digits, lower case (no i, l, o, u: nothing to misread). */
 const DIGITS = "0123456789abcdefghjkmnpqrstvwxyz";
+const CODES = Uint8Array.from(DIGITS, (d) => d.charCodeAt(0));
 
 /** Length of a short id. */
 export const SHORT_ID_LENGTH = 7;
@@ -20,12 +21,23 @@ export const SHORT_ID_PATTERN = /^[0-9a-hjkmnp-tv-z]{7}$/;
 /** Short ids count seconds modulo 2^25 (about 388 days, longer than any history is kept). */
 const SECONDS_WRAP = 2 ** 25;
 
-/** The Unix ms a broker-made message id starts with (base 36, before the "-"), or NaN. */
+/**
+ * The Unix ms a broker-made message id starts with (base 36, before the "-"),
+ * or NaN. Parsed by hand: a RegExp test and a slice per message were a
+ * tenth of the broker's cost of turning a message into wire form.
+ */
 function idTime(id: string): number {
   const dash = id.indexOf("-");
   if (dash < 1 || dash > 12) return NaN;
-  const head = id.slice(0, dash);
-  return /^[0-9a-z]+$/.test(head) ? parseInt(head, 36) : NaN;
+  let ms = 0;
+  for (let i = 0; i < dash; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (d < 0) return NaN;
+    ms = ms * 36 + d;
+  }
+  // Past 10 digits the sum is inexact: round as parseInt does, as ever.
+  return dash > 10 ? parseInt(id.slice(0, dash), 36) : ms;
 }
 
 /**
@@ -52,13 +64,17 @@ export function shortId(id: string): string {
   a = fmix(a);
   b = fmix(b ^ a);
   const ms = idTime(id);
-  let sec = Number.isFinite(ms) ? Math.floor(ms / 1000) % SECONDS_WRAP : b % SECONDS_WRAP;
-  let out = "";
-  for (let i = 0; i < 5; i++) {
-    out = DIGITS[sec % 32] + out;
-    sec = Math.floor(sec / 32);
-  }
-  return out + DIGITS[a & 31] + DIGITS[(a >>> 5) & 31];
+  const sec = Number.isFinite(ms) ? Math.floor(ms / 1000) % SECONDS_WRAP : b % SECONDS_WRAP;
+  // sec < 2^25: five 5-bit digits, most significant first; one flat string.
+  return String.fromCharCode(
+    CODES[(sec >>> 20) & 31],
+    CODES[(sec >>> 15) & 31],
+    CODES[(sec >>> 10) & 31],
+    CODES[(sec >>> 5) & 31],
+    CODES[sec & 31],
+    CODES[a & 31],
+    CODES[(a >>> 5) & 31],
+  );
 }
 
 /**
