@@ -123,6 +123,12 @@ export function prepareStatements(db: DatabaseSync) {
       `UPDATE messages SET delivered_at = ?
        WHERE id = ? AND recipient = ? AND delivered_at IS NULL AND acked_at IS NULL`,
     ),
+    // The same over a JSON array of ids (?2); "+recipient" keeps the id index (see ackSet).
+    markDeliveredSet: p(
+      `UPDATE messages SET delivered_at = ?1
+       WHERE id IN (SELECT value FROM json_each(?2)) AND +recipient = ?3
+         AND delivered_at IS NULL AND acked_at IS NULL`,
+    ),
     messageById: arrays(p(
       `SELECT ${RECORD_COLUMNS} FROM messages m
        WHERE m.id = ? AND (m.sender = ? OR m.recipient = ?)`,
@@ -189,11 +195,9 @@ export function prepareStatements(db: DatabaseSync) {
        WHERE id IN (SELECT value FROM json_each(?2)) AND +recipient = ?3 AND acked_at IS NULL
        RETURNING id`,
     )),
-    // The same, taking delivery stamps not yet written from ?4 ({id: ms}): a
-    // json_extract per row made every ack a third dearer, so only when needed.
-    ackSetStamped: arrays(p(
-      `UPDATE messages SET acked_at = ?1,
-         delivered_at = coalesce(delivered_at, json_extract(?4, '$."' || id || '"'), ?1)
+    // The same for ids handed over at ?4 whose delivery stamp is not written yet.
+    ackSetAt: arrays(p(
+      `UPDATE messages SET acked_at = ?1, delivered_at = coalesce(delivered_at, ?4)
        WHERE id IN (SELECT value FROM json_each(?2)) AND +recipient = ?3 AND acked_at IS NULL
        RETURNING id`,
     )),

@@ -1023,6 +1023,22 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.equal(await store.findReply("ann", q.id), null);
   });
 
+  test("delivery stamps of whole replies and of single messages survive a reopen", async (ctx) => {
+    // 20 ids handed over in one reply (the SQLite store writes them in one
+    // statement, from 16), then 3 more one by one: each keeps its own time.
+    const msgs = Array.from({ length: 23 }, (_, i) => ctx.msg("ann", "ben", `m${i}`, T0 + i));
+    await ctx.store.enqueue(msgs, NO_CAP);
+    await ctx.store.markDelivered("ben", ids(msgs.slice(0, 20)), T0 + SECOND);
+    for (const [i, m] of msgs.slice(20).entries()) {
+      await ctx.store.markDelivered("ben", [m.id], T0 + (2 + i) * SECOND);
+    }
+    const store = await ctx.reopen();
+    for (const [i, m] of msgs.entries()) {
+      const [r] = await store.findMessages(m.id, "ann");
+      assert.equal(r.deliveredAt, i < 20 ? T0 + SECOND : T0 + (i - 18) * SECOND, m.content);
+    }
+  }, true);
+
   test("receipts and conversation fields survive a reopen", async (ctx) => {
     const q = ctx.msg("ann", "ben", "q");
     const u = { ...ctx.msg("ann", "ben", "u"), urgent: true };
