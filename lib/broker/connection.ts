@@ -45,6 +45,8 @@ let nextPeerId = 1;
 /** Refused connections waiting for their peer to read the refusal; beyond the cap they close at once. */
 let lingering = 0;
 const MAX_LINGERING = 256;
+/** How long a refused connection may take to show its framing (legacy or framed). */
+const REFUSAL_SNIFF_MS = 200;
 
 /** A connection with a session reads into one buffer of this size. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -166,34 +168,36 @@ export class BrokerConnection {
   }
 
   /**
-   * Refuses the connection: one error frame (`code`, e.g. E_BUSY), then the
-   * close. For a connection that has not been served yet.
+   * Refuses the connection: one error reply (`code`, e.g. E_BUSY) in the
+   * client's own framing, then the close. For a connection that has not been
+   * served yet. The first bytes, if they come within a moment, tell a legacy
+   * client (a JSON object, read to the close) from a framed one; a client
+   * that sends nothing gets a frame.
    */
   async refuse(code: ErrorCode, message: string): Promise<void> {
     if (this.#closed) return;
-    this.#queueReply(undefined, errorBody(code, message));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#flushAndWait(),
-      new Promise((r) => timer = setTimeout(r, 1_000)),
-    ]);
-    clearTimeout(timer);
-    if (lingering < MAX_LINGERING) {
+    const sink = new Uint8Array(4096);
+    let read: Promise<number | null> | undefined = this.#conn.read(sink).catch(() => null);
+    const first = await within(read, REFUSAL_SNIFF_MS);
+    if (first !== TIMED_OUT) read = undefined;
+    if (typeof first === "number" && startsLegacy(sink[0])) {
+      await this.#writeLegacy(errorBody(code, message));
+    } else {
+      this.#queueReply(undefined, errorBody(code, message));
+      await within(this.#flushAndWait(), 1_000);
+    }
+    if (first !== null && lingering < MAX_LINGERING) {
       lingering++;
       try {
         // Half-close and read what the peer sent until it closes (bounded): a
         // close with its request unread would reset the connection, and the
         // peer might lose the reply.
         await (this.#conn as Deno.TcpConn).closeWrite();
-        const sink = new Uint8Array(4096);
         const until = Date.now() + 500;
         while (Date.now() < until) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const n = await Promise.race([
-            this.#conn.read(sink),
-            new Promise<null>((r) => timer = setTimeout(() => r(null), until - Date.now())),
-          ]).finally(() => clearTimeout(timer));
-          if (n === null) break;
+          const n = await within(read ?? this.#conn.read(sink), until - Date.now());
+          read = undefined;
+          if (n === null || n === TIMED_OUT) break;
         }
       } catch {
         /* gone */
@@ -249,7 +253,7 @@ export class BrokerConnection {
         if (n === null) break;
         const chunk = buf.subarray(0, n);
         if (this.#mode === "unknown") {
-          if (chunk[0] === 0x7b || chunk[0] === 0x20 || chunk[0] === 0x0a) {
+          if (startsLegacy(chunk[0])) {
             this.#mode = "legacy";
             (this.peer as { legacy: boolean }).legacy = true;
           } else if (looksLikeHttp(chunk)) {
@@ -504,6 +508,26 @@ export class BrokerConnection {
       if (!this.#writing) void this.#flush();
       await new Promise<void>((r) => this.#drainWaiters.push(r));
     }
+  }
+}
+
+/** True when a connection's first byte starts a legacy request (a JSON object). */
+function startsLegacy(byte: number): boolean {
+  return byte === 0x7b || byte === 0x20 || byte === 0x0a;
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+/** `work`'s result, or {@linkcode TIMED_OUT} after `ms` (`work` goes on). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<typeof TIMED_OUT>((r) => timer = setTimeout(() => r(TIMED_OUT), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

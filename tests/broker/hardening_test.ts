@@ -167,6 +167,21 @@ Deno.test(
   },
 );
 
+Deno.test("all slots taken: a legacy client gets E_BUSY as legacy JSON", opts, async () => {
+  await using tb = await testBroker({ maxConnections: 2 });
+  const held = await Promise.all([1, 2].map(() => RawClient.connect(tb.port)));
+  try {
+    await Promise.all(held.map((c) => c.request({ action: "ping" })));
+    // What the original client does: one JSON request, then read to the close.
+    const reply = await legacyRequest(tb.port, { action: "list" });
+    assert.equal(reply.status, "error", JSON.stringify(reply));
+    assert.equal(reply.code, "E_BUSY", JSON.stringify(reply));
+    assert.match(String(reply.message), /busy/i);
+  } finally {
+    for (const c of held) c.close();
+  }
+});
+
 Deno.test(
   "past half the slots, one process holds at most a quarter; another process gets in",
   opts,
