@@ -325,6 +325,8 @@ async function hook(
     await findSession(dataDir, quick, undefined, { fallbacks: false }) ??
       await findSession(dataDir, await pids(), sessionId);
   let found = await look();
+  // Said in hooks.log: a hook that starts before its session shows why it took longer.
+  if (!found && patience > 0) await log({ outcome: "awaiting-session", patience });
   for (const until = Date.now() + patience; !found && Date.now() < until;) {
     await new Promise((r) => setTimeout(r, 100));
     found = await look();

@@ -124,10 +124,9 @@ Deno.test("hook wake: an idle session is woken (exit 2, text on stderr) when a m
   await using bob = await sender(b);
   const pending = runHook(["claude", "wake"], { hook_event_name: "Stop" }, envOf(b));
   // Idle first, then the message.
-  for (let i = 0; i < 200; i++) {
-    if ((await readActivity(b.dataDir, "claude"))?.state === "idle") break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitFor(async () => (await readActivity(b.dataDir, "claude"))?.state === "idle", {
+    what: "the session to be idle",
+  });
   await bob.send("claude", "wake up please");
   const r = await pending;
   assert.equal(
@@ -178,7 +177,14 @@ Deno.test("hook start: waits for the MCP server that starts alongside it to reco
   await using bob = await sender(b);
   await bob.send("late", "queued before the session started");
   const pending = runHook(["claude", "start"], { hook_event_name: "SessionStart" }, envOf(b));
-  await new Promise((r) => setTimeout(r, 800)); // the server comes up after the hook
+  // The server comes up only once the hook waits for it.
+  await waitFor(
+    async () =>
+      (await Deno.readTextFile(`${b.dataDir}/hooks.log`).catch(() => "")).includes(
+        '"awaiting-session"',
+      ),
+    { what: "the hook to wait for its session" },
+  );
   await using _agent = await agentFor(b, "late");
   const r = await pending;
   assert.equal(r.code, 0, r.stderr);
@@ -244,7 +250,8 @@ Deno.test("hook stop --notify (Codex, Gemini): a detached watch notifies when a 
   assert.equal((await readActivity(b.dataDir, "codex"))?.state, "idle");
   // The watch it started, told its assistant's pid:
   const watching = run(["codex", "watch"], io({ IPC_HOOK_ASSISTANT_PID: String(Deno.pid) }));
-  await new Promise((r) => setTimeout(r, 1_200)); // past the grace period
+  // Past the grace period: the watch waits in the broker, then the message comes.
+  await waitFor(() => b.broker.service.waiters.has("codex"), { what: "the watch to wait" });
   await bob.send("codex", "ring ring");
   assert.equal(await watching, 0);
   assert.deepEqual(notes, ["1 new message for codex from bob"]);
