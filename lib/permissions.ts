@@ -1,5 +1,5 @@
 /**
- * The permission flags agent-ipc runs with, in one place: README, `deno task`
+ * The permission and V8 flags agent-ipc runs with, in one place: README, `deno task`
  * definitions, `setup` (MCP config entries), the detached broker spawn and the
  * compile task all use these.
  *
@@ -23,3 +23,22 @@ export const PERMISSION_FLAGS: readonly string[] = [
   "--allow-run",
   "--allow-sys",
 ];
+
+/**
+ * V8 flags for a process that may host a broker (the detached background
+ * broker, the MCP server, the compiled binary). V8 gives back heap that grew
+ * in a burst (thousands of connections, a drained backlog) only when its
+ * memory reducer runs: by default not before ~30 s of the process's life and
+ * 8 s after it is started, and an idle broker may run no garbage collection
+ * at all meanwhile, so garbage of closed connections piled up from one flood
+ * to the next. With these the heap goes back to its pre-flood size about a
+ * second after the broker goes quiet (chaos `preauth-memory`: the broker's V8
+ * heap 35 -> 6 MiB within ~2 s of 2,000 connections closing, where it stayed
+ * at 35 MiB for ~28 s before). The reducer acts only when the allocation
+ * rate is low, so it costs nothing under load.
+ */
+export const V8_FLAGS = "--v8-flags=--memory-reducer-delay-ms=1000," +
+  "--gc-memory-reducer-start-delay-ms=1000";
+
+/** The flags `deno run` / `deno compile` of agent-ipc take: {@linkcode PERMISSION_FLAGS}, then {@linkcode V8_FLAGS}. */
+export const RUN_FLAGS: readonly string[] = [...PERMISSION_FLAGS, V8_FLAGS];

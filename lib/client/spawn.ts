@@ -10,7 +10,7 @@
 
 import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 import { logger, parseJsonLines } from "../log.ts";
 import { ensurePrivateDir } from "../state/data_dir.ts";
 
@@ -31,7 +31,7 @@ export function brokerCommand(args: string[]): { cmd: string; args: string[] } {
   if (standalone) return { cmd: Deno.execPath(), args: ["broker", ...args] };
   return {
     cmd: Deno.execPath(),
-    args: ["run", ...PERMISSION_FLAGS, programEntry(import.meta.url), "broker", ...args],
+    args: ["run", ...RUN_FLAGS, programEntry(import.meta.url), "broker", ...args],
   };
 }
 

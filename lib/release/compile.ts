@@ -13,7 +13,7 @@
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 
 /** The release targets, as `deno compile --target` names them. */
 export const COMPILE_TARGETS = [
@@ -50,7 +50,7 @@ export function compileCommand(deno: string, target: CompileTarget, outDir: stri
     target,
     "--output",
     `${outDir}/${binaryName(target)}`,
-    ...PERMISSION_FLAGS,
+    ...RUN_FLAGS,
     "main.ts",
   ];
 }

@@ -7,7 +7,7 @@
  */
 
 import { posix, win32 } from "node:path";
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 
 /** The key under which every assistant's config holds the agent-ipc server. */
 export const SERVER_KEY = "agent-ipc";
@@ -55,7 +55,7 @@ export const EXECUTABLE_NAME = "agent-ipc";
 /**
  * Decides how an assistant should start the MCP server: the running compiled
  * binary if this is one, else an `agent-ipc` executable on `PATH`, else
- * `deno run` with {@linkcode PERMISSION_FLAGS} and the main module (a file path
+ * `deno run` with {@linkcode RUN_FLAGS} and the main module (a file path
  * for local modules, with `--config` when a deno.json sits beside it).
  *
  * @example
@@ -69,7 +69,7 @@ export async function resolveLaunch(ctx: LaunchContext): Promise<ServerLaunch> {
   if (ctx.standalone) return { command: ctx.execPath, args: ["mcp"] };
   const installed = await findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env);
   if (installed) return { command: installed, args: ["mcp"] };
-  const args = ["run", ...PERMISSION_FLAGS];
+  const args = ["run", ...RUN_FLAGS];
   let module = ctx.mainModule;
   if (module.startsWith("file:")) {
     module = fileUrlToPath(module, ctx.os);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { COMPILE_TARGETS, runCompile } from "../../lib/release/compile.ts";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-const FLAGS = PERMISSION_FLAGS.join(" ");
+const FLAGS = RUN_FLAGS.join(" ");
 
 function expectedCommands(deno: string): string[] {
   return [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import {
   buildEntry,
   fileUrlToPath,
@@ -57,18 +57,18 @@ Deno.test("resolveLaunch falls back to deno run with the permission flags", asyn
     const base = { os: "linux", env: { PATH: "" }, standalone: false, execPath: DENO } as const;
     assert.deepEqual(await resolveLaunch({ ...base, mainModule: url }), {
       command: DENO,
-      args: ["run", ...PERMISSION_FLAGS, main, "mcp"],
+      args: ["run", ...RUN_FLAGS, main, "mcp"],
     });
     // With a deno.json beside the main module, the server uses it wherever it starts.
     await Deno.writeTextFile(join(dir, "my dir", "deno.json"), "{}");
     assert.deepEqual(await resolveLaunch({ ...base, mainModule: url }), {
       command: DENO,
-      args: ["run", ...PERMISSION_FLAGS, "--config", join(dir, "my dir", "deno.json"), main, "mcp"],
+      args: ["run", ...RUN_FLAGS, "--config", join(dir, "my dir", "deno.json"), main, "mcp"],
     });
     const remote = "https://example.invalid/agent-ipc/main.ts";
     assert.deepEqual(await resolveLaunch({ ...base, mainModule: remote }), {
       command: DENO,
-      args: ["run", ...PERMISSION_FLAGS, remote, "mcp"],
+      args: ["run", ...RUN_FLAGS, remote, "mcp"],
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
