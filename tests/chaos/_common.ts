@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { authToken } from "../../lib/protocol/auth.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { listenerOf } from "../../lib/proc_net.ts";
 
 /** Options every scenario gets. */
@@ -72,7 +72,10 @@ export async function removeDir(dir: string): Promise<void> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
-/** A broker started as its own process: `main.ts broker --port P --data-dir D --no-http`. */
+/**
+ * A broker started as its own process, with the flags agent-ipc starts its
+ * background broker with: `main.ts broker --port P --data-dir D --no-http`.
+ */
 export class BrokerProcess {
   readonly child: Deno.ChildProcess;
   readonly port: number;
@@ -102,7 +105,8 @@ export class BrokerProcess {
     const port = opts.port ?? freePort();
     const args = [
       "run",
-      ...PERMISSION_FLAGS,
+      // As agent-ipc starts its own brokers (permissions and V8 flags).
+      ...RUN_FLAGS,
       MAIN,
       "broker",
       "--port",

@@ -40,6 +40,13 @@ import {
 
 const ATTACKER = new URL("../_attacker.ts", import.meta.url).pathname;
 
+/** preauth-memory: how far above its pre-flood RSS the broker may stay after a flood (MiB). */
+const PREAUTH_KEPT_MIB = 45;
+/** preauth-memory: how long the broker has to come back under that bound. */
+const PREAUTH_RETURN_MS = 15_000;
+/** preauth-memory: how much the RSS after a flood may grow from the first round to a later one (MiB). */
+const PREAUTH_CREEP_MIB = 10;
+
 function attacker(args: string[], stdin: "null" | "piped" = "null"): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSION_FLAGS, ATTACKER, ...args],
@@ -368,45 +375,52 @@ export async function frozen(o: ScenarioOptions): Promise<Row> {
   }
 }
 
-/** 4: unfinished large requests from thousands of connections with no session. */
-export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
-  const t0 = Date.now();
-  const n = o.quick ? 1_500 : 2_000;
-  const dir = await tempDir("preauth");
-  const broker = await BrokerProcess.start(dir, { args: ["--idle-timeout-ms", "60000"] });
-  const failures: string[] = [];
-  const codes: Record<string, number> = {};
+/** One flood of {@linkcode preauthMemory}: what the broker answered, and its RSS at the peak. */
+interface FloodRound {
+  peak: number;
+  /** RSS once back under the bound (or the lowest seen by the deadline). */
+  after: number;
+  /** Ms from the close to `after`; -1 when the bound was not reached. */
+  backMs: number;
+}
+
+/**
+ * Opens `n` connections without a session, each sending a large unfinished
+ * request, serves `busy` meanwhile, tallies what the broker answered, closes
+ * them, and waits (until `deadlineMs`) for the broker's RSS to come back
+ * under `bound` MiB.
+ */
+async function preauthFlood(
+  pid: number,
+  port: number,
+  n: number,
+  busy: AgentClient,
+  lat: number[],
+  codes: Record<string, number>,
+  bound: number,
+  deadlineMs: number,
+): Promise<FloodRound> {
+  const framed = new Uint8Array(4 + 60 * 1024);
+  new DataView(framed.buffer).setUint32(0, 64 * 1024);
+  framed.fill(0x20, 4);
+  const legacy = new TextEncoder().encode('{"action":"send","message":"' + "x".repeat(60 * 1024));
+  const bigHeader = new Uint8Array(4 + 1024);
+  new DataView(bigHeader.buffer).setUint32(0, 1024 * 1024);
   const conns: Deno.Conn[] = [];
-  let busy: AgentClient | undefined;
   try {
-    busy = await AgentClient.connect({
-      host: "127.0.0.1",
-      port: broker.port,
-      dataDir: dir,
-      role: "none",
-    });
-    await busy.register("busy");
-    const rss0 = await rssMiB(broker.pid);
-    const framed = new Uint8Array(4 + 60 * 1024);
-    new DataView(framed.buffer).setUint32(0, 64 * 1024);
-    framed.fill(0x20, 4);
-    const legacy = new TextEncoder().encode('{"action":"send","message":"' + "x".repeat(60 * 1024));
-    const bigHeader = new Uint8Array(4 + 1024);
-    new DataView(bigHeader.buffer).setUint32(0, 1024 * 1024);
     await Promise.all(Array.from({ length: n }, async (_, i) => {
       try {
-        const c = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
+        const c = await Deno.connect({ hostname: "127.0.0.1", port });
         conns.push(c);
         await c.write(i % 3 === 0 ? framed : i % 3 === 1 ? legacy : bigHeader);
       } catch (e) {
         bump(codes, (e as Error).name);
       }
     }));
-    let peak = await rssMiB(broker.pid);
-    const lat: number[] = [];
+    let peak = await rssMiB(pid);
     for (let i = 0; i < 10; i++) {
       lat.push(await roundTrip(busy, "busy"));
-      peak = Math.max(peak, await rssMiB(broker.pid));
+      peak = Math.max(peak, await rssMiB(pid));
     }
     // What the broker answered: E_BUSY (budget), E_BAD_FRAME (over 64 KiB before a session).
     await Promise.all(conns.map(async (c) => {
@@ -425,34 +439,96 @@ export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
         bump(codes, m ? m[1] : "other");
       }
     }));
+    peak = Math.max(peak, await rssMiB(pid));
     await closeAll(conns);
-    let after = NaN;
     const tClose = Date.now();
-    while (Date.now() - tClose < (o.quick ? 1_000 : 10_000)) {
-      after = await rssMiB(broker.pid);
-      if (after < peak * 0.8 || after < rss0 + 30) break;
-      await sleep(250);
+    let after = Infinity;
+    while (Date.now() - tClose < deadlineMs) {
+      after = Math.min(after, await rssMiB(pid));
+      if (after <= bound) return { peak, after, backMs: Date.now() - tClose };
+      await sleep(100);
+    }
+    return { peak, after, backMs: -1 };
+  } finally {
+    await closeAll(conns);
+  }
+}
+
+/**
+ * 4: unfinished large requests from thousands of connections with no
+ * session, in rounds: the broker's RSS stays bounded during each, comes back
+ * after each, and does not creep from one to the next.
+ */
+export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
+  const t0 = Date.now();
+  const n = o.quick ? 1_500 : 2_000;
+  const rounds = o.quick ? 3 : 6;
+  const dir = await tempDir("preauth");
+  const broker = await BrokerProcess.start(dir, { args: ["--idle-timeout-ms", "60000"] });
+  const failures: string[] = [];
+  const codes: Record<string, number> = {};
+  let busy: AgentClient | undefined;
+  try {
+    busy = await AgentClient.connect({
+      host: "127.0.0.1",
+      port: broker.port,
+      dataDir: dir,
+      role: "none",
+    });
+    await busy.register("busy");
+    const rss0 = await rssMiB(broker.pid);
+    const bound = rss0 + PREAUTH_KEPT_MIB;
+    const lat: number[] = [];
+    const done: FloodRound[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const round = await preauthFlood(
+        broker.pid,
+        broker.port,
+        n,
+        busy,
+        lat,
+        codes,
+        bound,
+        PREAUTH_RETURN_MS,
+      );
+      done.push(round);
+      if (round.peak >= 300) {
+        failures.push(`round ${r + 1}: RSS reached ${round.peak.toFixed(0)} MiB`);
+      }
+      if (round.backMs < 0) {
+        failures.push(
+          `round ${r + 1}: RSS still ${round.after.toFixed(0)} MiB ${
+            PREAUTH_RETURN_MS / 1000
+          } s after the close (bound ${bound.toFixed(0)} MiB)`,
+        );
+        break;
+      }
+    }
+    const afters = done.map((d) => d.after);
+    const creep = afters.length > 1 ? Math.max(...afters.slice(1)) - afters[0] : 0;
+    if (creep > PREAUTH_CREEP_MIB) {
+      failures.push(`RSS after a flood crept ${creep.toFixed(0)} MiB over ${done.length} rounds`);
     }
     const alive_ = (await brokerStatus(broker.port)) !== null;
-    if (peak >= 300) failures.push(`broker RSS reached ${peak.toFixed(0)} MiB`);
+    const fig = (xs: number[]) => xs.map((x) => x.toFixed(0)).join("/");
     return row("preauth-memory", t0, {
-      action: `${n} connections without a session: a third 64 KiB frames (60 KiB sent), a third ` +
-        "60 KiB of unfinished legacy JSON, a third 1 MiB frame headers",
+      action: `${rounds} rounds of ${n} connections without a session: a third 64 KiB frames ` +
+        "(60 KiB sent), a third 60 KiB of unfinished legacy JSON, a third 1 MiB frame headers",
       sent: lat.length,
       acked: lat.length,
       delivered: lat.length,
       lost: 0,
       errors: formatCounts(codes),
       alive: alive_,
-      notes:
-        `broker RSS ${rss0.toFixed(0)} -> peak ${peak.toFixed(0)} -> ${after.toFixed(0)} MiB ${
-          ((Date.now() - tClose) / 1000).toFixed(1)
-        } s after they closed; a registered ` +
-        `client served meanwhile (p99 ${percentile(lat, 99).toFixed(0)} ms)`,
+      notes: `broker RSS ${rss0.toFixed(0)} MiB before; per round peak ${
+        fig(done.map((d) => d.peak))
+      }, back to ${fig(afters)} MiB (bound ${bound.toFixed(0)}) ${
+        fig(done.map((d) => d.backMs / 1000))
+      } s after the close; creep ${creep.toFixed(0)} MiB; a registered client served ` +
+        `meanwhile (p99 ${percentile(lat, 99).toFixed(0)} ms)`,
       failures,
     });
   } finally {
-    await closeAll(conns);
     await busy?.close();
     await broker.stop();
     await removeDir(dir);
