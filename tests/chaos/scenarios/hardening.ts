@@ -43,22 +43,25 @@ const ATTACKER = new URL("../_attacker.ts", import.meta.url).pathname;
 
 /**
  * preauth-memory: how far above its pre-flood RSS the broker may stay once a
- * flood has closed (MiB). What may stay is glibc's, not ours: the flood's
- * freed malloc memory (the 16 MiB pre-session budget, 4 KiB read buffers,
- * native per-connection state), which the main arena keeps for the next
- * flood (`malloc_trim(0)` from a debugger gives ~24 MiB of it back; nothing
- * in Deno can ask for that), and code paged in for the first time (~7 MiB):
- * 33-39 MiB measured. The V8 heap (~20 MiB more at the peak) must be back:
- * without it the broker stayed at its peak, 55 MiB over.
+ * flood of `n` connections has closed, in MiB. What may stay is glibc's, not
+ * ours: the flood's freed malloc memory, which the main arena keeps for the
+ * next flood (`malloc_trim(0)` from a debugger gives 23-26 MiB of it back;
+ * nothing in Deno can ask for that), and code paged in for the first time.
+ * So: the 16 MiB pre-session budget, ~10 MiB of code, and per connection its
+ * 4 KiB read buffer and ~8 KiB of native state. Measured: 33-39 MiB over for
+ * 1,500 connections, 40-41 for 2,000. The V8 heap (~20 MiB more at the peak)
+ * must be back: without it the broker stayed at its peak, 55-67 MiB over.
  */
-const PREAUTH_KEPT_MIB = 45;
+function preauthKeptMiB(n: number): number {
+  return 16 + 10 + (n * 12) / 1024;
+}
 /** preauth-memory: how long the broker has to come back under that bound (it takes 3-5 s). */
 const PREAUTH_RETURN_MS = 15_000;
 /**
  * preauth-memory: how much the RSS after a later flood may exceed the RSS
  * after the first (MiB): the arena is reused, so nothing should add up
- * (0-2 MiB measured); 10 MiB is a few KiB left behind per connection (3.4 KiB
- * over --quick's later 2 x 1,500 connections, 1 KiB over the full run's 5 x 2,000).
+ * (0-2 MiB measured); 10 MiB is a few KiB left behind per connection (7 KiB
+ * over --quick's second 1,500 connections, 1 KiB over the full run's later 5 x 2,000).
  */
 const PREAUTH_CREEP_MIB = 10;
 
@@ -475,7 +478,8 @@ async function preauthFlood(
 export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
   const t0 = Date.now();
   const n = o.quick ? 1_500 : 2_000;
-  const rounds = o.quick ? 3 : 6;
+  // Each round waits 3-5 s for V8 to give its heap back: --quick keeps to two.
+  const rounds = o.quick ? 2 : 6;
   const dir = await tempDir("preauth");
   const broker = await BrokerProcess.start(dir, { args: ["--idle-timeout-ms", "60000"] });
   const failures: string[] = [];
@@ -490,7 +494,7 @@ export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
     });
     await busy.register("busy");
     const rss0 = await rssMiB(broker.pid);
-    const bound = rss0 + PREAUTH_KEPT_MIB;
+    const bound = rss0 + preauthKeptMiB(n);
     const lat: number[] = [];
     const done: FloodRound[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -537,7 +541,9 @@ export async function preauthMemory(o: ScenarioOptions): Promise<Row> {
         fig(done.map((d) => d.peak))
       }, back to ${fig(afters)} MiB (bound ${bound.toFixed(0)}) ${
         done.map((d) => d.backMs < 0 ? "never" : (d.backMs / 1000).toFixed(1)).join("/")
-      } s after the close; creep ${creep.toFixed(0)} MiB; a registered client served ` +
+      } s after the close; creep ${
+        Math.max(0, creep).toFixed(0)
+      } MiB; a registered client served ` +
         `meanwhile (p99 ${percentile(lat, 99).toFixed(0)} ms)`,
       failures,
     });
