@@ -18,3 +18,11 @@ Deno.test("this Deno's V8 knows every flag of V8_FLAGS", async () => {
   assert.equal(out.code, 0, err);
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "ok");
 });
+
+Deno.test("`deno task start` runs the broker with RUN_FLAGS", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  ) as { tasks: Record<string, string> };
+  const words = config.tasks.start.split(/\s+/);
+  for (const flag of RUN_FLAGS) assert.ok(words.includes(flag), `start lacks ${flag}`);
+});
