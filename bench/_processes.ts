@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "../lib/permissions.ts";
+import { RUN_FLAGS } from "../lib/permissions.ts";
 import { FramedClient } from "../lib/client/framed_client.ts";
 import { sleep } from "./_stats.ts";
 
@@ -167,7 +167,7 @@ export class BrokerProcess implements AsyncDisposable {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...PERMISSION_FLAGS,
+        ...RUN_FLAGS,
         ...denoFlags,
         MAIN,
         "broker",
@@ -318,7 +318,7 @@ export async function runLoad(
   extraEnv: Record<string, string> = {},
 ): Promise<Record<string, unknown>> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSION_FLAGS, ...denoFlags, LOAD, scenario, JSON.stringify(config)],
+    args: ["run", ...RUN_FLAGS, ...denoFlags, LOAD, scenario, JSON.stringify(config)],
     clearEnv: true,
     env: childEnv(extraEnv),
     stdin: "piped",

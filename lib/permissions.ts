@@ -25,10 +25,10 @@ export const PERMISSION_FLAGS: readonly string[] = [
 ];
 
 /**
- * V8 flags for a process that may host a broker (the detached background
- * broker, the MCP server, the compiled binary). V8 gives back heap that grew
- * in a burst (thousands of connections, a drained backlog) only when its
- * memory reducer runs: by default not before ~30 s of the process's life and
+ * V8 flags for agent-ipc's processes (see {@linkcode RUN_FLAGS}). They matter
+ * where a broker may run (the detached background broker, the MCP server, the
+ * compiled binary): V8 gives back heap that grew in a burst (thousands of
+ * connections, a drained backlog) only when its memory reducer runs: by default not before ~30 s of the process's life and
  * 8 s after it is started, and an idle broker may run no garbage collection
  * at all meanwhile, so garbage of closed connections piled up from one flood
  * to the next. With these the heap goes back to its pre-flood size about a
@@ -40,5 +40,11 @@ export const PERMISSION_FLAGS: readonly string[] = [
 export const V8_FLAGS = "--v8-flags=--memory-reducer-delay-ms=1000," +
   "--gc-memory-reducer-start-delay-ms=1000";
 
-/** The flags `deno run` / `deno compile` of agent-ipc take: {@linkcode PERMISSION_FLAGS}, then {@linkcode V8_FLAGS}. */
+/**
+ * The flags `deno run` / `deno compile` of agent-ipc take: {@linkcode PERMISSION_FLAGS}, then
+ * {@linkcode V8_FLAGS}. Every process agent-ipc starts (broker, MCP server, hook, hook watcher)
+ * gets all of them, not only those that may host a broker: V8 rejects code Deno cached under
+ * other V8 flags, so a hook without them after a broker with them (or the reverse) compiled every
+ * module again, ~30 ms on each start (measured alternating `main.ts send --help`: 65 -> 100 ms).
+ */
 export const RUN_FLAGS: readonly string[] = [...PERMISSION_FLAGS, V8_FLAGS];

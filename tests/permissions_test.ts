@@ -19,10 +19,12 @@ Deno.test("this Deno's V8 knows every flag of V8_FLAGS", async () => {
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "ok");
 });
 
-Deno.test("`deno task start` runs the broker with RUN_FLAGS", async () => {
+Deno.test("`deno task start` and `deno task ipc` run main.ts with RUN_FLAGS", async () => {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
   ) as { tasks: Record<string, string> };
-  const words = config.tasks.start.split(/\s+/);
-  for (const flag of RUN_FLAGS) assert.ok(words.includes(flag), `start lacks ${flag}`);
+  for (const task of ["start", "ipc"]) {
+    const words = config.tasks[task].split(/\s+/);
+    for (const flag of RUN_FLAGS) assert.ok(words.includes(flag), `${task} lacks ${flag}`);
+  }
 });

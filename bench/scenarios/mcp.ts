@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { Client, StdioClientTransport } from "../../tests/_deps.ts";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { BrokerProcess, childEnv, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,
@@ -45,7 +45,7 @@ export async function mcpAvailable(): Promise<boolean> {
 function mcpArgs(cfg: McpConfig, name: string): string[] {
   return [
     "run",
-    ...PERMISSION_FLAGS,
+    ...RUN_FLAGS,
     MAIN,
     "mcp",
     "--name",

@@ -26,7 +26,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Settings, settingsFromEnv } from "../config.ts";
-import { PERMISSION_FLAGS } from "../permissions.ts";
+import { RUN_FLAGS } from "../permissions.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { AgentClient } from "../client/agent_client.ts";
 import {
@@ -529,7 +529,7 @@ function spawnWatch(args: string[], assistantPid: number): void {
   const cmd = Deno.execPath();
   const full = standalone
     ? ["hook", ...args]
-    : ["run", ...PERMISSION_FLAGS, Deno.mainModule, "hook", ...args];
+    : ["run", ...RUN_FLAGS, Deno.mainModule, "hook", ...args];
   const child = new Deno.Command(cmd, {
     args: full,
     env: { IPC_HOOK_ASSISTANT_PID: String(assistantPid) },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type HookRun, runAsAssistant } from "./_run_as_assistant.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
-import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { listAgentRecords, readActivity, writeActivity } from "../../lib/state/agent_records.ts";
 import { freePort, MAIN, type TestBroker, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
@@ -38,7 +38,7 @@ async function runHook(
   stdin: unknown,
   env: Record<string, string>,
 ): Promise<HookRun> {
-  const command = [Deno.execPath(), "run", ...PERMISSION_FLAGS, MAIN, "hook", ...args]
+  const command = [Deno.execPath(), "run", ...RUN_FLAGS, MAIN, "hook", ...args]
     .map((a) => `'${a}'`).join(" ");
   return await runAsAssistant(command, stdin, env);
 }
