@@ -45,17 +45,28 @@ export function fitReply(messages: WireMessage[], budget: number): WireMessage[]
 
 let isoTime = NaN;
 let isoText = "";
+let isoSecond = NaN;
+let isoPrefix = "";
+/** The last millisecond `isoOf` builds by hand: 9999-12-31T23:59:59.999Z (later years take a sign). */
+const ISO_MAX_MS = 253_402_300_799_999;
 
 /**
- * `new Date(ms).toISOString()`, remembered for the last `ms` asked: the
- * messages of one reply mostly share their millisecond, and building a Date
- * per message was most of what turning them into wire form cost.
+ * `new Date(ms).toISOString()`, built from the text of its second, which is
+ * remembered: a backlog's messages mostly share a second but not a
+ * millisecond, and a Date per message was most of what turning them into
+ * wire form cost (26 of 44 ms for 30,000 messages in the backlog bench).
  */
 function isoOf(ms: number): string {
-  if (ms !== isoTime) {
-    isoText = new Date(ms).toISOString();
-    isoTime = ms;
+  if (ms === isoTime) return isoText;
+  if (!Number.isInteger(ms) || ms < 0 || ms > ISO_MAX_MS) return new Date(ms).toISOString();
+  const milli = ms % 1000;
+  const second = ms - milli;
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second).toISOString().slice(0, 20); // "YYYY-MM-DDTHH:MM:SS."
+    isoSecond = second;
   }
+  isoText = isoPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
+  isoTime = ms;
   return isoText;
 }
 

@@ -35,6 +35,29 @@ Deno.test("toWire keeps content, data and large exactly, with an ISO UTC time", 
   );
 });
 
+Deno.test("toWire's timestamp is toISOString of the time, across seconds, days and years", () => {
+  const times = [
+    0,
+    1,
+    999,
+    1_000,
+    59_999,
+    Date.UTC(2026, 11, 31, 23, 59, 59, 999),
+    Date.UTC(2027, 0, 1, 0, 0, 0, 0),
+    Date.UTC(2028, 1, 29, 12, 0, 0, 10),
+    253_402_300_799_999, // the last millisecond of year 9999
+    253_402_300_800_000, // +010000-01-01: Date's own text
+    -1, // before 1970
+    1.5, // not a whole millisecond
+  ];
+  let t = 1_790_000_000_000;
+  for (let i = 0; i < 2_000; i++) times.push(t += (i * 7919) % 1_500); // shared and new seconds
+  for (const time of times) {
+    const w = toWire({ id: "x", from: "a", to: "b", time, content: "" });
+    assert.equal(w.timestamp, new Date(time).toISOString(), `time ${time}`);
+  }
+});
+
 Deno.test("toWire carries the conversation fields only when set", () => {
   const w = toWire({
     id: "r",
