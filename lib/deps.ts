@@ -26,14 +26,10 @@ export type { Transport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/tran
 export { z } from "npm:zod@4.6.7";
 
 // --- NATS (the `nats://` store: lib/state/nats_store.ts) ------------------
-// The node transport runs on Deno's node:net / node:tls.
-export {
-  connect as natsConnect,
-  createInbox,
-  credsAuthenticator,
-  headers as natsHeaders,
-  nanos,
-} from "npm:@nats-io/transport-node@3.4.0";
+// The node transport runs on Deno's node:net / node:tls. Its values come from
+// `loadNats()`, on first use: exported from here like the rest, this module's
+// importers (every MCP server) evaluated the NATS packages too, 35-65 ms of
+// its start, though only a `nats://` store uses them.
 export type {
   Msg as NatsMsg,
   MsgHdrs as NatsMsgHdrs,
@@ -41,29 +37,70 @@ export type {
   NodeConnectionOptions as NatsConnectionOptions,
   Subscription as NatsSubscription,
 } from "npm:@nats-io/transport-node@3.4.0";
-export {
-  AckPolicy,
-  DeliverPolicy,
-  DiscardPolicy,
-  jetstream,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-} from "npm:@nats-io/jetstream@3.4.0";
-// The error classes the package does not re-export from its main entry (JetStreamNotEnabled).
-export { jserrors } from "npm:@nats-io/jetstream@3.4.0/internal";
 export type {
   JetStreamClient,
   JetStreamManager,
   StoredMsg as NatsStoredMsg,
   StreamConfig as NatsStreamConfig,
 } from "npm:@nats-io/jetstream@3.4.0";
-export { Kvm } from "npm:@nats-io/kv@3.4.0";
 export type { KV, KvEntry } from "npm:@nats-io/kv@3.4.0";
-export { Objm } from "npm:@nats-io/obj@3.4.0";
-export type { ObjectStore } from "npm:@nats-io/obj@3.4.0";
+export type { ObjectStore, Objm as NatsObjm } from "npm:@nats-io/obj@3.4.0";
+
+let natsPackages: Promise<NatsPackages> | undefined;
+
+/** The values of the NATS packages, evaluated on the first call. */
+export function loadNats(): Promise<NatsPackages> {
+  return natsPackages ??= Promise.all([
+    import("npm:@nats-io/transport-node@3.4.0"),
+    import("npm:@nats-io/jetstream@3.4.0"),
+    // The error classes the package does not re-export from its main entry (JetStreamNotEnabled).
+    import("npm:@nats-io/jetstream@3.4.0/internal"),
+    import("npm:@nats-io/kv@3.4.0"),
+    import("npm:@nats-io/obj@3.4.0"),
+  ]).then(([transport, js, internal, kv, obj]) => ({
+    natsConnect: transport.connect,
+    createInbox: transport.createInbox,
+    credsAuthenticator: transport.credsAuthenticator,
+    natsHeaders: transport.headers,
+    nanos: transport.nanos,
+    AckPolicy: js.AckPolicy,
+    DeliverPolicy: js.DeliverPolicy,
+    DiscardPolicy: js.DiscardPolicy,
+    jetstream: js.jetstream,
+    JetStreamApiCodes: js.JetStreamApiCodes,
+    JetStreamApiError: js.JetStreamApiError,
+    jetstreamManager: js.jetstreamManager,
+    RetentionPolicy: js.RetentionPolicy,
+    StorageType: js.StorageType,
+    jserrors: internal.jserrors,
+    Kvm: kv.Kvm,
+    Objm: obj.Objm,
+  }));
+}
+
+type Transport_ = typeof import("npm:@nats-io/transport-node@3.4.0");
+type JetStream_ = typeof import("npm:@nats-io/jetstream@3.4.0");
+
+/** What {@linkcode loadNats} gives. */
+export interface NatsPackages {
+  natsConnect: Transport_["connect"];
+  createInbox: Transport_["createInbox"];
+  credsAuthenticator: Transport_["credsAuthenticator"];
+  natsHeaders: Transport_["headers"];
+  nanos: Transport_["nanos"];
+  AckPolicy: JetStream_["AckPolicy"];
+  DeliverPolicy: JetStream_["DeliverPolicy"];
+  DiscardPolicy: JetStream_["DiscardPolicy"];
+  jetstream: JetStream_["jetstream"];
+  JetStreamApiCodes: JetStream_["JetStreamApiCodes"];
+  JetStreamApiError: JetStream_["JetStreamApiError"];
+  jetstreamManager: JetStream_["jetstreamManager"];
+  RetentionPolicy: JetStream_["RetentionPolicy"];
+  StorageType: JetStream_["StorageType"];
+  jserrors: typeof import("npm:@nats-io/jetstream@3.4.0/internal")["jserrors"];
+  Kvm: typeof import("npm:@nats-io/kv@3.4.0")["Kvm"];
+  Objm: typeof import("npm:@nats-io/obj@3.4.0")["Objm"];
+}
 
 // --- Config files (`setup`: lib/setup/) -----------------------------------
 // JSON with comments, edited as text so comments and layout stay.

@@ -7,21 +7,14 @@
  * @module
  */
 
-import {
-  AckPolicy,
-  createInbox,
-  credsAuthenticator,
-  DeliverPolicy,
-  type JetStreamManager,
-  nanos,
-  natsConnect,
-  type NatsConnection,
-  type NatsConnectionOptions,
-  type NatsMsg,
-} from "../deps.ts";
+import type { JetStreamManager, NatsConnection, NatsConnectionOptions, NatsMsg } from "../deps.ts";
+import { loadNats } from "../deps.ts";
 import { logger } from "../log.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { FastRequester } from "./_nats_fast.ts";
+
+const { AckPolicy, createInbox, credsAuthenticator, DeliverPolicy, nanos, natsConnect } =
+  await loadNats();
 
 const log = logger("nats");
 let resetsGuarded = false;

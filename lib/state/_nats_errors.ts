@@ -8,8 +8,10 @@
  * @module
  */
 
-import { JetStreamApiCodes, JetStreamApiError, jserrors } from "../deps.ts";
+import { loadNats } from "../deps.ts";
 import { MoreJetStreamApiCodes, NatsApiError } from "./_nats_fast.ts";
+
+const { JetStreamApiCodes, JetStreamApiError, jserrors } = await loadNats();
 
 /** The JetStream API code of `e`, if it is an API error of either client. */
 function apiCode(e: unknown): number | undefined {

@@ -8,14 +8,10 @@
  * @module
  */
 
-import {
-  createInbox,
-  JetStreamApiCodes,
-  type NatsConnection,
-  natsHeaders,
-  type NatsMsg,
-  type NatsMsgHdrs as MsgHdrs,
-} from "../deps.ts";
+import type { NatsConnection, NatsMsg, NatsMsgHdrs as MsgHdrs } from "../deps.ts";
+import { loadNats } from "../deps.ts";
+
+const { createInbox, JetStreamApiCodes, natsHeaders } = await loadNats();
 
 /**
  * JetStream API error codes we branch on that `JetStreamApiCodes` lacks, named

@@ -36,21 +36,15 @@
  * @module
  */
 
-import {
-  DiscardPolicy,
-  jetstream,
-  type JetStreamManager,
-  jetstreamManager,
-  type KV,
-  Kvm,
-  nanos,
-  type NatsStreamConfig,
-  type NatsSubscription,
-  type ObjectStore,
-  Objm,
-  RetentionPolicy,
-  StorageType,
+import type {
+  JetStreamManager,
+  KV,
+  NatsObjm,
+  NatsStreamConfig,
+  NatsSubscription,
+  ObjectStore,
 } from "../deps.ts";
+import { loadNats } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
 import {
@@ -86,6 +80,17 @@ import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
 import { isJetStreamOff, isNotFound, isStreamNameInUse } from "./_nats_errors.ts";
 import { matchesHistory } from "./_history_filter.ts";
 import { NatsClaims } from "./_nats_claims.ts";
+
+const {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  Kvm,
+  nanos,
+  Objm,
+  RetentionPolicy,
+  StorageType,
+} = await loadNats();
 
 /** Options of {@linkcode openNatsStore}. */
 export interface NatsStoreOptions {
@@ -214,7 +219,7 @@ export class NatsStore implements Store {
   readonly #jsm: JetStreamManager;
   readonly #q: NatsQueues;
   readonly #r: NatsRegistry;
-  readonly #objm: Objm;
+  readonly #objm: NatsObjm;
   readonly #claims: NatsClaims;
   readonly #p: string;
   readonly #receipts: KV;
@@ -228,7 +233,7 @@ export class NatsStore implements Store {
     jsm: JetStreamManager,
     queues: NatsQueues,
     registry: NatsRegistry,
-    objm: Objm,
+    objm: NatsObjm,
     prefix: string,
     claims: NatsClaims,
     receipts: KV,

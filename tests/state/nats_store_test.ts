@@ -10,7 +10,7 @@ import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
 import { parseNatsUrl } from "../../lib/state/_nats_conn.ts";
 import { dedupeKey } from "../../lib/state/_nats_dedupe.ts";
-import { jetstream, Kvm, natsConnect } from "../../lib/deps.ts";
+import { loadNats } from "../../lib/deps.ts";
 import type { StoredMessage } from "../../lib/state/store.ts";
 import {
   moduleNatsServer,
@@ -20,6 +20,8 @@ import {
 } from "../_nats_server.ts";
 import { storeContract } from "./store_contract.ts";
 import { waitFor } from "../_wait.ts";
+
+const { jetstream, Kvm, natsConnect } = await loadNats();
 
 const ignore = NATS_SKIP_REASON !== null;
 
