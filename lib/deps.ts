@@ -46,11 +46,12 @@ export type {
 export type { KV, KvEntry } from "npm:@nats-io/kv@3.4.0";
 export type { ObjectStore, Objm as NatsObjm } from "npm:@nats-io/obj@3.4.0";
 
-let natsPackages: Promise<NatsPackages> | undefined;
-
-/** The values of the NATS packages, evaluated on the first call. */
-export function loadNats(): Promise<NatsPackages> {
-  return natsPackages ??= Promise.all([
+/**
+ * The values of the NATS packages the store uses, evaluated on the first call
+ * (later calls get the same modules).
+ */
+export function loadNats() {
+  return Promise.all([
     import("npm:@nats-io/transport-node@3.4.0"),
     import("npm:@nats-io/jetstream@3.4.0"),
     // The error classes the package does not re-export from its main entry (JetStreamNotEnabled).
@@ -76,30 +77,6 @@ export function loadNats(): Promise<NatsPackages> {
     Kvm: kv.Kvm,
     Objm: obj.Objm,
   }));
-}
-
-type Transport_ = typeof import("npm:@nats-io/transport-node@3.4.0");
-type JetStream_ = typeof import("npm:@nats-io/jetstream@3.4.0");
-
-/** What {@linkcode loadNats} gives. */
-export interface NatsPackages {
-  natsConnect: Transport_["connect"];
-  createInbox: Transport_["createInbox"];
-  credsAuthenticator: Transport_["credsAuthenticator"];
-  natsHeaders: Transport_["headers"];
-  nanos: Transport_["nanos"];
-  AckPolicy: JetStream_["AckPolicy"];
-  DeliverPolicy: JetStream_["DeliverPolicy"];
-  DiscardPolicy: JetStream_["DiscardPolicy"];
-  jetstream: JetStream_["jetstream"];
-  JetStreamApiCodes: JetStream_["JetStreamApiCodes"];
-  JetStreamApiError: JetStream_["JetStreamApiError"];
-  jetstreamManager: JetStream_["jetstreamManager"];
-  RetentionPolicy: JetStream_["RetentionPolicy"];
-  StorageType: JetStream_["StorageType"];
-  jserrors: typeof import("npm:@nats-io/jetstream@3.4.0/internal")["jserrors"];
-  Kvm: typeof import("npm:@nats-io/kv@3.4.0")["Kvm"];
-  Objm: typeof import("npm:@nats-io/obj@3.4.0")["Objm"];
 }
 
 // --- Config files (`setup`: lib/setup/) -----------------------------------

@@ -28,9 +28,10 @@ export const PERMISSION_FLAGS: readonly string[] = [
  * V8 flags for agent-ipc's processes (see {@linkcode RUN_FLAGS}). They matter
  * where a broker may run (the detached background broker, the MCP server, the
  * compiled binary): V8 gives back heap that grew in a burst (thousands of
- * connections, a drained backlog) only when its memory reducer runs: by default not before ~30 s of the process's life and
- * 8 s after it is started, and an idle broker may run no garbage collection
- * at all meanwhile, so garbage of closed connections piled up from one flood
+ * connections, a drained backlog) only when its memory reducer runs: by
+ * default not before ~30 s of the process's life and 8 s after it is
+ * started, and an idle broker may run no garbage collection at all
+ * meanwhile, so garbage of closed connections piled up from one flood
  * to the next. With these the heap goes back to its pre-flood size about a
  * second after the broker goes quiet (chaos `preauth-memory`: the broker's V8
  * heap 35 -> 6 MiB within ~2 s of 2,000 connections closing, where it stayed
