@@ -2,7 +2,7 @@
  * One table of defaults: the ports, limits, timeouts and TTLs of agent-ipc,
  * each defined once. Settings ({@linkcode SETTINGS}) carry their accepted
  * range, environment variable and flag, so `config.ts` (environment), the
- * flag parsers, the help texts, framing, the broker and the README check all
+ * flag parsers, the help texts, framing, the broker and the docs check all
  * read the same numbers. Fixed values follow in {@linkcode LIMITS},
  * {@linkcode TIMEOUTS} and {@linkcode TTLS}. The lowest layer: imports nothing.
  *

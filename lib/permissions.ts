@@ -1,5 +1,5 @@
 /**
- * The permission and V8 flags agent-ipc runs with, in one place: README, `deno task`
+ * The permission and V8 flags agent-ipc runs with, in one place: docs/install.md, `deno task`
  * definitions, `setup` (MCP config entries), the detached broker spawn and the
  * compile task all use these.
  *

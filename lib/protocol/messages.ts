@@ -1,7 +1,7 @@
 /**
  * The agent-ipc wire protocol as types: requests are a discriminated union on
  * `action`, replies share one envelope. The same field names serve framed and
- * legacy connections (see README, "Wire protocol").
+ * legacy connections (see docs/protocol.md).
  *
  * @module
  */
@@ -194,7 +194,7 @@ export type Request =
 /** The name of an action. */
 export type Action = Request["action"];
 
-/** Every action, in the order of the README. */
+/** Every action, in the order of docs/protocol.md. */
 export const ACTIONS: readonly Action[] = [
   "register",
   "send",

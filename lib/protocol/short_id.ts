@@ -3,7 +3,7 @@
  * message (`k3x9a0q`), which commands accept in place of the full id. A pure
  * function of the full id, so the broker, the stores and the clients agree
  * without asking each other; the broker resolves one back among the messages
- * its caller sent or received (see README, "Wire protocol").
+ * its caller sent or received (see docs/protocol.md).
  *
  * @module
  */

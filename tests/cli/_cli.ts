@@ -1,6 +1,6 @@
 /**
  * Helpers for CLI tests: run the real program (`Deno.execPath()` with the
- * README's permission flags) in an isolated environment, capture stdout,
+ * docs/install.md's permission flags) in an isolated environment, capture stdout,
  * stderr and the exit status, and stream the output of long-running commands.
  *
  * @module

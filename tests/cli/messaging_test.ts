@@ -1,5 +1,5 @@
 /**
- * End-to-end: agents on the real program (spawned with the README's
+ * End-to-end: agents on the real program (spawned with docs/install.md's
  * permission flags) talking through a real broker on a free port.
  */
 
