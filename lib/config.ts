@@ -24,6 +24,8 @@ export interface Settings {
   store: string;
   natsToken?: string;
   natsCreds?: string;
+  /** Replicas of the NATS store's streams (1-5); unset: 3 in a cluster of 3 or more, else 1. */
+  natsReplicas?: number;
   /** Largest frame payload, bytes. */
   maxFrame: number;
   maxConnections: number;
@@ -92,6 +94,16 @@ function intFrom(env: EnvReader, setting: NumericSetting): number {
   return n;
 }
 
+/** A replica count (1-5) from a flag or variable; undefined when unset (automatic). */
+export function natsReplicasFrom(raw: string | undefined, what: string): number | undefined {
+  if (raw === undefined || raw === "" || raw === "auto") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 5) {
+    throw new RangeError(`Invalid ${what} "${raw}": expected a whole number from 1 to 5, or auto`);
+  }
+  return n;
+}
+
 /** Settings from the environment and defaults. Throws a RangeError on a bad value. */
 export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
   return {
@@ -103,6 +115,7 @@ export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
     store: env("IPC_STORE") || "sqlite",
     natsToken: env("IPC_NATS_TOKEN") || undefined,
     natsCreds: env("IPC_NATS_CREDS") || undefined,
+    natsReplicas: natsReplicasFrom(env("IPC_NATS_REPLICAS"), "IPC_NATS_REPLICAS"),
     maxFrame: intFrom(env, SETTINGS.maxFrame),
     maxConnections: intFrom(env, SETTINGS.maxConnections),
     idleTimeoutMs: intFrom(env, SETTINGS.idleTimeoutMs),

@@ -8,7 +8,7 @@
 
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { type EnvReader, type Settings, settingsFromEnv } from "../config.ts";
+import { type EnvReader, natsReplicasFrom, type Settings, settingsFromEnv } from "../config.ts";
 import { DEFAULT_HOST, type NumericSetting, SETTINGS as S } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
@@ -31,6 +31,8 @@ Options:
   --store STORE         "sqlite" (default) or nats://host:4222 (IPC_STORE)
   --nats-token TOKEN    NATS token (IPC_NATS_TOKEN)
   --nats-creds FILE     NATS credentials file (IPC_NATS_CREDS)
+  --nats-replicas N     replicas of each NATS stream, bucket and consumer, 1-5 (default: 3
+                        in a cluster of 3 or more servers, else 1; IPC_NATS_REPLICAS)
   --http-port PORT      web console port (default ${S.httpPort.default}, ${S.httpPort.env})
   --no-http             do not serve the web console
   --history-days N      keep delivered messages N days for history (default ${S.historyDays.default})
@@ -56,6 +58,7 @@ export const BROKER_FLAGS = {
   store: { type: "string" },
   "nats-token": { type: "string" },
   "nats-creds": { type: "string" },
+  "nats-replicas": { type: "string" },
   "http-port": { type: "string" },
   "no-http": { type: "boolean" },
   "history-days": { type: "string" },
@@ -95,6 +98,9 @@ export function applyBrokerFlags(
   if (str("store")) s.store = str("store")!;
   if (str("nats-token")) s.natsToken = str("nats-token");
   if (str("nats-creds")) s.natsCreds = str("nats-creds");
+  if (str("nats-replicas") !== undefined) {
+    s.natsReplicas = natsReplicasFrom(str("nats-replicas"), "--nats-replicas");
+  }
   if (str("http-port") !== undefined) s.httpPort = int(str("http-port")!, S.httpPort);
   if (values["no-http"]) s.noHttp = true;
   if (str("history-days") !== undefined) {
@@ -140,6 +146,7 @@ export async function brokerOptionsFromSettings(
     store: s.store,
     natsToken: s.natsToken,
     natsCreds: s.natsCreds,
+    natsReplicas: s.natsReplicas,
     secret: s.secret,
     maxFrame: s.maxFrame,
     maxConnections: s.maxConnections,

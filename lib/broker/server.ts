@@ -31,6 +31,8 @@ export interface BrokerOptions {
   store?: string;
   natsToken?: string;
   natsCreds?: string;
+  /** Replicas of the NATS store's assets (undefined: automatic). */
+  natsReplicas?: number;
   /** A store opened by the caller (tests). The broker closes it. */
   openedStore?: Store;
   /** IPC_SHARED_SECRET; otherwise the data dir's secret file. */
@@ -192,6 +194,7 @@ async function openResources(
       dataDir: options.dataDir,
       natsToken: options.natsToken,
       natsCreds: options.natsCreds,
+      natsReplicas: options.natsReplicas,
       hostName,
     });
     listener ??= options.tls

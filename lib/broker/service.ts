@@ -513,6 +513,12 @@ export class BrokerService {
         store_location: o.store.location,
         host_name: o.hostName,
       });
+      if (o.store.health) {
+        // A cluster in trouble is what status is asked about: say so, don't fail.
+        broker.store_health = await o.store.health().catch((e) => ({
+          error: e instanceof Error ? e.message : String(e),
+        }));
+      }
     }
     const reply: Record<string, unknown> = {
       message: `agent-ipc ${VERSION} on port ${o.port}`,

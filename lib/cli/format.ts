@@ -165,6 +165,48 @@ export interface BrokerStatus {
   host_name?: string;
   /** The web console's address, when it runs. */
   console_url?: string;
+  /** NATS store: replicas and cluster health (see `StoreHealth`), or why it could not be read. */
+  store_health?: StoreHealthWire | { error: string };
+}
+
+/** `StoreHealth` as the status reply carries it. */
+export interface StoreHealthWire {
+  replicas: number;
+  cluster?: string;
+  servers: string[];
+  connectedTo?: string;
+  streams: {
+    name: string;
+    replicas: number;
+    leader?: string;
+    lagging: { server: string; lag: number; offline: boolean }[];
+  }[];
+}
+
+/** The replica and cluster lines of `status` for a NATS store. */
+export function formatStoreHealth(h: StoreHealthWire | { error: string }): string[][] {
+  if ("error" in h) return [["Cluster:", `health unknown: ${h.error}`]];
+  const rows: string[][] = [
+    ["Replicas:", String(h.replicas)],
+    [
+      "Cluster:",
+      `${h.cluster ?? "single server"}: ${plural(h.servers.length, "server")} seen (${
+        h.servers.join(", ")
+      })${h.connectedTo ? `, connected to ${h.connectedTo}` : ""}`,
+    ],
+  ];
+  for (const s of h.streams) {
+    const lag = s.lagging.map((l) =>
+      l.offline ? `${l.server} offline` : `${l.server} ${plural(l.lag, "op")} behind`
+    );
+    rows.push([
+      `  ${s.name}:`,
+      `R${s.replicas}, leader ${s.leader ?? "none"}${
+        lag.length ? `; lagging: ${lag.join(", ")}` : ""
+      }`,
+    ]);
+  }
+  return rows;
 }
 
 /** A status reply as text. */
@@ -184,6 +226,7 @@ export function formatStatus(
     ["Uptime:", formatDuration(broker.uptime_s)],
     ...(broker.data_dir ? [["Data dir:", broker.data_dir]] : []),
     ["Store:", broker.store + (broker.store_location ? ` (${broker.store_location})` : "")],
+    ...(broker.store_health ? formatStoreHealth(broker.store_health) : []),
     ["Connections:", `${broker.connections} (${broker.waiting} waiting)`],
     ...(broker.console_url
       ? [["Console:", `${broker.console_url} ("agent-ipc web" to log in)`]]

@@ -11,7 +11,8 @@ import type { JetStreamManager, NatsConnection, NatsConnectionOptions, NatsMsg }
 import { loadNats } from "../deps.ts";
 import { logger } from "../log.ts";
 import { IpcError } from "../protocol/errors.ts";
-import { FastRequester } from "./_nats_fast.ts";
+import { FastRequester, NatsRequestTimeout } from "./_nats_fast.ts";
+import { isTransient } from "./_nats_errors.ts";
 
 const { AckPolicy, createInbox, credsAuthenticator, DeliverPolicy, nanos, natsConnect } =
   await loadNats();
@@ -119,6 +120,12 @@ export class NatsLink {
   readonly fast: FastRequester;
   readonly location: string;
   readonly timeoutMs: number;
+  /**
+   * Replicas of every stream, bucket and consumer of the store (set by
+   * `openNatsStore` once chosen): scan consumers follow it too, so a lost
+   * node takes none of them with it.
+   */
+  replicas = 1;
   #up = true;
   #closed = false;
   #upWaiters: (() => void)[] = [];
@@ -184,8 +191,11 @@ export class NatsLink {
   async #watchStatus(): Promise<void> {
     try {
       for await (const s of this.nc.status()) {
-        if (s.type === "disconnect") this.#up = false;
-        else if (s.type === "reconnect") this.#setUp();
+        if (s.type === "disconnect") {
+          this.#up = false;
+          // Their replies went to the server just lost: retry after the reconnect.
+          this.fast.failPending("connection to NATS lost");
+        } else if (s.type === "reconnect") this.#setUp();
       }
     } catch {
       // the iterator ends with the connection
@@ -227,20 +237,53 @@ export class NatsLink {
    * Runs `fn` once NATS is reachable and turns any failure into E_STORE
    * (IpcErrors pass through). Each request inside `fn` is bounded by the
    * client's request timeout, so nothing waits forever.
+   *
+   * With `retry` (for operations that are safe to run twice: reads, and
+   * writes made idempotent by message ids or compare-and-set), a transient
+   * failure (see `isTransient`: a stream leader being re-elected, a node
+   * lost under the connection) runs `fn` again, after a short pause, until
+   * {@linkcode NatsLink.rideOutMs} have passed since the first attempt:
+   * a re-election takes 2-6 s, which a request rides out instead of failing.
    */
-  async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    await this.ready(op);
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof IpcError) throw e;
-      throw new IpcError(
-        "E_STORE",
-        `NATS store ${op} failed (${this.location}): ${reason(e)}`,
-        undefined,
-        { cause: e },
-      );
+  async run<T>(
+    op: string,
+    fn: () => Promise<T>,
+    { retry = false }: { retry?: boolean | ((e: unknown) => boolean) } = {},
+  ): Promise<T> {
+    const start = Date.now();
+    for (let attempt = 0;; attempt++) {
+      await this.ready(op);
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof IpcError) throw e;
+        const left = start + this.rideOutMs - Date.now();
+        const again = typeof retry === "function" ? retry(e) : retry && isTransient(e);
+        if (again && left > 0 && !this.#closed) {
+          if (attempt === 0) {
+            log.info(`NATS store ${op} retried: ${reason(e)}`, { event: "nats_retry", op });
+          }
+          await new Promise((r) => setTimeout(r, Math.min(left, 100 * 2 ** Math.min(attempt, 3))));
+          continue;
+        }
+        throw new IpcError(
+          "E_STORE",
+          `NATS store ${op} failed (${this.location}): ${reason(e)}`,
+          undefined,
+          { cause: e },
+        );
+      }
     }
+  }
+
+  /**
+   * How long a retried operation keeps trying through transient failures:
+   * three request timeouts, at least 20 s. nats-server 2.9 re-elects a
+   * stream's leader 4-9 s after losing it (its raft election timeout), and a
+   * request sent just before the loss waits its own timeout first.
+   */
+  get rideOutMs(): number {
+    return Math.max(this.timeoutMs * 3, 20_000);
   }
 
   /** Closes the connection (bounded). Safe to call twice. */
@@ -284,16 +327,17 @@ const PULL_BATCH = 5_000;
  * Reads every message of `stream` matching `filter` that exists when the
  * scan starts, in stream order: one ephemeral in-memory consumer (its
  * creation reports how many messages match) and batched no-wait pulls.
- * Used for bulk reads; single reads use direct get.
+ * Used for bulk reads; single reads use direct get. The consumer has the
+ * store's replica count (`link.replicas`).
  */
 export async function scanStream(
-  nc: NatsConnection,
+  link: NatsLink,
   jsm: JetStreamManager,
   stream: string,
   filter: string,
-  timeoutMs: number,
   opts: ScanOptions = {},
 ): Promise<ScannedMsg[]> {
+  const { nc, timeoutMs } = link;
   const name = `scan_${crypto.randomUUID().replaceAll("-", "")}`;
   const ci = await jsm.consumers.add(stream, {
     name,
@@ -305,8 +349,10 @@ export async function scanStream(
       ? DeliverPolicy.StartSequence
       : DeliverPolicy.All,
     ...(opts.fromSeq && !opts.lastPerSubject ? { opt_start_seq: opts.fromSeq } : {}),
+    // As replicated as the store: an R1 consumer dies with its node (the scan
+    // then stalls until the request times out); memory is enough for a read.
     mem_storage: true,
-    num_replicas: 1,
+    num_replicas: link.replicas,
     // Reaped by the server if we vanish before deleting it.
     inactive_threshold: nanos(Math.max(timeoutMs * 2, 10_000)),
   });
@@ -348,7 +394,10 @@ function pull(
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(
-        () => finish(new Error(`no reply from NATS for ${timeoutMs} ms while reading ${api}`)),
+        () =>
+          finish(
+            new NatsRequestTimeout(`no reply from NATS for ${timeoutMs} ms while reading ${api}`),
+          ),
         timeoutMs,
       );
     };

@@ -22,7 +22,37 @@ export const MoreJetStreamApiCodes = {
   StreamMsgDeleteFailed: 10057,
   /** JSStreamNameExistErr: a stream of that name exists with another configuration. */
   StreamNameExist: 10058,
+  /** JSClusterNotAvailErr: "JetStream system temporarily unavailable" (no meta leader yet). */
+  ClusterNotAvailable: 10008,
+  /** JSClusterNotLeaderErr: the request reached a server that is no longer the leader. */
+  ClusterNotLeader: 10009,
+  /** JSClusterNoPeersErr: no suitable peers for placement (a node of the group is down). */
+  ClusterNoPeers: 10005,
+  /** JSStreamReplicasNotSupportedErr: replicas > 1 on a server that is not clustered. */
+  StreamReplicasNotSupported: 10074,
+  /** JSInsufficientResourcesErr: fewer JetStream servers than replicas asked for. */
+  InsufficientResources: 10023,
 } as const;
+
+/**
+ * A request of {@linkcode FastRequester} that got no reply in time, or lost
+ * its connection before the reply came: in a cluster, the usual sign of a
+ * stream leader being re-elected. The request may or may not have run.
+ */
+export class NatsRequestTimeout extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NatsRequestTimeout";
+  }
+}
+
+/** Nobody answers the subject (JetStream off, or a stream with no leader at that instant). */
+export class NatsNoResponders extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NatsNoResponders";
+  }
+}
 
 /** A JetStream API error from {@linkcode FastRequester}: `code` is the API's `err_code`. */
 export class NatsApiError extends Error {
@@ -103,7 +133,7 @@ export class FastRequester {
       for (const [k, p] of this.#pending) {
         if (p.deadline <= now) {
           this.#pending.delete(k);
-          p.reject(new Error(`timeout after ${this.#timeoutMs} ms (${subject})`));
+          p.reject(new NatsRequestTimeout(`timeout after ${this.#timeoutMs} ms (${subject})`));
         }
       }
       if (this.#pending.size === 0) this.#stopSweeper();
@@ -183,6 +213,19 @@ export class FastRequester {
     }
   }
 
+  /**
+   * Fails every pending request at once with {@linkcode NatsRequestTimeout}:
+   * called when the connection drops, as their replies cannot come any more
+   * (the server they went to is gone), so a caller that retries does so
+   * after the reconnect, not after the full timeout.
+   */
+  failPending(why: string): void {
+    this.#stopSweeper();
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(new NatsRequestTimeout(why));
+  }
+
   /** Fails what is pending and stops listening. */
   close(): void {
     this.#stopSweeper();
@@ -194,6 +237,8 @@ export class FastRequester {
 
 function noResponders(m: NatsMsg, what: string): void {
   if (m.headers?.code === 503) {
-    throw new Error(`no responders for ${what}: is JetStream enabled (nats-server -js)?`);
+    throw new NatsNoResponders(
+      `no responders for ${what}: is JetStream enabled (nats-server -js)?`,
+    );
   }
 }

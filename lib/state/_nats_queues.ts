@@ -173,7 +173,7 @@ export class NatsQueues {
   /** Every queued message (optionally of one recipient), in stream order. */
   scan(name?: string): Promise<ScannedMsg[]> {
     const filter = name === undefined ? `${this.#p}.q.*` : this.subject(name);
-    return scanStream(this.#link.nc, this.#jsm, this.stream, filter, this.#link.timeoutMs);
+    return scanStream(this.#link, this.#jsm, this.stream, filter);
   }
 
   /** The recipient a queue subject belongs to. */
@@ -341,17 +341,10 @@ export class NatsQueues {
       end = !sm || !take(decodeDoc<QueuedDoc>(sm.data), sm.seq);
     }
     if (!end && out.length < limit) {
-      const rest = await scanStream(
-        this.#link.nc,
-        this.#jsm,
-        this.stream,
-        subj,
-        this.#link.timeoutMs,
-        {
-          fromSeq: seq,
-          max: limit - out.length,
-        },
-      );
+      const rest = await scanStream(this.#link, this.#jsm, this.stream, subj, {
+        fromSeq: seq,
+        max: limit - out.length,
+      });
       for (const sm of rest) if (!take(decodeDoc<QueuedDoc>(sm.data), sm.seq)) break;
     }
     // Urgent messages first: those read are moved up; when the queue is longer

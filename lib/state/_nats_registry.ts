@@ -93,14 +93,9 @@ export class NatsRegistry {
     const bucket = (await kv.status()).bucket;
     const lead = `$KV.${bucket}.`;
     const out = new Map<string, T>();
-    const msgs = await scanStream(
-      this.#link.nc,
-      this.#jsm,
-      `KV_${bucket}`,
-      `${lead}>`,
-      this.#link.timeoutMs,
-      { lastPerSubject: true },
-    );
+    const msgs = await scanStream(this.#link, this.#jsm, `KV_${bucket}`, `${lead}>`, {
+      lastPerSubject: true,
+    });
     for (const m of msgs) {
       if (m.kvOp === "DEL" || m.kvOp === "PURGE") continue;
       out.set(m.subject.slice(lead.length), JSON.parse(dec.decode(m.data)) as T);

@@ -60,10 +60,12 @@ import {
   type Retention,
   type Store,
   type StoredMessage,
+  type StoreHealth,
+  type StreamHealth,
   type ThreadRoot,
 } from "./store.ts";
 import { shortId } from "../protocol/short_id.ts";
-import { NatsLink, scanStream } from "./_nats_conn.ts";
+import { NatsLink, reason, scanStream } from "./_nats_conn.ts";
 import {
   checkName,
   createOnce,
@@ -77,7 +79,15 @@ import {
   toStored,
 } from "./_nats_queues.ts";
 import { type InstanceDoc, NatsRegistry } from "./_nats_registry.ts";
-import { isJetStreamOff, isNotFound, isStreamNameInUse } from "./_nats_errors.ts";
+import {
+  isJetStreamOff,
+  isNoPeers,
+  isNotFound,
+  isStreamNameInUse,
+  isTooManyReplicas,
+  isTransient,
+} from "./_nats_errors.ts";
+import { logger } from "../log.ts";
 import { matchesHistory } from "./_history_filter.ts";
 import { NatsClaims } from "./_nats_claims.ts";
 
@@ -92,6 +102,8 @@ const {
   StorageType,
 } = await loadNats();
 
+const log = logger("nats");
+
 /** Options of {@linkcode openNatsStore}. */
 export interface NatsStoreOptions {
   /** Auth token (else any token in the URL). */
@@ -104,10 +116,27 @@ export interface NatsStoreOptions {
   prefix?: string;
   /** Bound on connecting, on each NATS request and on waiting for a reconnect (ms, default 5000). */
   timeoutMs?: number;
+  /**
+   * Replicas of every stream, KV bucket, the object store and every consumer
+   * (1-5). Default: 3 when the cluster has at least 3 servers, else 1.
+   * Assets found with another count are scaled to it in place.
+   */
+  replicas?: number;
 }
 
 const DUPLICATE_WINDOW_MS = 120_000;
 const OBJECT_PREFIX = "nats-obj://";
+const BUCKETS = ["instances", "sessions", "seen", "forwards", "claims", "receipts", "dedupe"];
+
+/**
+ * The default replica count: 3 when the server we reached is part of a
+ * cluster of at least 3 servers (the servers it gossips to clients, itself
+ * included), else 1. A cluster where some servers run without JetStream
+ * needs `--nats-replicas` set by hand.
+ */
+export function defaultReplicas(info: { cluster?: string; connect_urls?: string[] } | undefined) {
+  return info?.cluster && (info.connect_urls?.length ?? 0) >= 3 ? 3 : 1;
+}
 
 /**
  * Connects to NATS and opens (creating when missing) the streams and buckets
@@ -125,77 +154,125 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(prefix)) {
     throw new IpcError("E_STORE", `NATS store prefix "${prefix}" must be 1-32 of A-Z a-z 0-9 _ -`);
   }
+  if (
+    opts.replicas !== undefined &&
+    !(Number.isInteger(opts.replicas) && opts.replicas >= 1 && opts.replicas <= 5)
+  ) {
+    throw new IpcError(
+      "E_STORE",
+      `NATS replicas must be a whole number from 1 to 5, not ${opts.replicas}`,
+    );
+  }
   const timeoutMs = opts.timeoutMs ?? TIMEOUTS.natsRequestMs;
   const link = await NatsLink.connect(url, {
     token: opts.token,
     credsFile: opts.credsFile,
     timeoutMs,
   });
+  const replicas = opts.replicas ?? defaultReplicas(link.nc.info);
+  link.replicas = replicas;
   try {
-    return await link.run("open", async () => {
-      const jsm = await jetstreamManager(link.nc, { timeout: timeoutMs });
-      const js = jetstream(link.nc, { timeout: timeoutMs });
-      const streams = NatsQueues.streamNames(prefix);
-      const base: Partial<NatsStreamConfig> = {
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        allow_direct: true,
-        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-        num_replicas: 1,
-      };
+    // A cluster without a meta leader yet answers "temporarily unavailable":
+    // waited out. JetStream off (nobody answers the API) is reported at once.
+    const jsm = await link.run(
+      "open",
+      () => jetstreamManager(link.nc, { timeout: timeoutMs }),
+      { retry: (e) => !isJetStreamOff(e) && isTransient(e) },
+    );
+    const js = jetstream(link.nc, { timeout: timeoutMs });
+    const streams = NatsQueues.streamNames(prefix);
+    const base: Partial<NatsStreamConfig> = {
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      allow_direct: true,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      num_replicas: replicas,
+    };
+    const kvm = new Kvm(js);
+    // Creating a replicated asset can time out when another broker creates it
+    // at the same moment (nats-server #3677, #3679): every step below is safe
+    // to repeat, so the whole open is retried through transient failures.
+    const opened = await link.run("open", async () => {
       await Promise.all([
-        ensureStream(jsm, { ...base, name: streams.stream, subjects: [`${prefix}.q.*`] }),
+        ensureStream(jsm, { ...base, name: streams.stream, subjects: [`${prefix}.q.*`] }, replicas),
         ensureStream(jsm, {
           ...base,
           name: streams.historyStream,
           subjects: [`${prefix}.h.*.*`],
-        }),
+        }, replicas),
       ]);
-      const kvm = new Kvm(js);
-      const bucket = async (name: string, extra: { ttl?: number } = {}) => {
+      const bucket = async (name: string) => {
+        const full = `${prefix}_${name}`;
+        const extra = name === "dedupe" ? { ttl: DEDUPE_MS } : {};
+        let kv: KV;
         try {
-          return await kvm.create(`${prefix}_${name}`, { history: 1, ...extra });
-        } catch {
-          return await kvm.open(`${prefix}_${name}`); // created by an older or other broker
+          kv = await kvm.create(full, { history: 1, replicas, ...extra });
+        } catch (e) {
+          if (isTransient(e)) throw e;
+          kv = await kvm.open(full); // created by an older or other broker
         }
+        await ensureReplicas(jsm, `KV_${full}`, replicas);
+        return kv;
       };
-      const [instances, sessions, seen, forwards, claims, receipts, dedupe] = await Promise.all([
-        ...["instances", "sessions", "seen", "forwards", "claims", "receipts"].map((name) =>
-          bucket(name)
-        ),
-        bucket("dedupe", { ttl: DEDUPE_MS }),
-      ]);
-      const queues = new NatsQueues(link, jsm, prefix, dedupe, receipts);
-      const registry = new NatsRegistry(
-        link,
-        jsm,
-        { instances, sessions, seen, forwards },
-        opts.host,
-      );
-      return new NatsStore(
-        link,
-        jsm,
-        queues,
-        registry,
-        new Objm(js),
-        prefix,
-        new NatsClaims(claims),
-        receipts,
-      );
+      const kvs = await Promise.all(BUCKETS.map(bucket));
+      // The object store is created on first use; one made earlier is scaled now.
+      await ensureReplicas(jsm, `OBJ_${prefix}_large`, replicas, { mayBeMissing: true });
+      return kvs;
+    }, {
+      // "No suitable peers" is transient while a node is down, final when
+      // the cluster has fewer servers than replicas asked for.
+      retry: (e) => isTransient(e) && !(replicas > serverCount(link) && isNoPeers(e)),
     });
+    const [instances, sessions, seen, forwards, claims, receipts, dedupe] = opened;
+    const queues = new NatsQueues(link, jsm, prefix, dedupe, receipts);
+    const registry = new NatsRegistry(
+      link,
+      jsm,
+      { instances, sessions, seen, forwards },
+      opts.host,
+    );
+    return new NatsStore(
+      link,
+      jsm,
+      queues,
+      registry,
+      new Objm(js),
+      prefix,
+      new NatsClaims(claims),
+      receipts,
+    );
   } catch (e) {
     await link.close();
     if (e instanceof IpcError && isJetStreamOff(e)) {
       throw new IpcError("E_STORE", `${e.message}: start nats-server with -js (JetStream)`);
     }
+    const servers = serverCount(link);
+    const cause = (e as Error)?.cause;
+    if (
+      isTooManyReplicas(e) || isTooManyReplicas(cause) ||
+      (replicas > servers && (isNoPeers(e) || isNoPeers(cause)))
+    ) {
+      throw new IpcError(
+        "E_STORE",
+        `NATS at ${link.location} cannot hold ${replicas} replicas of each stream (${
+          reason(e)
+        }): give --nats-replicas (IPC_NATS_REPLICAS) at most the number of JetStream servers`,
+      );
+    }
     throw e;
   }
+}
+
+/** Servers of the cluster as the one we reached gossips them (itself included). */
+function serverCount(link: NatsLink): number {
+  return link.nc.info?.connect_urls?.length ?? 1;
 }
 
 async function ensureStream(
   jsm: JetStreamManager,
   cfg: Partial<NatsStreamConfig> & { name: string },
+  replicas: number,
 ): Promise<void> {
   try {
     await jsm.streams.info(cfg.name);
@@ -203,10 +280,52 @@ async function ensureStream(
     if (!isNotFound(e)) throw e;
     try {
       await jsm.streams.add(cfg);
+      return;
     } catch (e2) {
       if (!isStreamNameInUse(e2)) throw e2; // another broker was first
     }
   }
+  await ensureReplicas(jsm, cfg.name, replicas);
+}
+
+/**
+ * Scales `stream` to `replicas` in place when it has another count (made
+ * by an older broker, or under another setting): JetStream copies the data
+ * to the new peers, or drops the extra ones. When the server refuses (a
+ * NATS user without the right), says what to run instead.
+ */
+async function ensureReplicas(
+  jsm: JetStreamManager,
+  stream: string,
+  replicas: number,
+  { mayBeMissing = false } = {},
+): Promise<void> {
+  let info;
+  try {
+    info = await jsm.streams.info(stream);
+  } catch (e) {
+    if (mayBeMissing && isNotFound(e)) return;
+    throw e;
+  }
+  const had = info.config.num_replicas ?? 1;
+  if (had === replicas) return;
+  try {
+    await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+  } catch (e) {
+    if (isTransient(e)) throw e;
+    throw new IpcError(
+      "E_STORE",
+      `NATS stream ${stream} has ${had} replicas, not ${replicas}, and could not be scaled (${
+        reason(e)
+      }): run "nats stream edit ${stream} --replicas ${replicas}" or start the broker with --nats-replicas ${had}`,
+    );
+  }
+  log.warn(`NATS stream ${stream} scaled from ${had} to ${replicas} replicas`, {
+    event: "nats_replicas_changed",
+    stream,
+    from: had,
+    to: replicas,
+  });
 }
 
 /** Broker state in NATS JetStream. Open it with {@linkcode openNatsStore}. */
@@ -249,11 +368,18 @@ export class NatsStore implements Store {
     this.location = link.location;
   }
 
-  #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a store operation (see `NatsLink.run`). Every operation is retried
+   * through a re-election unless `once`: all are safe to run twice (reads;
+   * publishes deduplicated by message id; compare-and-set loops that re-read)
+   * except rename and purge, whose partial first run a second one would
+   * misread (rename: "not found"), and which their callers repeat anyway.
+   */
+  #run<T>(op: string, fn: () => Promise<T>, once = false): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new IpcError("E_STORE", `NATS store is closed (${op})`));
     }
-    return this.#link.run(op, fn);
+    return this.#link.run(op, fn, { retry: !once });
   }
 
   // --- sessions ---------------------------------------------------------
@@ -418,7 +544,7 @@ export class NatsStore implements Store {
     hit: (m: StoredMessage) => boolean,
   ): Promise<MessageRecord[]> {
     const scan = (stream: string, filter: string) =>
-      scanStream(this.#link.nc, this.#jsm, stream, filter, this.#link.timeoutMs);
+      scanStream(this.#link, this.#jsm, stream, filter);
     const [q, h] = await Promise.all([
       Promise.all(queues.map((f) => scan(this.#q.stream, f))),
       Promise.all(histories.map((f) => scan(this.#q.historyStream, f))),
@@ -464,13 +590,17 @@ export class NatsStore implements Store {
    * another broker queued for `from` while the rename was under way).
    */
   rename(from: string, to: string, now: number, forwardUntil: number): Promise<void> {
-    return this.#run("rename", () =>
-      this.#q.serial(from, () =>
-        this.#q.serial(to, async () => {
-          await this.#r.rename(from, to, now, forwardUntil);
-          for (let pass = 0; pass < 2; pass++) await this.#q.move(from, to);
-          this.#q.notify(to);
-        })));
+    return this.#run(
+      "rename",
+      () =>
+        this.#q.serial(from, () =>
+          this.#q.serial(to, async () => {
+            await this.#r.rename(from, to, now, forwardUntil);
+            for (let pass = 0; pass < 2; pass++) await this.#q.move(from, to);
+            this.#q.notify(to);
+          })),
+      true,
+    );
   }
 
   /** {@inheritDoc Store.forward} (A forward holds while `now <= until`.) */
@@ -510,13 +640,7 @@ export class NatsStore implements Store {
       const to = query.to === undefined ? "*" : checkName(query.to);
       const from = query.from === undefined ? "*" : checkName(query.from);
       const [done, queued] = await Promise.all([
-        scanStream(
-          this.#link.nc,
-          this.#jsm,
-          this.#q.historyStream,
-          `${this.#p}.h.${to}.${from}`,
-          this.#link.timeoutMs,
-        ),
+        scanStream(this.#link, this.#jsm, this.#q.historyStream, `${this.#p}.h.${to}.${from}`),
         this.#q.scan(query.to),
       ]);
       // An ack writes history before it deletes from the queue: a message in
@@ -559,13 +683,7 @@ export class NatsStore implements Store {
       const [{ docs }, queued, done] = await Promise.all([
         this.#r.instances(),
         this.#q.scan(),
-        scanStream(
-          this.#link.nc,
-          this.#jsm,
-          this.#q.historyStream,
-          `${this.#p}.h.*.*`,
-          this.#link.timeoutMs,
-        ),
+        scanStream(this.#link, this.#jsm, this.#q.historyStream, `${this.#p}.h.*.*`),
       ]);
       const large: string[] = [];
       const dropped: string[] = [];
@@ -604,7 +722,7 @@ export class NatsStore implements Store {
         });
       }
       return result;
-    });
+    }, true);
   }
 
   /** History is in ack order, so expiry is usually a prefix: one purge request. */
@@ -622,7 +740,12 @@ export class NatsStore implements Store {
   // --- large messages ---------------------------------------------------
 
   #objectStore(): Promise<ObjectStore> {
-    this.#objects ??= this.#objm.create(`${this.#p}_large`, { storage: StorageType.File });
+    // A failed creation (a re-election) is not kept: the next call tries again.
+    this.#objects ??= this.#objm.create(`${this.#p}_large`, {
+      storage: StorageType.File,
+      replicas: this.#link.replicas,
+    });
+    this.#objects.catch(() => this.#objects = undefined);
     return this.#objects;
   }
 
@@ -649,6 +772,59 @@ export class NatsStore implements Store {
       if (!path.startsWith(lead)) return null;
       const bytes = await (await this.#objectStore()).getBlob(path.slice(lead.length));
       return bytes === null ? null : new TextDecoder().decode(bytes);
+    });
+  }
+
+  // --- cluster health ----------------------------------------------------
+
+  /**
+   * {@inheritDoc Store.health}: the replica count, the servers seen (the
+   * one connected to, the peers it gossips, every replica of our streams)
+   * and, per stream and bucket, its leader and the replicas behind it.
+   */
+  health(): Promise<StoreHealth> {
+    return this.#run("health", async () => {
+      const names = [
+        this.#q.stream,
+        this.#q.historyStream,
+        ...BUCKETS.map((b) => `KV_${this.#p}_${b}`),
+        `OBJ_${this.#p}_large`,
+      ];
+      const info = this.#link.nc.info;
+      const servers = new Set<string>();
+      if (info?.server_name) servers.add(info.server_name);
+      const streams: StreamHealth[] = [];
+      await Promise.all(names.map(async (name) => {
+        let si;
+        try {
+          si = await this.#jsm.streams.info(name);
+        } catch (e) {
+          if (isNotFound(e)) return; // the object store before its first large message
+          throw e;
+        }
+        const c = si.cluster;
+        const h: StreamHealth = { name, replicas: si.config.num_replicas ?? 1, lagging: [] };
+        if (c?.leader) {
+          h.leader = c.leader;
+          servers.add(c.leader);
+        }
+        for (const r of c?.replicas ?? []) {
+          servers.add(r.name);
+          if (!r.current || r.offline || (r.lag ?? 0) > 0) {
+            h.lagging.push({ server: r.name, lag: r.lag ?? 0, offline: r.offline === true });
+          }
+        }
+        streams.push(h);
+      }));
+      streams.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+      const out: StoreHealth = {
+        replicas: this.#link.replicas,
+        servers: [...servers].sort(),
+        streams,
+      };
+      if (info?.cluster) out.cluster = info.cluster;
+      if (info?.server_name) out.connectedTo = info.server_name;
+      return out;
     });
   }
 

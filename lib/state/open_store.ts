@@ -17,6 +17,7 @@ export interface StoreChoice {
   dataDir: string;
   natsToken?: string;
   natsCreds?: string;
+  natsReplicas?: number;
   hostName?: string;
 }
 
@@ -36,6 +37,7 @@ export async function openStore(choice: StoreChoice): Promise<Store> {
     return await openNatsStore(choice.store, {
       token: choice.natsToken,
       credsFile: choice.natsCreds,
+      replicas: choice.natsReplicas,
       host: choice.hostName,
     });
   }

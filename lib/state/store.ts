@@ -61,6 +61,29 @@ export interface ThreadRoot {
   to: string;
 }
 
+/** One replicated stream as `status` shows it. */
+export interface StreamHealth {
+  name: string;
+  replicas: number;
+  /** The server leading it (absent: no leader right now, or not clustered). */
+  leader?: string;
+  /** Replicas behind the leader or offline: server name, operations behind. */
+  lagging: { server: string; lag: number; offline: boolean }[];
+}
+
+/** {@linkcode Store.health}: the cluster as the store sees it. */
+export interface StoreHealth {
+  /** Replicas of every stream, bucket and consumer the store creates. */
+  replicas: number;
+  /** The cluster's name (absent: a single server). */
+  cluster?: string;
+  /** Servers seen: the one connected to, the cluster's peers, every stream's replicas. */
+  servers: string[];
+  /** The server this broker is connected to. */
+  connectedTo?: string;
+  streams: StreamHealth[];
+}
+
 /** A registered (or once registered) instance. */
 export interface InstanceRecord {
   name: string;
@@ -169,6 +192,12 @@ export interface Store extends AsyncDisposable {
   readonly kind: string;
   /** Where it lives (a file path or a server URL), for `status`. */
   readonly location: string;
+  /**
+   * How replicated state is doing, for `status` (NATS store only: the
+   * replica count, the servers seen, each stream's leader and lagging
+   * replicas).
+   */
+  health?(): Promise<StoreHealth>;
 
   // --- sessions ---------------------------------------------------------
   /**

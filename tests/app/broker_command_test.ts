@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runBrokerCommand } from "../../lib/app/broker_command.ts";
+import { applyBrokerFlags, runBrokerCommand } from "../../lib/app/broker_command.ts";
 import { brokerLog, brokerProcess, freePort, RawClient } from "../_helpers.ts";
 
 Deno.test("broker process: fresh data dir, log file, SIGTERM stops it cleanly", async () => {
@@ -52,4 +52,17 @@ Deno.test("broker: --help exits 0 on stdout, bad flags exit 2 on stderr", async 
   assert.equal(await runBrokerCommand(["--bogus"], io), 2);
   assert.equal(await runBrokerCommand(["--port", "70000"], io), 2);
   assert.match(err.join("\n"), /Invalid --port "70000"/);
+});
+
+Deno.test("broker: --nats-replicas and IPC_NATS_REPLICAS (flag over variable, auto by default)", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(applyBrokerFlags({}, env({})).natsReplicas, undefined);
+  assert.equal(applyBrokerFlags({}, env({ IPC_NATS_REPLICAS: "3" })).natsReplicas, 3);
+  assert.equal(applyBrokerFlags({}, env({ IPC_NATS_REPLICAS: "auto" })).natsReplicas, undefined);
+  assert.equal(
+    applyBrokerFlags({ "nats-replicas": "1" }, env({ IPC_NATS_REPLICAS: "3" })).natsReplicas,
+    1,
+  );
+  assert.throws(() => applyBrokerFlags({ "nats-replicas": "0" }, env({})), /--nats-replicas/);
+  assert.throws(() => applyBrokerFlags({}, env({ IPC_NATS_REPLICAS: "2.5" })), /IPC_NATS_REPLICAS/);
 });

@@ -8,6 +8,7 @@ import {
   formatMessage,
   formatReceipt,
   formatStatus,
+  formatStoreHealth,
   formatTime,
   plural,
 } from "../../lib/cli/format.ts";
@@ -141,4 +142,38 @@ Deno.test("instances table and status", () => {
     anonymous,
     /\nYou: +not registered\n\nRegister \("agent-ipc register NAME"\) to see instances/,
   );
+});
+
+Deno.test("status of a NATS store: replicas, servers seen, leaders and lagging replicas", () => {
+  const rows = formatStoreHealth({
+    replicas: 3,
+    cluster: "prod",
+    servers: ["n1", "n2", "n3"],
+    connectedTo: "n2",
+    streams: [
+      { name: "IPC_QUEUE", replicas: 3, leader: "n1", lagging: [] },
+      {
+        name: "IPC_HISTORY",
+        replicas: 3,
+        leader: "n2",
+        lagging: [{ server: "n1", lag: 0, offline: true }, {
+          server: "n3",
+          lag: 12,
+          offline: false,
+        }],
+      },
+      { name: "KV_ipc_seen", replicas: 1, lagging: [] },
+    ],
+  });
+  assert.deepEqual(rows, [
+    ["Replicas:", "3"],
+    ["Cluster:", "prod: 3 servers seen (n1, n2, n3), connected to n2"],
+    ["  IPC_QUEUE:", "R3, leader n1"],
+    ["  IPC_HISTORY:", "R3, leader n2; lagging: n1 offline, n3 12 ops behind"],
+    ["  KV_ipc_seen:", "R1, leader none"],
+  ]);
+  assert.deepEqual(formatStoreHealth({ error: "timeout" }), [[
+    "Cluster:",
+    "health unknown: timeout",
+  ]]);
 });
