@@ -175,3 +175,35 @@ export const TTLS = {
   /** How often the broker purges expired queues, forwards and history. */
   purgeIntervalMs: HOUR,
 } as const;
+
+/**
+ * Time limits of `agent-ipc hook` (it runs on the assistant's hot path: the
+ * attention hooks end within `attentionMs` whatever happens).
+ *
+ * @example
+ * ```ts
+ * const text = await readStdin(HOOK_TIMEOUTS.stdinMs);
+ * ```
+ */
+export const HOOK_TIMEOUTS = {
+  /** How long a hook waits for the assistant's JSON on stdin. */
+  stdinMs: SECOND,
+  /** How long a hook waits for the broker to answer its connect. */
+  connectMs: 1_500,
+  /** A prompt or tool hook ends within this, whatever happens. */
+  attentionMs: 4 * SECOND,
+  /** The start hook (it may first wait for its session to be recorded). */
+  startMs: 7 * SECOND,
+  /** A wake hook waits this long at most (Claude Code's hook timeout is an hour). */
+  wakeMs: 55 * 60 * SECOND,
+  /** How often a waiting hook looks whether its session got busy again. */
+  pollMs: 3 * SECOND,
+  /** A wake hook lets the attention hooks of the same moment go first. */
+  graceMs: SECOND,
+  /** How long a start hook waits for its MCP server to record the session. */
+  recordWaitStartMs: 3 * SECOND,
+  /** How long a wake or watch hook waits for it. */
+  recordWaitWakeMs: 60 * SECOND,
+  /** How often a hook that waits for its session record looks again. */
+  recordPollMs: 100,
+} as const;

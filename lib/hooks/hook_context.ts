@@ -1,0 +1,69 @@
+/**
+ * What every hook event handler gets: the run (assistant, event, its JSON,
+ * settings, what it touches of the outside world) and, once found, its
+ * session; and the two steps several handlers share.
+ *
+ * @module
+ */
+
+import type { Settings } from "../config.ts";
+import type { AgentClient } from "../client/agent_client.ts";
+import { type AgentActivity, readActivity } from "../state/agent_records.ts";
+import { attentionText, type WakePolicy } from "./attention.ts";
+import type { HookAssistant } from "./hook_output.ts";
+import type { FoundSession } from "./session_discovery.ts";
+
+/** What happened in the assistant. */
+export const HOOK_EVENTS = ["start", "prompt", "tool", "stop", "wake", "watch"] as const;
+/** One hook event. */
+export type HookEvent = typeof HOOK_EVENTS[number];
+
+/** What a hook touches of the outside world. */
+export interface HookIo {
+  /** Writes all of `text` to stdout (returns once written). */
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads stdin; resolves "" when nothing arrives in `ms`. */
+  readStdin: (ms: number) => Promise<string>;
+  /** This process's ancestors, nearest first (tests pass their own). */
+  ancestors?: () => Promise<number[]>;
+  /** Starts a detached `hook ... watch` (tests pass their own). */
+  spawnWatch?: (args: string[], assistantPid: number) => void;
+  /** Rings and notifies (tests pass their own). */
+  notify?: (title: string, body: string) => Promise<void>;
+}
+
+/** One hook run, before its session is known. */
+export interface HookRun {
+  assistant: HookAssistant;
+  event: HookEvent;
+  /** The assistant's JSON (empty for events that read none). */
+  input: Record<string, unknown>;
+  settings: Settings;
+  io: HookIo;
+  policy: WakePolicy;
+  /** `--notify`. */
+  notify: boolean;
+  log: (fields: Record<string, unknown>) => Promise<void>;
+}
+
+/** One hook run that found its session. */
+export interface SessionHook extends HookRun {
+  found: FoundSession;
+  name: string;
+  /** When this hook marked its session idle (wake, stop) or found it idle (watch). */
+  armedAt: number;
+}
+
+/** The activity of the hook's session (idle since 0 when its hooks never ran). */
+export async function activityOf(hook: SessionHook): Promise<AgentActivity> {
+  return await readActivity(hook.settings.dataDir, hook.name) ??
+    { name: hook.name, state: "idle", since: 0, wakes: [], assistant: hook.assistant };
+}
+
+/** The unread messages, bounded, as attention text (nothing acknowledged). */
+export async function unreadText(client: AgentClient) {
+  const r = await client.check({ ack: false, limit: 20 });
+  return { r, shown: attentionText(r.messages, Math.max(r.remaining, r.messages.length)) };
+}

@@ -1,0 +1,92 @@
+/**
+ * The hook events that run inside a turn or at its end: `prompt` and `tool`
+ * mark the session awake, `stop` and `wake` mark it idle; `start`, `prompt`
+ * and `tool` show what is unread; `stop` starts Cursor's follow-up or a
+ * `--notify` watch.
+ *
+ * @module
+ */
+
+import type { AgentClient } from "../client/agent_client.ts";
+import { writeActivity } from "../state/agent_records.ts";
+import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
+import { activityOf, type SessionHook, unreadText } from "./hook_context.ts";
+import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
+import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
+
+/** prompt, tool: the session is in a turn (a person's prompt also resets the loop guard). */
+export async function markAwake(hook: SessionHook): Promise<number> {
+  const now = Date.now();
+  const prompt = typeof hook.input.prompt === "string" ? hook.input.prompt : "";
+  // A woken turn may pass our own text as its prompt: that is not the person.
+  const person = hook.event === "prompt" && !prompt.includes(MARKER);
+  await writeActivity(hook.settings.dataDir, {
+    ...await activityOf(hook),
+    assistant: hook.assistant,
+    state: "awake",
+    since: now,
+    ...(person ? { last_prompt: now } : {}),
+  });
+  return 0;
+}
+
+/**
+ * stop, wake: the session is idle from now. Any later change of state (a
+ * turn began, or a newer stop armed its own hook) supersedes this hook, so
+ * one wake waits at a time.
+ */
+export async function markIdle(hook: SessionHook): Promise<number> {
+  const now = Date.now();
+  await writeActivity(hook.settings.dataDir, {
+    ...await activityOf(hook),
+    assistant: hook.assistant,
+    state: "idle",
+    since: now,
+  });
+  return now;
+}
+
+/** start, prompt, tool: shows what is unread; acknowledges it once written. */
+export async function showUnread(hook: SessionHook, client: AgentClient): Promise<number> {
+  const attention = OUTPUT_ADAPTERS[hook.assistant].attention;
+  if (!attention) return 0;
+  const { shown } = await unreadText(client);
+  if (!shown) return 0;
+  const named = typeof hook.input.hook_event_name === "string"
+    ? hook.input.hook_event_name
+    : undefined;
+  hook.io.stdout(attention(shown.text, hook.event as AttentionEvent, named) + "\n");
+  // Written: now it counts as delivered (at least once, as everywhere).
+  await client.ack(shown.shown);
+  await hook.log({
+    outcome: "shown",
+    name: hook.name,
+    shown: shown.shown.length,
+    how: hook.found.how,
+  });
+  return 0;
+}
+
+/** stop: Cursor starts a follow-up turn when wake-worthy messages wait; `--notify` starts a watch. */
+export async function stopped(hook: SessionHook, client: AgentClient): Promise<number> {
+  const followup = OUTPUT_ADAPTERS[hook.assistant].followup;
+  if (followup) {
+    const { r, shown } = await unreadText(client);
+    const verdict = wakeVerdict(await activityOf(hook), Date.now(), hook.policy);
+    if (shown && r.messages.some(wakeWorthy) && verdict.ok) {
+      hook.io.stdout(followup(shown.text) + "\n");
+      await writeActivity(hook.settings.dataDir, withWake(await activityOf(hook), Date.now()));
+      await client.ack(shown.shown);
+      await hook.log({ outcome: "followup", name: hook.name, shown: shown.shown.length });
+      return 0;
+    }
+  }
+  if (hook.notify) {
+    (hook.io.spawnWatch ?? spawnDetachedWatch)(
+      [hook.assistant, "watch"],
+      hook.found.record.assistant_pid,
+    );
+    await hook.log({ outcome: "watching", name: hook.name });
+  }
+  return 0;
+}
