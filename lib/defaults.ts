@@ -85,6 +85,10 @@ export const LIMITS = {
   maxPendingWriteBytes: 4 * MiB,
   /** Requests of one connection in the works before the broker stops reading it. */
   maxInflightRequests: 1024,
+  /** Blocked `wait`/`wait_reply` requests one session may have pending at once (then E_LIMIT). */
+  maxWaitsPerSession: 256,
+  /** Blocked `wait`/`wait_reply` requests one peer (process) may have pending at once, all its sessions together. */
+  maxWaitsPerPeer: 1024,
   /** Messages one `check` returns by default. */
   defaultCheckLimit: 100,
   /** Paths (or globs) in one claim, release or claims request. */

@@ -345,7 +345,10 @@ export class BrokerConnection {
         else if (completed || this.partialSince === 0) this.partialSince = Date.now();
         if (!authed && !this.#reserve(decoder.allocated)) break;
       }
-      // The peer closed its side (or we did): let in-flight handlers finish, then flush.
+      // The peer closed its side (or we did): blocked waits end now (a wait
+      // outliving its connection kept the slot, and its share of the peer's,
+      // for up to 5 minutes); other in-flight handlers finish, then flush.
+      if (!this.#abort.signal.aborted) this.#abort.abort(CLOSED);
       await this.#refusal;
       await this.#idle();
       await this.#flushAndWait();

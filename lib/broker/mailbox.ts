@@ -30,6 +30,7 @@ import type { BrokerEvents } from "./events.ts";
 import { LARGE_MESSAGE_BYTES, largeInline, writeLargeMessage } from "./large_messages.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
 import type { WaiterRegistry } from "./waiters.ts";
+import type { WaitQuota } from "./wait_quota.ts";
 import { fitReply, newMessageId, toReceipt, toWire } from "./wire_messages.ts";
 
 /** Default number of messages one `check` returns. */
@@ -70,6 +71,8 @@ export interface MailboxOptions {
   queueCap: number;
   maxFrame: number;
   waiters: WaiterRegistry;
+  /** Pending waits per session and per process (E_LIMIT past a share). */
+  quota: WaitQuota;
   events: BrokerEvents;
   /** True when `name` has a session connected to this broker. */
   isOnline: (name: string) => boolean;
@@ -277,7 +280,7 @@ export class Mailbox {
   }
 
   #delivered(msg: StoredMessage): void {
-    this.#o.waiters.wake(msg.to);
+    this.#o.waiters.wake(msg.to, msg.replyTo);
     if (this.#o.events.active) this.#o.events.emit({ type: "message", message: toWire(msg) });
   }
 
@@ -460,20 +463,23 @@ export class Mailbox {
   }
 
   /**
-   * Registers interest in `name`'s queue until `deadline`: `woken` resolves
-   * true when a message may have arrived, false at the deadline or when the
-   * peer goes away; `cancel` withdraws the interest (and its abort listener).
+   * Registers interest in `name`'s queue (with `replyTo`: in a reply to that
+   * message only) until `deadline`: `woken` resolves true when such a message
+   * may have arrived, false at the deadline or when the peer goes away;
+   * `cancel` withdraws the interest (and its abort listener).
    */
   #interest(
     name: string,
     deadline: number,
     peer: Peer,
+    replyTo?: string,
   ): { woken: Promise<boolean>; cancel: () => void } {
     let remove = () => {};
     let onAbort = () => {};
     const woken = new Promise<boolean>((resolve) => {
       remove = this.#o.waiters.add({
         name,
+        replyTo,
         deadline,
         settle: (w) => {
           peer.signal.removeEventListener("abort", onAbort);
@@ -503,21 +509,26 @@ export class Mailbox {
       const empty = (first.reply.messages as unknown[]).length === 0;
       return empty && !peer.legacy ? { reply: { ...first.reply, timed_out: true } } : first;
     }
-    // Interest is registered BEFORE the first check: a message that lands while
-    // the check is in flight (a network round trip with NATS) wakes this wait
-    // instead of being missed until the timeout.
-    const { woken, cancel } = this.#interest(name, this.#now() + timeout, peer);
-    const first = await this.check(check, name, peer);
-    if ((first.reply.messages as unknown[]).length > 0) {
-      cancel();
-      return first;
+    const release = await this.#o.quota.take(peer, peer.tokenHash ?? name);
+    try {
+      // Interest is registered BEFORE the first check: a message that lands while
+      // the check is in flight (a network round trip with NATS) wakes this wait
+      // instead of being missed until the timeout.
+      const { woken, cancel } = this.#interest(name, this.#now() + timeout, peer);
+      const first = await this.check(check, name, peer);
+      if ((first.reply.messages as unknown[]).length > 0) {
+        cancel();
+        return first;
+      }
+      const wasWoken = await woken;
+      if (peer.signal.aborted) return { reply: { message: "Connection closed", messages: [] } };
+      const current = peer.name ?? name; // a rename while waiting moves the waiter
+      const result = await this.check(check, current, peer);
+      if (!wasWoken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
+      return result;
+    } finally {
+      release();
     }
-    const wasWoken = await woken;
-    if (peer.signal.aborted) return { reply: { message: "Connection closed", messages: [] } };
-    const current = peer.name ?? name; // a rename while waiting moves the waiter
-    const result = await this.check(check, current, peer);
-    if (!wasWoken) result.reply.timed_out = (result.reply.messages as unknown[]).length === 0;
-    return result;
   }
 
   // --- conversations --------------------------------------------------------
@@ -602,7 +613,21 @@ export class Mailbox {
    */
   async waitReply(req: WaitReplyRequest, name: string, peer: Peer): Promise<HandlerResult> {
     const question = await this.resolve(req.message_id, name, "sent");
-    const deadline = this.#now() + (req.timeout_ms ?? DEFAULT_WAIT_MS);
+    const release = await this.#o.quota.take(peer, peer.tokenHash ?? name);
+    try {
+      return await this.#waitReply(question, name, peer, req.timeout_ms);
+    } finally {
+      release();
+    }
+  }
+
+  async #waitReply(
+    question: MessageRecord,
+    name: string,
+    peer: Peer,
+    timeoutMs: number | undefined,
+  ): Promise<HandlerResult> {
+    const deadline = this.#now() + (timeoutMs ?? DEFAULT_WAIT_MS);
     const answer = (m: StoredMessage) => {
       const wire = toWire(m);
       return {
@@ -617,8 +642,9 @@ export class Mailbox {
     };
     for (;;) {
       const current = peer.name ?? name;
-      // Interest first, then the look (see `wait`).
-      const { woken, cancel } = this.#interest(current, deadline, peer);
+      // Interest first, then the look (see `wait`). Only a reply to the
+      // question wakes it: other messages touch no `wait_reply`.
+      const { woken, cancel } = this.#interest(current, deadline, peer, question.id);
       let found: StoredMessage | null;
       try {
         found = await this.#o.store.findReply(current, question.id);

@@ -119,7 +119,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     hostName,
     now: options.now,
   });
-  const unwatch = store.watch?.((name: string) => service.notify(name));
+  const unwatch = store.watch?.((name, replies) => service.notify(name, replies));
   const purger = startPurging(store, {
     unclaimedQueueMs: UNCLAIMED_QUEUE_MS,
     historyMs: (options.historyDays ?? SETTINGS.historyDays.default) * 86_400_000,

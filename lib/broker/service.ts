@@ -11,7 +11,7 @@
  */
 
 import { IpcError } from "../protocol/errors.ts";
-import { TTLS } from "../defaults.ts";
+import { LIMITS, TTLS } from "../defaults.ts";
 import type {
   MessageBody,
   RegisterRequest,
@@ -40,6 +40,7 @@ import {
 } from "../protocol/auth.ts";
 import { BrokerEvents } from "./events.ts";
 import { WaiterRegistry } from "./waiters.ts";
+import { WaitQuota } from "./wait_quota.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";
 import { type LargeText, readLargeText } from "./large_messages.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -73,6 +74,8 @@ export interface ServiceOptions {
 export class BrokerService {
   readonly events: BrokerEvents;
   readonly waiters = new WaiterRegistry();
+  /** Pending waits per session and per process. */
+  readonly waitQuota = new WaitQuota(LIMITS.maxWaitsPerSession, LIMITS.maxWaitsPerPeer);
   readonly startedAt: number;
   /** The web console's address (without token), shown by `status`; set by whoever starts the console. */
   consoleUrl?: string;
@@ -101,6 +104,7 @@ export class BrokerService {
       queueCap: options.queueCap,
       maxFrame: options.maxFrame,
       waiters: this.waiters,
+      quota: this.waitQuota,
       events: this.events,
       isOnline: (name) => this.#online.has(name),
       now: this.#now,
@@ -385,9 +389,14 @@ export class BrokerService {
     return this.#mail.deliver(from, to, body);
   }
 
-  /** Wakes waiters of `name` (a message arrived through another broker). */
-  notify(name: string): void {
-    this.waiters.wake(name);
+  /**
+   * Wakes waiters of `name` (a message arrived through another broker): its
+   * plain waits, and the `wait_reply`s of `replies`; every one when unknown.
+   */
+  notify(name: string, replies?: readonly string[]): void {
+    if (replies === undefined) this.waiters.wakeAll(name);
+    else if (replies.length === 0) this.waiters.wake(name);
+    else for (const r of replies) this.waiters.wake(name, r);
   }
 
   // --- instances -----------------------------------------------------------

@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   "E_AMBIGUOUS", // a short message id matches several messages: use the full id
   "E_TIMEOUT", // the client gave up waiting (ask without a reply in time)
   "E_BUSY", // too many connections or waiters
+  "E_LIMIT", // too many blocked waits pending for this session or process: retry when one answers
   "E_SHUTTING_DOWN", // the broker is stopping
   "E_UNAVAILABLE", // no broker could be reached or started
   "E_STORE", // the store failed (disk full, corrupt data dir)

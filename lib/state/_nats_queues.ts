@@ -204,9 +204,16 @@ export class NatsQueues {
     }
   }
 
-  /** Wakes every watcher of `name` (core NATS, no reply). */
-  notify(name: string): void {
-    this.#link.nc.publish(`${this.#p}.n.${name}`);
+  /**
+   * Wakes watchers of `name` (core NATS, no reply). With `replies`, the ids
+   * the new messages answer travel as a JSON array, so a broker wakes only
+   * those `wait_reply`s; without, an empty payload wakes every waiter.
+   */
+  notify(name: string, replies?: readonly string[]): void {
+    this.#link.nc.publish(
+      `${this.#p}.n.${name}`,
+      replies ? enc.encode(JSON.stringify(replies)) : undefined,
+    );
   }
 
   /** Queue depth of every recipient with queued messages. */
@@ -247,9 +254,11 @@ export class NatsQueues {
       this.serial(to, async () => {
         // Only a message newly stored wakes watchers: a repeat of a send is not news.
         let stored = false;
+        const replies: string[] = [];
         const publish = async (m: StoredMessage) => {
           const { outcome, added } = await this.#enqueueOne(m, cap);
           stored ||= added;
+          if (added && m.replyTo !== undefined) replies.push(m.replyTo);
           return outcome;
         };
         for (const i of idx) {
@@ -259,7 +268,7 @@ export class NatsQueues {
             : await publish(m);
           if (outcomes[i].ok && outcomes[i].duplicateOf === undefined) await this.#stamp(m);
         }
-        if (stored) this.notify(to);
+        if (stored) this.notify(to, replies);
       })
     ));
     return outcomes;

@@ -836,11 +836,11 @@ export class NatsStore implements Store {
    * Fires for enqueues (and queues moved by a rename) by any store sharing
    * this NATS, this one included. The subscription survives reconnects.
    */
-  watch(cb: (recipient: string) => void): () => void {
+  watch(cb: (recipient: string, replies?: readonly string[]) => void): () => void {
     const lead = `${this.#p}.n.`.length;
     const sub = this.#link.nc.subscribe(`${this.#p}.n.*`, {
       callback: (err, msg) => {
-        if (!err) cb(msg.subject.slice(lead));
+        if (!err) cb(msg.subject.slice(lead), replyHints(msg.data));
       },
     });
     this.#subs.add(sub);
@@ -870,5 +870,19 @@ export class NatsStore implements Store {
   /** Same as {@linkcode NatsStore.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/**
+ * The reply ids a wake-up notice carries (see `_nats_queues.ts` `notify`);
+ * undefined (wake everybody) when it carries none or anything unexpected.
+ */
+function replyHints(data: Uint8Array): string[] | undefined {
+  if (data.length === 0) return undefined;
+  try {
+    const v = JSON.parse(new TextDecoder().decode(data));
+    return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined;
+  } catch {
+    return undefined;
   }
 }

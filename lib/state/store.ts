@@ -310,12 +310,15 @@ export interface Store extends AsyncDisposable {
   /** Drops expired queues, history and forwards. */
   purge(now: number, retention: Retention): Promise<PurgeResult>;
   /**
-   * Optional: calls `cb(recipient)` whenever a message is enqueued for a
-   * recipient by ANY broker sharing this store (NATS), so `wait` is woken by a
-   * subscription, not by polling. Returns the function that stops watching.
-   * Stores used by one broker only (SQLite) need not implement it.
+   * Optional: calls `cb(recipient, replies)` whenever a message is enqueued
+   * for a recipient by ANY broker sharing this store (NATS), so `wait` is
+   * woken by a subscription, not by polling. `replies` lists the message ids
+   * the new messages answer (so only their `wait_reply` wakes); absent when
+   * unknown (a rename, an older broker): then every waiter of the recipient
+   * wakes. Returns the function that stops watching. Stores used by one
+   * broker only (SQLite) need not implement it.
    */
-  watch?(cb: (recipient: string) => void): () => void;
+  watch?(cb: (recipient: string, replies?: readonly string[]) => void): () => void;
   /**
    * Optional: keeps a large message body in the store itself (NATS object
    * store), so brokers on other machines can read it; returns the `path`

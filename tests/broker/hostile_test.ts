@@ -10,6 +10,7 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { encodeFrame, framePayload } from "../../lib/protocol/framing.ts";
 import { legacyRequest, RawClient, testBroker } from "../_helpers.ts";
 import { steady, waitFor } from "../_wait.ts";
+import { LIMITS } from "../../lib/defaults.ts";
 import { runFuzz } from "../chaos/_fuzz.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -156,7 +157,8 @@ Deno.test("pipelined waits that answer late cannot pile up without bound", opts,
   const { c, token } = await registered(tb.port, tb.auth, "waiter");
   try {
     // 20,000 five-minute waits in one go: no reply bytes accumulate to stop
-    // the reading, so only a cap on requests in the works bounds them.
+    // the reading, so only caps bound them: requests in the works per
+    // connection, and pending waits per session (the rest: E_LIMIT at once).
     const one = encodeFrame({ action: "wait", timeout_ms: 300_000, session_token: token });
     const all = new Uint8Array(one.length * 20_000);
     for (let i = 0; i < 20_000; i++) all.set(one, i * one.length);
@@ -164,10 +166,10 @@ Deno.test("pipelined waits that answer late cannot pile up without bound", opts,
     let most = 0;
     const keepMost = (n: number) => most = Math.max(most, n);
     const held = () => tb.broker.service.waiters.size;
-    await waitFor(() => keepMost(held()) > 500, { what: "500 waits taken in" });
+    const cap = LIMITS.maxWaitsPerSession;
+    await waitFor(() => keepMost(held()) >= cap, { what: `${cap} waits taken in` });
     await steady(held, { quietMs: 300, onRead: keepMost });
-    assert.ok(most > 500, `only ${most} waits were taken in`);
-    assert.ok(most < 2_000, `${most} waits held at once`);
+    assert.equal(most, cap, `${most} waits held at once`);
     assert.equal((await legacyRequest(tb.port, { action: "ping" })).status, "ok");
     c.close();
     await writing;

@@ -33,6 +33,7 @@ import {
   registerFlood,
   slots,
 } from "./scenarios/hardening.ts";
+import { askFlood } from "./scenarios/ask_flood.ts";
 
 /** Every scenario, in the order of the issue. */
 export const SCENARIOS: Scenario[] = [
@@ -52,6 +53,7 @@ export const SCENARIOS: Scenario[] = [
   { name: "frozen", run: frozen },
   { name: "preauth-memory", run: preauthMemory },
   { name: "slots", run: slots },
+  { name: "ask-flood", run: askFlood },
 ];
 
 const DEFAULT_SEED = 20261121;
