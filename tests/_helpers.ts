@@ -172,6 +172,14 @@ export function freePort(): number {
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /**
+ * The lockfile of the test-only npm packages (the MCP Inspector, playwright-core),
+ * a superset of the runtime's `deno.lock`. The runtime's lock stays lean, since
+ * `deno run main.ts` downloads every package its lock names; a test that runs one
+ * of these packages starts it in a subprocess with `--lock=` this file.
+ */
+export const TEST_LOCK = new URL("./deno.lock", import.meta.url).pathname;
+
+/**
  * Starts `main.ts broker` as a real process on `port` and resolves once it
  * accepts connections. Output is discarded unless `stderr: "inherit"`.
  */

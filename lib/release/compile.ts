@@ -24,6 +24,26 @@ export const COMPILE_TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
+/**
+ * Files of npm packages that the program never loads, left out of the binaries
+ * (paths under the npm cache's `registry.npmjs.org/`). zod ships its TypeScript
+ * sources (3.9 MB) beside the built files, and its exports map them only under
+ * the `@zod/source` condition, which Deno never sets; without them the payload
+ * is 17 MB instead of 20 (tests/release/compile_test.ts checks the exports).
+ */
+export const PAYLOAD_EXCLUDES: readonly string[] = ["zod/4.6.7/src"];
+
+/** The `--exclude` flags for {@linkcode PAYLOAD_EXCLUDES}, for this npm cache directory. */
+export function excludeFlags(npmCache: string): string[] {
+  return PAYLOAD_EXCLUDES.flatMap((p) => ["--exclude", join(npmCache, "registry.npmjs.org", p)]);
+}
+
+/** The npm cache directory `deno` uses (`npmCache` of `deno info --json`). */
+export async function npmCacheDir(deno: string = Deno.execPath()): Promise<string> {
+  const out = await new Deno.Command(deno, { args: ["info", "--json"], stdout: "piped" }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).npmCache;
+}
+
 /** One release target. */
 export type CompileTarget = typeof COMPILE_TARGETS[number];
 
@@ -42,7 +62,12 @@ export function binaryName(target: CompileTarget): string {
  * //  "dist/agent-ipc-x86_64-unknown-linux-gnu", "--allow-net", ..., "main.ts"]
  * ```
  */
-export function compileCommand(deno: string, target: CompileTarget, outDir: string): string[] {
+export function compileCommand(
+  deno: string,
+  target: CompileTarget,
+  outDir: string,
+  excludes: readonly string[] = [],
+): string[] {
   return [
     deno,
     "compile",
@@ -50,6 +75,7 @@ export function compileCommand(deno: string, target: CompileTarget, outDir: stri
     target,
     "--output",
     `${outDir}/${binaryName(target)}`,
+    ...excludes,
     ...RUN_FLAGS,
     "main.ts",
   ];
@@ -63,6 +89,8 @@ export interface CompileIo {
   root: string;
   /** The `deno` executable; defaults to `Deno.execPath()`. */
   deno?: string;
+  /** The npm cache directory (for `--exclude`); defaults to `deno info --json`'s. */
+  npmCache?: string;
   /** Runs a command in `root` and returns its exit code; defaults to a real subprocess. */
   run?: (command: string[], cwd: string) => Promise<number>;
 }
@@ -94,7 +122,10 @@ export async function runCompile(args: string[], io: CompileIo): Promise<number>
   }
   const outDir = values.out.replace(/\/+$/, "") || ".";
   const deno = io.deno ?? Deno.execPath();
-  const commands = (targets as CompileTarget[]).map((t) => compileCommand(deno, t, outDir));
+  const excludes = excludeFlags(io.npmCache ?? await npmCacheDir(deno));
+  const commands = (targets as CompileTarget[]).map((t) =>
+    compileCommand(deno, t, outDir, excludes)
+  );
   const sums = `${outDir}/SHA256SUMS`;
 
   if (values["dry-run"]) {

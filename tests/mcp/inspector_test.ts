@@ -1,23 +1,21 @@
 /**
  * Smoke run of the official MCP Inspector CLI against the real `main.ts mcp`:
  * `tools/list` (with `--strict` schema portability checks) and a
- * `tools/call`. It runs offline: the inspector is pinned in deno.lock (the
- * never-called import below puts it in the module graph, so
- * `deno install --entrypoint` caches it with the rest) and runs with
- * `--frozen --cached-only`, so the test never reaches the registry.
+ * `tools/call`. It runs offline: the inspector is pinned in tests/deno.lock
+ * (`tests/mcp/_inspector_pin.ts` puts it in a module graph, so
+ * `deno install --lock=tests/deno.lock --entrypoint` caches it with the rest)
+ * and runs with `--frozen --cached-only`, so the test never reaches the
+ * registry. It is no part of this module's graph: the runtime's deno.lock
+ * does not name it.
  */
 
 import assert from "node:assert/strict";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
-import { freePort } from "../_helpers.ts";
+import { freePort, TEST_LOCK } from "../_helpers.ts";
 
 const INSPECTOR = "npm:@modelcontextprotocol/inspector@2.12.0";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;
-
-/** Never called: makes the inspector part of the module graph (see the module doc). */
-export const pinInspector = () =>
-  import("npm:@modelcontextprotocol/inspector@2.12.0/clients/launcher/build/index.js");
 
 async function inspector(
   dir: string,
@@ -32,10 +30,11 @@ async function inspector(
     "IPC_LOG=warn",
   ].flatMap((kv) => ["-e", kv]);
   const out = await new Deno.Command(Deno.execPath(), {
-    // The project's deno.json and deno.lock (cwd), nothing fetched.
+    // The project's deno.json (cwd) and the tests' lock, nothing fetched.
     args: [
       "run",
       "-A",
+      `--lock=${TEST_LOCK}`,
       "--frozen",
       "--cached-only",
       INSPECTOR,
@@ -70,7 +69,7 @@ Deno.test("mcp inspector: the official CLI lists the tools and calls one", async
     ) {
       throw new Error(
         "The MCP Inspector is not in Deno's cache: run " +
-          "`deno install --frozen --entrypoint tests/mcp/inspector_test.ts` once " +
+          "`deno install --frozen --lock=tests/deno.lock --entrypoint tests/mcp/_inspector_pin.ts` once " +
           `(.ci/run does):\n${list.stderr.slice(-2000)}`,
       );
     }

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hostBroker } from "../../lib/app/host_broker.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
+import { TEST_LOCK } from "../_helpers.ts";
 
 /** Debian's chromium, as `_browser_driver.ts` uses it (not imported: it loads playwright). */
 const CHROMIUM = "/usr/bin/chromium";
@@ -57,7 +58,8 @@ Deno.test({
       await claude.claim("/home/me/agent-ipc", ["lib/state/**"], { reason: "schema change" });
       const started = Date.now();
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", DRIVER],
+        // playwright-core is pinned in the tests' lock, not the runtime's.
+        args: ["run", `--lock=${TEST_LOCK}`, "-A", DRIVER],
         env: {
           CONSOLE_URL: broker.consoleUrl!,
           CONSOLE_TOKEN: broker.consoleToken!,
