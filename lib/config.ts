@@ -37,8 +37,13 @@ export interface Settings {
   historyDays: number;
   /** Client session file. */
   sessionFile: string;
-  /** `IPC_SHARED_SECRET`, when set: overrides the data-dir secret. */
+  /**
+   * `IPC_SHARED_SECRET`, or the contents of the file `IPC_SHARED_SECRET_FILE`
+   * names, when set: overrides the data-dir secret.
+   */
   secret?: string;
+  /** `IPC_SHARED_SECRET_FILE`: where `secret` was read from (setup writes this, never the value). */
+  secretFile?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -104,7 +109,66 @@ export function natsReplicasFrom(raw: string | undefined, what: string): number 
   return n;
 }
 
-/** Settings from the environment and defaults. Throws a RangeError on a bad value. */
+/**
+ * The secret in the file `IPC_SHARED_SECRET_FILE` names (trimmed), so a
+ * config can point at the secret without holding it. Throws a TypeError when
+ * the file cannot be read or is empty: a named secret that is missing must
+ * not silently become "no secret".
+ */
+function secretFromFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path).trim();
+  } catch (e) {
+    throw new TypeError(
+      `Cannot read IPC_SHARED_SECRET_FILE "${path}": ${(e as Error).message}`,
+    );
+  }
+  if (text === "") throw new TypeError(`IPC_SHARED_SECRET_FILE "${path}" is empty`);
+  return text;
+}
+
+/**
+ * The client settings a command line can carry as flags instead of
+ * variables (flag without dashes → variable). `setup` writes them into hook
+ * commands, which do not get an MCP entry's `env`; the `hook` command reads
+ * them back with {@linkcode envWithFlags}.
+ */
+export const CLIENT_SETTING_FLAGS = {
+  host: "IPC_HOST",
+  port: "IPC_PORT",
+  "data-dir": "IPC_DATA_DIR",
+  "tls-ca": "IPC_TLS_CA",
+  "secret-file": "IPC_SHARED_SECRET_FILE",
+} as const;
+
+/** A flag of {@linkcode CLIENT_SETTING_FLAGS}. */
+export type ClientSettingFlag = keyof typeof CLIENT_SETTING_FLAGS;
+
+/**
+ * `env` with the variables that the given {@linkcode CLIENT_SETTING_FLAGS}
+ * values stand for put over it (a flag wins over the variable).
+ *
+ * @example
+ * ```ts
+ * envWithFlags({}, { port: "43876" }); // { IPC_PORT: "43876" }
+ * ```
+ */
+export function envWithFlags(
+  env: Readonly<Record<string, string | undefined>>,
+  values: Partial<Record<ClientSettingFlag, unknown>>,
+): Record<string, string | undefined> {
+  const out = { ...env };
+  for (const [flag, name] of Object.entries(CLIENT_SETTING_FLAGS)) {
+    const value = values[flag as ClientSettingFlag];
+    if (typeof value === "string" && value !== "") out[name] = value;
+  }
+  return out;
+}
+
+/** Settings from the environment and defaults. Throws a RangeError on a bad value,
+ * a TypeError on an unreadable secret file. */
 export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
   return {
     host: env("IPC_HOST") || DEFAULT_HOST,
@@ -122,7 +186,8 @@ export function settingsFromEnv(env: EnvReader = denoEnv): Settings {
     queueCap: intFrom(env, SETTINGS.queueCap),
     historyDays: intFrom(env, SETTINGS.historyDays),
     sessionFile: env("IPC_SESSION_FILE") || join(homeDir(env), ".ipc-session"),
-    secret: env("IPC_SHARED_SECRET") || undefined,
+    secret: env("IPC_SHARED_SECRET") || secretFromFile(env("IPC_SHARED_SECRET_FILE")),
+    secretFile: env("IPC_SHARED_SECRET_FILE") || undefined,
     tlsCert: env("IPC_TLS_CERT") || undefined,
     tlsKey: env("IPC_TLS_KEY") || undefined,
     tlsCa: env("IPC_TLS_CA") || undefined,

@@ -230,3 +230,23 @@ export async function brokerLog(dataDir: string): Promise<JsonLogRecord[]> {
 export function countEvents(log: JsonLogRecord[], event: string): number {
   return log.filter((r) => r.event === event).length;
 }
+
+let denoDirMemo: Promise<string> | undefined;
+
+/**
+ * Deno's cache directory as this process resolves it (`DENO_DIR`, else
+ * `XDG_CACHE_HOME/deno`, else `~/.cache/deno`), from `deno info --json`. A
+ * test that runs `deno` with a temporary HOME or a short environment passes
+ * it on as `DENO_DIR`, so the child finds the cache (no download, works
+ * offline) whether or not the variables are set here.
+ */
+export function realDenoDir(): Promise<string> {
+  return denoDirMemo ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
+  })();
+}

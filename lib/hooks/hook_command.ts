@@ -24,7 +24,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Settings, settingsFromEnv } from "../config.ts";
+import {
+  CLIENT_SETTING_FLAGS,
+  type ClientSettingFlag,
+  envWithFlags,
+  type Settings,
+  settingsFromEnv,
+} from "../config.ts";
 import { HOOK_TIMEOUTS } from "../defaults.ts";
 import { AgentClient } from "../client/agent_client.ts";
 import { DEFAULT_WAKE_POLICY, type WakePolicy } from "./attention.ts";
@@ -63,6 +69,9 @@ Events:
 Options:
   --wake-budget N      wakes per hour (default ${DEFAULT_WAKE_POLICY.perHour}, IPC_WAKE_BUDGET; 0: never)
   --notify             on stop, watch for messages and notify (no wake possible)
+  --port PORT  --host HOST  --data-dir DIR  --tls-ca FILE  --secret-file FILE
+                       the broker's settings (setup writes the ones it was run
+                       with; they win over IPC_PORT ...)
   -h, --help           show this help
 
 It never fails the assistant: on any problem it exits 0 without output and
@@ -134,6 +143,21 @@ function policyFrom(flag: string | undefined, env: HookIo["env"]): WakePolicy {
     : DEFAULT_WAKE_POLICY;
 }
 
+/** The setting flags a hook takes (`--port` ...), as `parseArgs` options. */
+const SETTING_OPTIONS = Object.fromEntries(
+  Object.keys(CLIENT_SETTING_FLAGS).map((f) => [f, { type: "string" as const }]),
+) as Record<ClientSettingFlag, { type: "string" }>;
+
+type HookValues =
+  & { "wake-budget"?: string; notify?: boolean; help?: boolean }
+  & Partial<Record<ClientSettingFlag, string>>;
+
+/** The setting flags of `values` again, for a hook this one starts (`watch`). */
+function settingArgs(values: HookValues): string[] {
+  return (Object.keys(CLIENT_SETTING_FLAGS) as ClientSettingFlag[])
+    .flatMap((f) => values[f] ? [`--${f}`, values[f]!] : []);
+}
+
 /**
  * Runs one hook; returns the exit code (0, or 2 for a wake). Never throws.
  *
@@ -143,7 +167,7 @@ function policyFrom(flag: string | undefined, env: HookIo["env"]): WakePolicy {
  * ```
  */
 export async function runHook(args: string[], io: HookIo): Promise<number> {
-  let values: { "wake-budget"?: string; notify?: boolean; help?: boolean };
+  let values: HookValues;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -154,6 +178,7 @@ export async function runHook(args: string[], io: HookIo): Promise<number> {
         "wake-budget": { type: "string" },
         notify: { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        ...SETTING_OPTIONS,
       },
     }));
   } catch (e) {
@@ -168,6 +193,8 @@ export async function runHook(args: string[], io: HookIo): Promise<number> {
   const [assistant, event] = positionals as [HookAssistant, HookEvent];
   let settings: Settings;
   try {
+    // The settings setup wrote into the hook command (--port ...) win over the variables.
+    io = { ...io, env: envWithFlags(io.env, values) };
     settings = settingsFromEnv((n) => io.env[n]);
   } catch {
     return 0;
@@ -187,6 +214,7 @@ export async function runHook(args: string[], io: HookIo): Promise<number> {
     io,
     policy: policyFrom(values["wake-budget"], io.env),
     notify: values.notify === true,
+    settingArgs: settingArgs(values),
     log: (fields) => noteHook(dataDir, { assistant, event, ms: Date.now() - started, ...fields }),
   };
   let timer: ReturnType<typeof setTimeout> | undefined;

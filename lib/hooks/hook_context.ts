@@ -45,6 +45,8 @@ export interface HookRun {
   policy: WakePolicy;
   /** `--notify`. */
   notify: boolean;
+  /** The setting flags it was given (`--port` ...), for a hook it starts. */
+  settingArgs: string[];
   log: (fields: Record<string, unknown>) => Promise<void>;
 }
 

@@ -83,7 +83,7 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
   }
   if (hook.notify) {
     (hook.io.spawnWatch ?? spawnDetachedWatch)(
-      [hook.assistant, "watch"],
+      [hook.assistant, "watch", ...hook.settingArgs],
       hook.found.record.assistant_pid,
     );
     await hook.log({ outcome: "watching", name: hook.name });

@@ -107,9 +107,12 @@ export function hookPlan(
   path: string,
   launch: ServerLaunch,
   os: typeof Deno.build.os,
-  options: { notify?: boolean } = {},
+  options: { notify?: boolean; settingsArgs?: string[] } = {},
 ): HookPlan {
-  const cmd = (event: string, extra: string[] = []) => hookCommand(launch, id, event, os, extra);
+  // The settings setup remembers (--port ...): a hook gets no MCP entry's env.
+  const settings = options.settingsArgs ?? [];
+  const cmd = (event: string, extra: string[] = []) =>
+    hookCommand(launch, id, event, os, [...extra, ...settings]);
   const notify = options.notify ? ["--notify"] : [];
   const one = (event: string, extra: Partial<HookHandler> = {}, matcher?: string): HookGroup => ({
     ...(matcher !== undefined ? { matcher } : {}),

@@ -8,6 +8,7 @@
 
 import { posix, win32 } from "node:path";
 import { RUN_FLAGS } from "../permissions.ts";
+import { REMEMBERED_ENV } from "./remembered_settings.ts";
 
 /** The key under which every assistant's config holds the agent-ipc server. */
 export const SERVER_KEY = "agent-ipc";
@@ -123,29 +124,37 @@ export function fileUrlToPath(url: string, os: typeof Deno.build.os): string {
 }
 
 /**
- * Builds the entry for one assistant from the launch command and the
- * optional instance name (passed both as `--name NAME` and as `IPC_INSTANCE`).
+ * Builds the entry for one assistant from the launch command, the optional
+ * instance name (passed both as `--name NAME` and as `IPC_INSTANCE`) and the
+ * settings setup remembers (`IPC_PORT` ..., see `remembered_settings.ts`).
  */
 export function buildEntry(
   launch: ServerLaunch,
   name: string | undefined,
   withType: boolean,
+  settings: Readonly<Record<string, string>> = {},
 ): McpServerEntry {
   const entry: McpServerEntry = withType
     ? { type: "stdio", command: launch.command, args: [...launch.args] }
     : { command: launch.command, args: [...launch.args] };
+  const env: Record<string, string> = { ...settings };
   if (name !== undefined) {
     entry.args.push("--name", name);
-    entry.env = { [INSTANCE_ENV]: name };
+    env[INSTANCE_ENV] = name;
   }
+  if (Object.keys(env).length > 0) entry.env = env;
   return entry;
 }
+
+/** The `env` variables an entry of ours owns: the name and the remembered settings. */
+const OWNED_ENV = new Set([INSTANCE_ENV, ...REMEMBERED_ENV]);
 
 /**
  * Merges `ours` into an existing entry: the user's other fields (timeouts,
  * `trust`, `cwd`, their own env variables) stay, in their order; `type`,
- * `command` and `args` are ours; `IPC_INSTANCE` is ours within `env`, and an
- * `env` left empty is dropped.
+ * `command` and `args` are ours; `IPC_INSTANCE` and the remembered settings
+ * (`IPC_PORT` ...) are ours within `env` (a rerun without one takes it out),
+ * and an `env` left empty is dropped.
  */
 export function mergeEntry(
   existing: Readonly<Record<string, unknown>> | undefined,
@@ -162,7 +171,7 @@ export function mergeEntry(
   const oldEnv = existing?.env;
   if (typeof oldEnv === "object" && oldEnv !== null && !Array.isArray(oldEnv)) {
     for (const [key, value] of Object.entries(oldEnv)) {
-      if (key !== INSTANCE_ENV) env[key] = value;
+      if (!OWNED_ENV.has(key)) env[key] = value;
     }
   }
   Object.assign(env, ours.env);

@@ -26,6 +26,14 @@ import {
 } from "./hooks.ts";
 import { editJsonConfig } from "./json_config.ts";
 import {
+  hookSettingsArgs,
+  type RememberedSettings,
+  rememberedSettings,
+  SETTING_FLAGS,
+  SETTING_FLAGS_HELP,
+  settingsEnv,
+} from "./remembered_settings.ts";
+import {
   buildEntry,
   type McpServerEntry,
   resolveLaunch,
@@ -65,6 +73,7 @@ export interface SetupIo {
 
 const USAGE = "Usage: agent-ipc setup <claude|gemini|codex|cursor|windsurf|all>... " +
   "[--name NAME] [--project DIR] [--ask] [--no-hooks] [--notify] [--remove] [--dry-run]\n" +
+  "       [--port PORT] [--data-dir DIR] [--store URL] [--secret-file FILE] [--tls-* FILE]...\n" +
   "       agent-ipc setup git-hook [--remove] [--dry-run]   (file claims pre-commit check)\n";
 
 /**
@@ -95,7 +104,7 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
   if (typeof request === "number") return request;
   const targets = resolveTargets(request, io);
   if (typeof targets === "number") return targets;
-  const launch = request.remove ? undefined : await chooseLaunch(request, io);
+  const launch = request.remove ? undefined : await chooseLaunch(request, targets, io);
   const run: SetupRun = {
     failed: false,
     done: 0,
@@ -131,6 +140,18 @@ interface SetupRequest {
   hooks: boolean;
   /** `--notify`: where no wake exists, a bell and a desktop notification. */
   notify: boolean;
+  /** The non-default settings to write into every entry and hook. */
+  settings: RememberedSettings;
+}
+
+/**
+ * The name an assistant's server registers as: `--name` for one assistant,
+ * `NAME-<assistant>` for several (two assistants must not share a name), and
+ * the assistant's own id without `--name`.
+ */
+export function nameFor(request: Pick<SetupRequest, "name" | "ids">, id: TargetId): string {
+  if (request.name === undefined) return id;
+  return request.ids.length > 1 ? `${request.name}-${id}` : request.name;
 }
 
 /** What happened so far, across targets. */
@@ -163,6 +184,7 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
         "no-hooks": { type: "boolean", default: false },
         notify: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
+        ...SETTING_FLAGS,
       },
     });
   } catch (error) {
@@ -191,7 +213,14 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
       return usageError(io, `--project "${values.project}" is not a directory`);
     }
   }
+  let settings: RememberedSettings;
+  try {
+    settings = rememberedSettings(io.env, values, io.cwd, io.os);
+  } catch (error) {
+    return usageError(io, (error as Error).message);
+  }
   return {
+    settings,
     ids,
     all,
     name,
@@ -236,17 +265,44 @@ function resolveTargets(request: SetupRequest, io: SetupIo): TargetConfig[] | nu
   return targets;
 }
 
-/** Step 3: the command the assistants will run, printed so the user sees it. */
-async function chooseLaunch(request: SetupRequest, io: SetupIo): Promise<ServerLaunch> {
+/**
+ * Step 3: the command the assistants will run, their names and the settings
+ * written with it, printed so the user sees them.
+ */
+async function chooseLaunch(
+  request: SetupRequest,
+  targets: TargetConfig[],
+  io: SetupIo,
+): Promise<ServerLaunch> {
   const program = io.program ?? {
     standalone: Deno.build.standalone,
     execPath: Deno.execPath(),
     mainModule: Deno.mainModule,
   };
   const launch = await resolveLaunch({ os: io.os, env: io.env, ...program });
-  const name = request.name;
-  const shown = [launch.command, ...launch.args, ...(name ? ["--name", name] : [])];
+  const names = targets.map((t) => nameFor(request, t.id));
+  const one = new Set(names).size === 1;
+  const shown = [launch.command, ...launch.args, "--name", one ? names[0] : "NAME"];
   io.stdout(`MCP server command: ${shown.map(quoteArg).join(" ")}\n`);
+  if (!one || request.name === undefined) {
+    const list = targets.map((t) => `${t.label} "${nameFor(request, t.id)}"`).join(", ");
+    const why = request.name === undefined
+      ? "each assistant's own name (--name NAME: NAME, or NAME-<assistant> for several)"
+      : `--name ${request.name} with the assistant's name, so no two share one`;
+    io.stdout(`Names: ${list} (${why})\n`);
+  }
+  const { settings, warnings } = request.settings;
+  if (settings.length > 0) {
+    io.stdout(
+      `Settings written into each MCP entry (env) and hook (flags): ` +
+        `${settings.map((s) => `${s.env}=${quoteArg(s.value)}`).join(" ")}\n`,
+    );
+  } else {
+    io.stdout(
+      "Settings: the defaults (no IPC_PORT, IPC_DATA_DIR ... set; --port and the like write them)\n",
+    );
+  }
+  for (const warning of warnings) io.stdout(`  warning: ${warning}\n`);
   return launch;
 }
 
@@ -267,7 +323,16 @@ async function applyToTarget(
     const edit = editConfig(
       target,
       file.text,
-      launch && withApprovals(buildEntry(launch, request.name, target.withType), target, request),
+      launch && withApprovals(
+        buildEntry(
+          launch,
+          nameFor(request, target.id),
+          target.withType,
+          settingsEnv(request.settings),
+        ),
+        target,
+        request,
+      ),
     );
     const where = target.path;
     if (launch && !request.ask && target.id === "gemini") {
@@ -345,7 +410,10 @@ async function applyHooks(
   };
   const path = hooksPath(target, ctx);
   const plan = launch && !request.remove
-    ? hookPlan(target.id, path, launch, io.os, { notify: request.notify })
+    ? hookPlan(target.id, path, launch, io.os, {
+      notify: request.notify,
+      settingsArgs: hookSettingsArgs(request.settings),
+    })
     : undefined;
   let events: string[] = [];
   let oldHooks = "";
@@ -570,7 +638,9 @@ ${rows}  all       every assistant found on this machine (with --project: every 
 
 Options:
   --name NAME    start the server registered as NAME (adds "--name NAME" to its
-                 args and IPC_INSTANCE=NAME to its env)
+                 args and IPC_INSTANCE=NAME to its env); for several assistants
+                 each gets NAME-<assistant>; without it, the assistant's name
+                 (claude, gemini, codex, cursor, windsurf)
   --project DIR  edit the project's config in DIR instead of the user config
   --ask          keep the assistant's prompt before each agent-ipc tool call
                  (default: allowed without a prompt, headless runs included:
@@ -582,6 +652,8 @@ Options:
   --remove       take the agent-ipc entry, its hooks, permission and trust out
   --dry-run      show the change as a diff and write nothing
   -h, --help     show this help
+
+${SETTING_FLAGS_HELP}
 
 The server command is this compiled binary, else an agent-ipc executable on
 PATH, else \`deno run\` with agent-ipc's permission flags and this main module.

@@ -148,7 +148,7 @@ Deno.test("setup --ask keeps the prompts; --no-hooks writes the MCP entry only",
   assert.equal(again.json(".gemini/settings.json").mcpServers["agent-ipc"].trust, undefined);
   assert.doesNotMatch(again.read(".codex/config.toml"), /default_tools_approval_mode/);
   const asked = again.read(".codex/config.toml");
-  assert.equal(await again.run("codex", "--ask", "--name", "x"), 0);
+  assert.equal(await again.run("codex", "--ask", "--name", "x-codex"), 0);
   assert.equal(again.read(".codex/config.toml"), asked, "idempotent");
   using bare = new Home();
   assert.equal(await bare.run("claude", "codex", "gemini", "--no-hooks", "--name", "x"), 0);

@@ -98,17 +98,24 @@ Deno.test("setup adds the entry to each assistant's config and keeps everything 
   home.install(...TARGETS);
   assert.equal(await home.run(...TARGETS, "--name", "fred"), 0, home.err);
   assert.equal(home.err, "");
-  assert.match(home.out, /^MCP server command: \/opt\/agent-ipc\/bin\/agent-ipc mcp --name fred\n/);
+  assert.match(home.out, /^MCP server command: \/opt\/agent-ipc\/bin\/agent-ipc mcp --name NAME\n/);
+  // Five assistants, five names: --name is the stem, each adds its own.
+  assert.match(home.out, /\nNames: Claude Code "fred-claude", Gemini CLI "fred-gemini", /);
 
-  const entry = { command: BINARY, args: ["mcp", "--name", "fred"], env: { IPC_INSTANCE: "fred" } };
+  const entryOf = (target: Target) => ({
+    command: BINARY,
+    args: ["mcp", "--name", `fred-${target}`],
+    env: { IPC_INSTANCE: `fred-${target}` },
+  });
   const claude = home.json("claude");
-  assert.deepEqual(claude.mcpServers["agent-ipc"], { type: "stdio", ...entry });
+  assert.deepEqual(claude.mcpServers["agent-ipc"], { type: "stdio", ...entryOf("claude") });
   assert.deepEqual(claude.mcpServers.github, JSON.parse(CLAUDE_FIXTURE).mcpServers.github);
   assert.deepEqual(claude.projects, JSON.parse(CLAUDE_FIXTURE).projects);
   assert.equal(claude.userID, "abc123");
   for (const target of ["gemini", "cursor", "windsurf"] as const) {
     const value = home.json(target);
     // Gemini CLI trusts the server (no prompt per call) unless --ask.
+    const entry = entryOf(target);
     const expected = target === "gemini" ? { ...entry, trust: true } : entry;
     assert.deepEqual(value.mcpServers["agent-ipc"], expected, target);
     // Gemini keeps its hooks in the same file (tests/setup/hooks_setup_test.ts).
@@ -122,9 +129,9 @@ Deno.test("setup adds the entry to each assistant's config and keeps everything 
   assert.ok(codex.startsWith(CODEX_FIXTURE), codex);
   assert.ok(
     codex.slice(CODEX_FIXTURE.length).startsWith(
-      `\n[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp", "--name", "fred"]\n` +
+      `\n[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp", "--name", "fred-codex"]\n` +
         `env_vars = [${CODEX_ENV_VARS.map((v) => `"${v}"`).join(", ")}]\n` +
-        `default_tools_approval_mode = "approve"\nenv = { IPC_INSTANCE = "fred" }\n`,
+        `default_tools_approval_mode = "approve"\nenv = { IPC_INSTANCE = "fred-codex" }\n`,
     ),
     codex,
   );
@@ -289,12 +296,24 @@ Deno.test("setup all configures the assistants found and skips the others", asyn
   assert.match(home.out, /Gemini CLI: skipped \(not found: .*\.gemini\)/);
   assert.match(home.out, /Cursor: skipped/);
   assert.match(home.out, /Windsurf: skipped/);
+  // Without --name each assistant registers under its own name, and setup says so.
+  assert.match(
+    home.out,
+    /\nNames: Claude Code "claude", Gemini CLI "gemini", Codex "codex", Cursor "cursor", Windsurf "windsurf" \(each assistant's own name/,
+  );
   assert.deepEqual(home.json("claude"), {
-    mcpServers: { "agent-ipc": { type: "stdio", command: BINARY, args: ["mcp"] } },
+    mcpServers: {
+      "agent-ipc": {
+        type: "stdio",
+        command: BINARY,
+        args: ["mcp", "--name", "claude"],
+        env: { IPC_INSTANCE: "claude" },
+      },
+    },
   });
   assert.ok(
     home.read("codex").startsWith(
-      `[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp"]\nenv_vars = [`,
+      `[mcp_servers.agent-ipc]\ncommand = "${BINARY}"\nargs = ["mcp", "--name", "codex"]\nenv_vars = [`,
     ),
   );
   assert.ok(!home.exists(home.path("codex") + ".bak"), "a new file has nothing to back up");
@@ -306,7 +325,14 @@ Deno.test("setup --project writes the project's configs", async () => {
   Deno.mkdirSync(project, { recursive: true });
   assert.equal(await home.run("claude", "codex", "--project", "src/app"), 0, home.err);
   assert.deepEqual(JSON.parse(Deno.readTextFileSync(join(project, ".mcp.json"))), {
-    mcpServers: { "agent-ipc": { type: "stdio", command: BINARY, args: ["mcp"] } },
+    mcpServers: {
+      "agent-ipc": {
+        type: "stdio",
+        command: BINARY,
+        args: ["mcp", "--name", "claude"],
+        env: { IPC_INSTANCE: "claude" },
+      },
+    },
   });
   assert.match(
     Deno.readTextFileSync(join(project, ".codex", "config.toml")),
@@ -348,6 +374,6 @@ Deno.test("setup without a compiled binary uses deno run with the permission fla
   const entry = home.json("cursor").mcpServers["agent-ipc"];
   assert.equal(entry.command, Deno.execPath());
   assert.deepEqual(entry.args.slice(0, 1 + PERMISSION_FLAGS.length), ["run", ...PERMISSION_FLAGS]);
-  assert.equal(entry.args.at(-1), "mcp");
-  assert.equal(entry.args.at(-2), new URL(Deno.mainModule).pathname);
+  assert.deepEqual(entry.args.slice(-3), ["mcp", "--name", "cursor"]);
+  assert.equal(entry.args.at(-4), new URL(Deno.mainModule).pathname);
 });
