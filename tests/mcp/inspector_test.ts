@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
-import { freePort, TEST_LOCK } from "../_helpers.ts";
+import { freePort, realDenoDir, TEST_LOCK } from "../_helpers.ts";
 
 const INSPECTOR = "npm:@modelcontextprotocol/inspector@2.12.0";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -28,6 +28,10 @@ async function inspector(
     `IPC_SESSION_FILE=${dir}/session`,
     "IPC_NO_HTTP=1",
     "IPC_LOG=warn",
+    // The Inspector starts the server with a short list of variables (HOME, PATH, ...): without
+    // DENO_DIR the nested `deno run` looks for its packages elsewhere whenever DENO_DIR or
+    // XDG_CACHE_HOME moves the cache, and downloads (or, offline, fails).
+    `DENO_DIR=${await realDenoDir()}`,
   ].flatMap((kv) => ["-e", kv]);
   const out = await new Deno.Command(Deno.execPath(), {
     // The project's deno.json (cwd) and the tests' lock, nothing fetched.

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { editPreCommit, hookBlock } from "../../lib/setup/git_hook.ts";
-import { testBroker } from "../_helpers.ts";
+import { realDenoDir, testBroker } from "../_helpers.ts";
 import { git, gitRepo } from "../_git.ts";
 import { CliPlace } from "../cli/_cli.ts";
 
@@ -85,11 +85,18 @@ Deno.test("setup git-hook: a real commit is stopped by another agent's claim", a
   );
   await Deno.writeTextFile(join(repo, "src", "a.ts"), "export const a = 3;\n");
   await git(repo, "add", "src/a.ts");
+  const denoDir = await realDenoDir();
   const commit = (who: string) =>
     new Deno.Command("git", {
       args: ["-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-qm", "x"],
       cwd: repo,
-      env: { ...place.env(who), GIT_CONFIG_NOSYSTEM: "1", HOME: place.dir },
+      // The hook runs `deno run main.ts` under this HOME: DENO_DIR keeps it on the warm cache.
+      env: {
+        ...place.env(who),
+        GIT_CONFIG_NOSYSTEM: "1",
+        HOME: place.dir,
+        DENO_DIR: denoDir,
+      },
       stdin: "null",
     }).output();
   let out = await commit("bob");

@@ -20,6 +20,7 @@ import { AgentClient } from "../../../lib/client/agent_client.ts";
 import { IpcError } from "../../../lib/protocol/errors.ts";
 import { parseJsonLines } from "../../../lib/log.ts";
 import { PERMISSION_FLAGS } from "../../../lib/permissions.ts";
+import { realDenoDir } from "../../_helpers.ts";
 import {
   alive,
   BrokerProcess,
@@ -337,7 +338,7 @@ export async function frozen(o: ScenarioOptions): Promise<Row> {
       IPC_DATA_DIR: dir,
       IPC_SHARED_SECRET: "",
       NO_COLOR: "1",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      DENO_DIR: await realDenoDir(),
     });
     await removeDir(home);
     const cliRight = status.code === 1 &&
@@ -588,7 +589,7 @@ export async function slots(_o: ScenarioOptions): Promise<Row> {
     IPC_SHARED_SECRET: "",
     NO_COLOR: "1",
     // The temp HOME must not mean a cold module cache.
-    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    DENO_DIR: await realDenoDir(),
   };
   try {
     // This process tries to take 40 slots.
