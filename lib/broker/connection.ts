@@ -450,7 +450,7 @@ export class BrokerConnection {
       result = await this.#service.handle(req, this.peer);
       reply = { status: "ok", ...result.reply };
     } catch (e) {
-      reply = errorFrom(e);
+      reply = withLegacyPhrase(errorFrom(e));
     }
     const written = await this.#writeLegacy(reply);
     if (written && result?.afterWrite) {
@@ -548,6 +548,22 @@ function errorFrom(e: unknown): Record<string, unknown> {
   if (e instanceof IpcError) return errorBody(e.code, e.message, e.details);
   log.error(`internal error: ${(e as Error)?.stack ?? e}`);
   return errorBody("E_INTERNAL", `Internal error: ${(e as Error)?.message ?? e}`);
+}
+
+/**
+ * The original broker's words for its two auth failures, which scripts
+ * written for it (its own test_security.py among them) look for in
+ * `message`: "Invalid auth token" and "Invalid or missing session token".
+ * Legacy replies only, put before our message; the code stays ours.
+ */
+const LEGACY_PHRASES: Partial<Record<ErrorCode, string>> = {
+  E_AUTH: "Invalid auth token",
+  E_SESSION: "Invalid or missing session token",
+};
+
+function withLegacyPhrase(body: Record<string, unknown>): Record<string, unknown> {
+  const phrase = LEGACY_PHRASES[body.code as ErrorCode];
+  return phrase ? { ...body, message: `${phrase}: ${body.message}` } : body;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -4,6 +4,7 @@ one JSON object in one send (no length, no newline, no half-close), one recv(655
 Used by legacy_test.ts to prove agent-ipc serves the original's clients unchanged.
 
 Usage: legacy_client.py PORT SECRET SESSION_FILE ACTION [ARGS...]
+       legacy_client.py PORT SECRET - raw JSON   (one request as given, no session)
 """
 import hashlib
 import json
@@ -26,6 +27,9 @@ def request(port, payload):
 def main():
     port, secret, session_file, action = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     args = sys.argv[5:]
+    if action == "raw":
+        print(json.dumps(request(port, json.loads(args[0]))))
+        return
     if action == "register":
         name = args[0]
         token = hashlib.sha256(f"{name}:{secret}".encode()).hexdigest()

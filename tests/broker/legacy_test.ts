@@ -249,3 +249,67 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "legacy: auth errors carry the original's phrases for its scripts (test_security.py), framed ones do not",
+  opts,
+  async () => {
+    const py = await python();
+    assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
+    await using tb = await testBroker();
+    const dir = await Deno.makeTempDir();
+    const script = new URL("./legacy_client.py", import.meta.url).pathname;
+    const run = async (secret: string, session: string, ...args: string[]) => {
+      const out = await new Deno.Command(py, {
+        args: [script, String(tb.port), secret, join(dir, session), ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout));
+    };
+    try {
+      // test_security.py: a wrong secret must be refused with "auth token" in the message.
+      const wrong = await run("wrong-secret", "w", "register", "test-wrong");
+      assert.equal(wrong.status, "error");
+      assert.equal(wrong.code, "E_AUTH");
+      assert.match(wrong.message, /^Invalid auth token: /);
+      assert.ok(wrong.message.includes("auth token"));
+      // ... and a send without a session token with "session token" in it.
+      const bare = await run(
+        tb.secret,
+        "-",
+        "raw",
+        JSON.stringify({
+          action: "send",
+          from_id: "x",
+          to_id: "y",
+          message: { content: "No auth!" },
+        }),
+      );
+      assert.equal(bare.status, "error");
+      assert.equal(bare.code, "E_SESSION");
+      assert.match(bare.message, /^Invalid or missing session token: /);
+      // A token the broker never issued: the same.
+      await Deno.writeTextFile(
+        join(dir, "forged"),
+        JSON.stringify({ instance_id: "admin", session_token: "x".repeat(43) }),
+      );
+      const forged = await run(tb.secret, "forged", "send", "y", "hi");
+      assert.equal(forged.code, "E_SESSION");
+      assert.ok(forged.message.includes("session token"), forged.message);
+      // The framed wire keeps our own words (its clients match on the code).
+      await using raw = await RawClient.connect(tb.port);
+      const framed = await raw.request({
+        id: 1,
+        action: "register",
+        instance_id: "test-wrong",
+        auth_token: "0".repeat(64),
+      });
+      assert.equal(framed.code, "E_AUTH");
+      assert.doesNotMatch(String(framed.message), /Invalid auth token/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
