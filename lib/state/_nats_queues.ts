@@ -136,6 +136,14 @@ export class NatsQueues {
   /** Where messages this process enqueued or peeked live (a seq never changes content). */
   readonly #located = new Map<string, Located>();
   readonly #tails = new Map<string, Tail>();
+  /**
+   * Ids this store deleted from the queue by an ack, newest last. In a
+   * cluster, peeks are direct gets that any replica answers, and a replica
+   * catching up (restarted after a loss) still has messages deleted since:
+   * those are skipped, so a message never comes back after its ack
+   * succeeded. (A recipient peeks and acks through its own host's broker.)
+   */
+  readonly #acked = new Set<string>();
   readonly #locks = new Map<string, Promise<void>>();
   /** Idempotency keys of messages sent with a client id (see `_nats_dedupe.ts`). */
   readonly #dedupe: KV | undefined;
@@ -335,13 +343,14 @@ export class NatsQueues {
     let seq = 0;
     let cut = false; // stopped by maxBytes before the end of the queue
     const take = (doc: QueuedDoc, at: number): boolean => {
+      seq = at + 1;
+      if (this.#acked.has(doc.id)) return true; // a stale replica's copy (see #acked)
       if (maxBytes !== undefined) {
         bytes += enc.encode(doc.content).length;
         if (bytes > maxBytes && out.length > 0) return !(cut = true);
       }
       out.push(toStored(doc));
       this.#remember(doc, at, subj);
-      seq = at + 1;
       return true;
     };
     let end = false;
@@ -366,7 +375,7 @@ export class NatsQueues {
         const found: StoredMessage[] = [];
         for (const sm of all) {
           const doc = decodeDoc<QueuedDoc>(sm.data);
-          if (!doc.urgent) continue;
+          if (!doc.urgent || this.#acked.has(doc.id)) continue;
           this.#remember(doc, sm.seq, subj);
           found.push(toStored(doc));
         }
@@ -435,6 +444,8 @@ export class NatsQueues {
       this.#located.delete(at.doc.id);
       if (deleted) {
         acked.add(at.doc.id);
+        this.#acked.add(at.doc.id);
+        if (this.#acked.size > ID_CACHE_MAX) this.#acked.delete(this.#acked.values().next().value!);
         const tail = this.#tails.get(name);
         if (tail) {
           tail.count = Math.max(0, tail.count - 1);

@@ -26,6 +26,7 @@ import { connections, idle, queueCap, slowReader } from "./scenarios/overload.ts
 import { frames, fuzz, http } from "./scenarios/hostile.ts";
 import { identity } from "./scenarios/identity.ts";
 import { files } from "./scenarios/files.ts";
+import { cluster } from "./scenarios/cluster.ts";
 import {
   consoleFlood,
   frozen,
@@ -54,6 +55,7 @@ export const SCENARIOS: Scenario[] = [
   { name: "preauth-memory", run: preauthMemory },
   { name: "slots", run: slots },
   { name: "ask-flood", run: askFlood },
+  { name: "cluster", run: cluster },
 ];
 
 const DEFAULT_SEED = 20261121;
