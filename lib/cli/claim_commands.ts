@@ -12,7 +12,7 @@ import type { WireClaim } from "../protocol/messages.ts";
 import { claimsOverlap } from "../protocol/globs.ts";
 import { MAX_CLAIM_PATHS, MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
 import { readSessionFile } from "../client/session_file.ts";
-import { claimPaths, repoRoot, stagedFiles } from "../client/repo_paths.ts";
+import { claimPaths, repoKey, repoRoot, stagedFiles } from "../client/repo_paths.ts";
 import {
   type ClientCommand,
   COMMON_HELP,
@@ -86,7 +86,7 @@ Example:
     const paths = await claimPaths(root, cwd, ctx.positionals);
     const { client } = await connectWithSession(ctx.settings);
     await using _ = client;
-    const claims = await client.claim(root, paths, {
+    const claims = await client.claim(await repoKey(root), paths, {
       ttlMs,
       shared: ctx.values.shared === true,
       reason,
@@ -129,8 +129,10 @@ Example:
     }
     const { client } = await connectWithSession(ctx.settings);
     await using _ = client;
-    const released = await client.release(root, paths);
-    const lines = released.map((c) => `  ${c.root}/${c.path}\n`).join("");
+    const key = root === undefined ? undefined : await repoKey(root);
+    const released = await client.release(key, paths);
+    // This repository's claims under its local path; others under their key.
+    const lines = released.map((c) => `  ${c.root === key ? root : c.root}/${c.path}\n`).join("");
     ctx.print(
       released.length === 0
         ? "No claims released (you held none of these)\n"
@@ -174,10 +176,11 @@ Example:
     const cwd = Deno.cwd();
     if (ctx.values["check-staged"]) return await checkStaged(ctx, cwd);
     const root = ctx.values.all ? undefined : await repoRoot(cwd);
+    const key = root === undefined ? undefined : await repoKey(root);
     const { client, session } = await connectWithSession(ctx.settings);
     await using _ = client;
-    const claims = await client.claims(root);
-    ctx.print(formatClaims(claims, { me: session.name, root }), {
+    const claims = await client.claims(key);
+    ctx.print(formatClaims(claims, { me: session.name, root: key }), {
       ...(root ? { root } : {}),
       claims,
     });
@@ -207,7 +210,7 @@ async function checkStaged(
     await using client = await connectClient(ctx.settings, session, { role: "none" });
     if (!client.session) return skip(`the session of "${session.name}" is no longer valid`);
     // Every claim of the root, matched here: a commit may stage more files than a request holds.
-    claims = await client.claims(root);
+    claims = await client.claims(await repoKey(root));
   } catch (e) {
     if (e instanceof IpcError && e.code === "E_UNAVAILABLE") return skip("no broker is running");
     throw e;

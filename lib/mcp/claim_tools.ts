@@ -7,7 +7,7 @@
  * @module
  */
 
-import { claimPaths, repoRoot } from "../client/repo_paths.ts";
+import { claimPaths, repoKey, repoRoot } from "../client/repo_paths.ts";
 import type { WireClaim } from "../protocol/messages.ts";
 import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_MS } from "../protocol/validate.ts";
 import type { McpAgent } from "./agent.ts";
@@ -40,7 +40,7 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
       const dir = cwd();
       const root = await repoRoot(dir);
       const rel = await claimPaths(root, dir, paths);
-      const claims = await c.claim(root, rel, {
+      const claims = await c.claim(await repoKey(root), rel, {
         ttlMs: opts.ttlS === undefined ? undefined : Math.round(opts.ttlS * 1000),
         shared: opts.shared,
         reason: opts.reason,
@@ -48,7 +48,9 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
       const until = claims[0] ? shortTime(claims[0].expires_at) : "";
       return {
         text:
-          `Claimed in ${root} until ${until}:\n${formatClaimLines(claims, agent.name, root)}\n` +
+          `Claimed in ${root} until ${until}:\n${
+            formatClaimLines(claims, agent.name, claims[0]?.root)
+          }\n` +
           `Release them with release_files when you are done.`,
         root,
         claims,
@@ -63,7 +65,7 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
         root = await repoRoot(dir);
         rel = await claimPaths(root, dir, paths);
       }
-      const released = await c.release(root, rel);
+      const released = await c.release(root === undefined ? undefined : await repoKey(root), rel);
       return {
         text: released.length === 0
           ? "No claims released (you held none of these)."
@@ -75,12 +77,13 @@ export function claimActions(agent: McpAgent, cwd: () => string = () => Deno.cwd
     async list(all = false): Promise<{ text: string; root?: string; claims: WireClaim[] }> {
       const c = await agent.registered();
       const root = all ? undefined : await repoRoot(cwd());
-      const claims = await c.claims(root);
+      const key = root === undefined ? undefined : await repoKey(root);
+      const claims = await c.claims(key);
       const where = root ? `in ${root}` : "in any repository";
       return {
         text: claims.length === 0
           ? `No file claims ${where}.`
-          : `File claims ${where}:\n${formatClaimLines(claims, agent.name, root)}`,
+          : `File claims ${where}:\n${formatClaimLines(claims, agent.name, key)}`,
         root,
         claims,
       };

@@ -218,9 +218,17 @@ function claimRoot(raw: JsonObject, required: boolean): string | undefined {
     if (required) throw new IpcError("E_BAD_FIELD", `Field "root" is required`);
     return undefined;
   }
-  // deno-lint-ignore no-control-regex
-  if (root.length > 4096 || /[\u0000-\u001f]/.test(root) || !/^(\/|[A-Za-z]:[\\/])/.test(root)) {
-    throw new IpcError("E_BAD_FIELD", `Field "root" must be an absolute directory path`);
+  // An absolute directory, or a repository's identity (`repo:HOST/PATH`,
+  // `commit:SHA`: see `repoKey`), the same on every machine.
+  if (
+    // deno-lint-ignore no-control-regex
+    root.length > 4096 || /[\u0000-\u001f]/.test(root) ||
+    !/^(\/|[A-Za-z]:[\\/]|repo:\S|commit:[0-9a-f]{40,64}$)/.test(root)
+  ) {
+    throw new IpcError(
+      "E_BAD_FIELD",
+      `Field "root" must be an absolute directory path or a repository key (repo:HOST/PATH, commit:SHA)`,
+    );
   }
   return root;
 }

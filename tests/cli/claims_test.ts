@@ -55,7 +55,7 @@ Deno.test("claims between CLI agents in one repository", async () => {
   assert.equal(conflict.code, "E_CLAIMED");
   assert.deepEqual(
     (conflict.conflicts as Record<string, unknown>[]).map((c) => [c.holder, c.path, c.root]),
-    [["alice", "src/a.ts", repo]],
+    [["alice", "src/a.ts", `commit:${(await git(repo, "rev-parse", "HEAD")).trim()}`]],
   );
   // All or nothing: the non-conflicting path of that request was not claimed either.
   r = await place.run("bob", ["claim", "guide.md", "../src/a.ts"], { cwd: docs });
@@ -205,6 +205,38 @@ Deno.test({
       );
       ok(await place.run("alice", ["release"], { cwd: repo }), "release via b1");
       ok(await place.run("bob", ["claim", "a.ts"], { cwd: join(repo, "src"), env: viaB2 }), "b2");
+      ok(await place.run("bob", ["release"], { cwd: repo, env: viaB2 }), "release via b2");
+
+      // Two clones of one repository, as on two machines (other paths, the
+      // origin spelled once as ssh, once as https): one claim key, so each
+      // sees the other's claims and the pre-commit guard works on both.
+      const clone = join(place.dir, "elsewhere", "proj");
+      await git(place.dir, "clone", "-q", repo, clone);
+      await git(repo, "remote", "add", "origin", "git@github.com:team/proj.git");
+      await git(clone, "remote", "set-url", "origin", "https://github.com/team/proj");
+      ok(await place.run("alice", ["claim", "src/a.ts", "--reason", "host A"], { cwd: repo }), "A");
+      r = await place.run("bob", ["claim", "src/**"], { cwd: clone, env: viaB2 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /"src\/a\.ts" is claimed by alice \("host A"\)/);
+      r = ok(await place.run("bob", ["claims", "--json"], { cwd: clone, env: viaB2 }), "list");
+      assert.deepEqual(
+        (jsonOf(r).claims as Record<string, unknown>[]).map((c) => [c.holder, c.path, c.root]),
+        [["alice", "src/a.ts", "repo:github.com/team/proj"]],
+      );
+      await Deno.writeTextFile(join(clone, "src", "a.ts"), "export const a = 2;\n");
+      await git(clone, "add", "src/a.ts");
+      r = await place.run("bob", ["claims", "--check-staged"], { cwd: clone, env: viaB2 });
+      assert.equal(r.code, 1, `bob's commit in the other clone is stopped: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr + r.stdout, /src\/a\.ts/);
+      // Without a shared origin, the root commit is the identity.
+      await git(clone, "remote", "remove", "origin");
+      await git(repo, "remote", "remove", "origin");
+      ok(await place.run("alice", ["claim", "docs/**"], { cwd: repo }), "claim by root commit");
+      r = ok(await place.run("bob", ["claims", "--json"], { cwd: clone, env: viaB2 }), "list 2");
+      assert.deepEqual(
+        (jsonOf(r).claims as Record<string, unknown>[]).map((c) => [c.path, c.root]),
+        [["docs/**", `commit:${(await git(repo, "rev-parse", "HEAD")).trim()}`]],
+      );
     } finally {
       for (const b of [b1, b2]) {
         b.kill("SIGTERM");
