@@ -145,7 +145,11 @@ Example:
 const CLAIMS_FLAGS = {
   all: { type: "boolean" },
   "check-staged": { type: "boolean" },
+  hook: { type: "boolean" },
 } as const;
+
+/** The exit status of `--check-staged --hook` on a conflict: deno's own failures exit 1. */
+export const HOOK_CONFLICT_EXIT = 3;
 
 /** `claims [--all] [--check-staged]`. */
 export const CLAIMS: ClientCommand<typeof CLAIMS_FLAGS> = {
@@ -159,13 +163,16 @@ path, holder, exclusive or shared, time left, reason.
 
 --check-staged checks the files staged for commit (git diff --cached) instead:
 exit 1, naming them, when any is claimed by another agent; exit 0 otherwise.
-This is what the pre-commit hook of "agent-ipc setup git-hook" runs. It never
-blocks a commit for its own failure: without a session or a broker it says
-so on stderr and exits 0.
+It never blocks a commit for its own failure: without a session or a broker,
+with a broker that does not answer, or on any other error it says so in one
+line on stderr and exits 0. The pre-commit hook of "agent-ipc setup git-hook"
+runs it with --hook: exit 3 on a conflict (deno's own failures exit 1, and
+must not stop a commit), nothing printed when all is well.
 
 Options:
   --all                 every repository's claims
   --check-staged        exit 1 when a staged file is claimed by another agent
+  --hook                with --check-staged: exit 3 on a conflict, quiet otherwise
 ${COMMON_HELP}
 
 Example:
@@ -174,7 +181,8 @@ Example:
 `,
   async run(ctx) {
     const cwd = Deno.cwd();
-    if (ctx.values["check-staged"]) return await checkStaged(ctx, cwd);
+    if (ctx.values["check-staged"]) return await checkStaged(ctx, cwd, ctx.values.hook === true);
+    if (ctx.values.hook) throw new UsageError("--hook goes with --check-staged");
     const root = ctx.values.all ? undefined : await repoRoot(cwd);
     const key = root === undefined ? undefined : await repoKey(root);
     const { client, session } = await connectWithSession(ctx.settings);
@@ -187,32 +195,56 @@ Example:
   },
 };
 
+/**
+ * `--check-staged`: a commit hook's check. It fails open: only another
+ * agent's live claim on a staged path gives a non-zero status.
+ */
 async function checkStaged(
   ctx: Parameters<typeof CLAIMS.run>[0],
   cwd: string,
+  hook: boolean,
+): Promise<number> {
+  const skip = (why: string, doc: Record<string, unknown> = {}) => {
+    const line = why.replace(/\s*[\r\n]+\s*/g, " ");
+    ctx.io.stderr(`agent-ipc claims: ${line}: staged files not checked against claims\n`);
+    ctx.print("", { ...doc, checked: false, conflicts: [] });
+    return 0;
+  };
+  try {
+    return await findConflicts(ctx, cwd, hook, skip);
+  } catch (e) {
+    return skip(e instanceof Error ? e.message : String(e));
+  }
+}
+
+async function findConflicts(
+  ctx: Parameters<typeof CLAIMS.run>[0],
+  cwd: string,
+  hook: boolean,
+  skip: (why: string, doc?: Record<string, unknown>) => number,
 ): Promise<number> {
   const root = await repoRoot(cwd);
   const staged = await stagedFiles(root);
+  const quiet = (human: string, doc: Record<string, unknown>) =>
+    ctx.print(hook && !ctx.json ? "" : human, doc);
   if (staged.length === 0) {
-    ctx.print("No staged files\n", { root, staged: 0, conflicts: [] });
+    quiet("No staged files\n", { root, staged: 0, conflicts: [] });
     return 0;
   }
-  const skip = (why: string) => {
-    ctx.io.stderr(`agent-ipc claims: ${why}: staged files not checked against claims\n`);
-    ctx.print("", { root, staged: staged.length, checked: false, conflicts: [] });
-    return 0;
-  };
-  const session = await readSessionFile(ctx.settings.sessionFile).catch(() => null);
-  if (!session) return skip(`not registered (no session in "${ctx.settings.sessionFile}")`);
+  const doc = { root, staged: staged.length };
+  const session = await readSessionFile(ctx.settings.sessionFile);
+  if (!session) return skip(`not registered (no session in "${ctx.settings.sessionFile}")`, doc);
   let claims: WireClaim[];
   try {
     // Never start a broker from a commit hook: no broker, nobody is holding anything live.
     await using client = await connectClient(ctx.settings, session, { role: "none" });
-    if (!client.session) return skip(`the session of "${session.name}" is no longer valid`);
+    if (!client.session) return skip(`the session of "${session.name}" is no longer valid`, doc);
     // Every claim of the root, matched here: a commit may stage more files than a request holds.
     claims = await client.claims(await repoKey(root));
   } catch (e) {
-    if (e instanceof IpcError && e.code === "E_UNAVAILABLE") return skip("no broker is running");
+    if (e instanceof IpcError && e.code === "E_UNAVAILABLE") {
+      return skip("no broker is running", doc);
+    }
     throw e;
   }
   const me = ctx.io.env.IPC_INSTANCE || session.name;
@@ -221,9 +253,8 @@ async function checkStaged(
     c.holder !== me && literal.some((f) => claimsOverlap(c.path, f))
   );
   if (others.length === 0) {
-    ctx.print(`${plural(staged.length, "staged file")}: none claimed by another agent\n`, {
-      root,
-      staged: staged.length,
+    quiet(`${plural(staged.length, "staged file")}: none claimed by another agent\n`, {
+      ...doc,
       conflicts: [],
     });
     return 0;
@@ -239,10 +270,10 @@ async function checkStaged(
     );
     return `  ${f}: claimed by ${held.join(", ")}\n`;
   }).join("");
-  if (ctx.json) ctx.print("", { root, staged: staged.length, files, conflicts: others });
+  if (ctx.json) ctx.print("", { ...doc, files, conflicts: others });
   ctx.io.stderr(
     `agent-ipc: staged files are claimed by another agent:\n${lines}` +
       `Ask the holder, wait for the claim to end, or commit with --no-verify.\n`,
   );
-  return 1;
+  return hook ? HOOK_CONFLICT_EXIT : 1;
 }

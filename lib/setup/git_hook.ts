@@ -5,8 +5,14 @@
  * hook is merged with, never replaced: our block, between marker lines, goes
  * right after its `#!` line; a hook in another language is left alone with
  * instructions. The hook honours `core.hooksPath` (husky and the like).
- * Only exit status 1 of the check (a conflict) blocks the commit: a missing
- * agent-ipc (127) or a usage error lets it through.
+ *
+ * The block never stops a commit it has no reason to stop: only the check's
+ * exit status 3 (another agent holds a staged path, `--hook` mode) does.
+ * Anything else (no broker, no session, a frozen broker, a bad stored claim,
+ * a deleted checkout or a missing deno, whose own failures exit 1 or 127)
+ * prints one warning line and lets the commit through. It is written for
+ * `set -eu` hooks (no unset variable, no failing command outside a test),
+ * and leaves status 0 behind when it is the hook's last statement.
  *
  * @module
  */
@@ -30,6 +36,8 @@ export interface GitHookIo {
 
 const BEGIN = "# >>> agent-ipc: file claims check (agent-ipc setup git-hook) >>>";
 const END = "# <<< agent-ipc: file claims check <<<";
+/** In our block when we wrote the `#!/bin/sh` line above it (the hook had none). */
+const OWN_SHEBANG = "# (agent-ipc added the #!/bin/sh line above: the hook had none)";
 const SHELLS = /^#!\s*(\/usr)?\/bin\/(env\s+)?(sh|bash|dash|zsh|ksh)\b/;
 
 /** How a pre-commit hook changes. `text: null` deletes the file. */
@@ -38,26 +46,49 @@ export type HookEdit =
   | { outcome: "unchanged" | "absent" }
   | { outcome: "foreign"; why: string };
 
-/** The block our hook adds, running `command` (already shell-quoted words). */
-export function hookBlock(command: string): string {
+/**
+ * The block our hook adds, running `command` (already shell-quoted words).
+ * `ownShebang`: we also wrote the `#!/bin/sh` line before it.
+ */
+export function hookBlock(command: string, ownShebang = false): string {
   return `${BEGIN}
-# Stops the commit when a staged file is claimed by another agent (exit 1);
+${
+    ownShebang
+      ? `${OWN_SHEBANG}\n`
+      : ""
+  }# Stops the commit only when a staged file is claimed by another agent (the
+# check's exit 3). Anything else (no broker, no session, a missing agent-ipc
+# or deno) prints one warning line and lets the commit through.
 # AGENT_IPC_SKIP_CLAIMS=1 (or git commit --no-verify) skips the check.
-if [ -z "$AGENT_IPC_SKIP_CLAIMS" ]; then
-  ${command} claims --check-staged
-  [ $? -eq 1 ] && exit 1
+if [ -z "\${AGENT_IPC_SKIP_CLAIMS:-}" ]; then
+  agent_ipc_status=0
+  agent_ipc_out=$(${command} claims --check-staged --hook 2>&1) || agent_ipc_status=$?
+  if [ "$agent_ipc_status" -eq 3 ]; then
+    printf '%s\\n' "$agent_ipc_out" >&2
+    exit 1
+  elif [ "$agent_ipc_status" -ne 0 ]; then
+    printf 'agent-ipc: staged files not checked against claims (exit %s: %s)\\n' \\
+      "$agent_ipc_status" "$(printf '%s\\n' "$agent_ipc_out" | head -n 1)" >&2
+  elif [ -n "$agent_ipc_out" ]; then
+    printf '%s\\n' "$agent_ipc_out" >&2
+  fi
+  unset agent_ipc_status agent_ipc_out
 fi
 ${END}
 `;
 }
 
-function stripBlock(text: string): { rest: string; found: boolean } {
+/** `text` without our block; `ownShebang` when the block says we wrote the `#!` line too. */
+function stripBlock(text: string): { rest: string; found: boolean; ownShebang: boolean } {
   const start = text.indexOf(BEGIN);
-  if (start < 0) return { rest: text, found: false };
+  if (start < 0) return { rest: text, found: false, ownShebang: false };
   const endAt = text.indexOf(END, start);
   const stop = endAt < 0 ? text.length : endAt + END.length;
   const after = text[stop] === "\n" ? stop + 1 : stop;
-  return { rest: text.slice(0, start) + text.slice(after), found: true };
+  const ownShebang = text.slice(start, stop).includes(OWN_SHEBANG) &&
+    text.slice(0, start) === "#!/bin/sh\n";
+  const head = ownShebang ? "" : text.slice(0, start);
+  return { rest: head + text.slice(after), found: true, ownShebang };
 }
 
 /**
@@ -74,7 +105,6 @@ export function editPreCommit(
   command: string,
   remove: boolean,
 ): HookEdit {
-  const block = hookBlock(command);
   if (remove) {
     if (text === undefined) return { outcome: "absent" };
     const { rest, found } = stripBlock(text);
@@ -84,14 +114,17 @@ export function editPreCommit(
     return { outcome: "removed", text: empty ? null : rest };
   }
   if (text === undefined || text.trim() === "") {
-    return { outcome: "added", text: `#!/bin/sh\n${block}` };
+    return { outcome: "added", text: `#!/bin/sh\n${hookBlock(command)}` };
   }
-  const { rest, found } = stripBlock(text);
+  const { rest, found, ownShebang } = stripBlock(text);
   if (found) {
-    const first = text.indexOf(BEGIN);
-    const next = rest.slice(0, first) + block + rest.slice(first);
+    const block = hookBlock(command, ownShebang);
+    const first = ownShebang ? 0 : text.indexOf(BEGIN);
+    const next = rest.slice(0, first) + (ownShebang ? "#!/bin/sh\n" : "") + block +
+      rest.slice(first);
     return next === text ? { outcome: "unchanged" } : { outcome: "updated", text: next };
   }
+  const block = hookBlock(command);
   const firstLine = text.split("\n", 1)[0];
   if (firstLine.startsWith("#!")) {
     if (!SHELLS.test(firstLine)) {
@@ -102,7 +135,8 @@ export function editPreCommit(
     const tail = nl < 0 ? "" : text.slice(nl + 1);
     return { outcome: "added", text: head + block + tail };
   }
-  return { outcome: "added", text: `#!/bin/sh\n${block}${text}` };
+  // No `#!` line (git runs it with sh): ours goes first, and says so, so --remove takes it too.
+  return { outcome: "added", text: `#!/bin/sh\n${hookBlock(command, true)}${text}` };
 }
 
 function quoteArg(arg: string): string {

@@ -45,11 +45,23 @@ Deno.test("editPreCommit: add, merge, update, keep, remove, refuse", () => {
   // Not a shell script: left alone.
   const py = editPreCommit("#!/usr/bin/env python3\nprint('hi')\n", CMD, false);
   assert.equal(py.outcome, "foreign");
-  // No #! line: sh runs it; ours goes first.
-  assert.deepEqual(editPreCommit("make lint\n", CMD, false), {
+  // No #! line: sh runs it; ours goes first, with a #! line that --remove takes away too.
+  const bare = editPreCommit("make lint\n", CMD, false);
+  assert.deepEqual(bare, {
     outcome: "added",
-    text: `#!/bin/sh\n${block}make lint\n`,
+    text: `#!/bin/sh\n${hookBlock(CMD, true)}make lint\n`,
   });
+  const bareText = (bare as { text: string }).text;
+  assert.deepEqual(editPreCommit(bareText, CMD, false), { outcome: "unchanged" });
+  assert.deepEqual(editPreCommit(bareText, "/opt/x", false), {
+    outcome: "updated",
+    text: `#!/bin/sh\n${hookBlock("/opt/x", true)}make lint\n`,
+  });
+  assert.deepEqual(editPreCommit(bareText, CMD, true), { outcome: "removed", text: "make lint\n" });
+  // Their own #!/bin/sh line stays.
+  const sh = "#!/bin/sh\nmake lint\n";
+  const shText = (editPreCommit(sh, CMD, false) as { text: string }).text;
+  assert.deepEqual(editPreCommit(shText, CMD, true), { outcome: "removed", text: sh });
 });
 
 Deno.test("setup git-hook: a real commit is stopped by another agent's claim", async () => {
