@@ -6,6 +6,7 @@
  * @module
  */
 
+import { usageLine } from "../command_table.ts";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type EnvReader, natsReplicasFrom, type Settings, settingsFromEnv } from "../config.ts";
@@ -20,9 +21,15 @@ import { type BrokerAndConsole, hostBroker, type HostOptions } from "./host_brok
 const log = logger("broker");
 
 /** Help text of `broker`. */
-export const BROKER_HELP = `Usage: agent-ipc broker [options]
+export const BROKER_HELP = `${usageLine("broker")}
 
 Runs the message broker in the foreground (Ctrl-C stops it cleanly).
+
+Registering needs the shared secret: IPC_SHARED_SECRET when set, else the
+random secret the broker creates once in <data dir>/secret (mode 0600). The
+same port serves agent-ipc's clients and the original claude-ipc-mcp Python
+scripts (the legacy protocol: one JSON request per connection); give those
+the secret: IPC_SHARED_SECRET="$(cat <data dir>/secret)".
 
 Options:
   --host HOST           address to bind (default ${DEFAULT_HOST}, IPC_HOST)

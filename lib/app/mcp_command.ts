@@ -8,6 +8,8 @@
  * @module
  */
 
+import { TOOL_SPECS } from "../mcp/tool_specs.ts";
+import { usageLine } from "../command_table.ts";
 import { parseArgs } from "node:util";
 import { denoEnv, type EnvReader, type Settings } from "../config.ts";
 import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
@@ -22,8 +24,20 @@ import { stdioTransport } from "../mcp/stdio.ts";
 
 const log = logger("mcp");
 
+/** The help's list of tools: every entry of TOOL_SPECS, wrapped at 80 columns. */
+function toolsHelp(): string {
+  const names = Object.keys(TOOL_SPECS);
+  const lines = [`Tools (${names.length}):`];
+  for (const name of names) {
+    const last = lines.length - 1;
+    if (lines[last].length + name.length + 2 > 80) lines.push(" ");
+    lines[lines.length - 1] += ` ${name},`;
+  }
+  return lines.join("\n").replace(/,$/, ".");
+}
+
 /** Help text of `mcp`. */
-export const MCP_HELP = `Usage: agent-ipc mcp [options]
+export const MCP_HELP = `${usageLine("mcp")}
 
 Runs the MCP server over stdio, for an AI assistant's MCP config. It joins the
 broker on --port, or hosts it when none runs (and takes over when its host stops).
@@ -41,7 +55,7 @@ Options:
   -h, --help            show this help
   Every option of "agent-ipc broker" applies to the broker this process may host.
 
-Tools: register, send, broadcast, check, wait, list_instances, rename, whoami, ipc.
+${toolsHelp()}
 Resources: ipc://inbox, ipc://status.
 
 Example (Claude Code):

@@ -17,6 +17,7 @@ import { LIST, REGISTER, RENAME, STATUS, UNREGISTER, WHOAMI } from "../cli/sessi
 import { BROADCAST, CHECK, SEND, WAIT } from "../cli/message_commands.ts";
 import { CLAIM, CLAIMS, RELEASE } from "../cli/claim_commands.ts";
 import { ASK, RECEIPT, REPLY, THREAD } from "../cli/conversation_commands.ts";
+import { COMMAND_TABLE, commandSpec, shortUsage } from "../command_table.ts";
 
 /** A command as the dispatcher sees it. */
 interface Command {
@@ -28,9 +29,9 @@ interface Command {
 }
 
 // deno-lint-ignore no-explicit-any
-function client(cmd: ClientCommand<any>, summary: string): Command {
+function client(cmd: ClientCommand<any>): Command {
   return {
-    summary,
+    summary: commandSpec(cmd.name).summary,
     help: () => Promise.resolve(cmd.help),
     run: (args, io) => runClientCommand(cmd, args, io),
   };
@@ -65,25 +66,25 @@ async function load<T>(name: string, importer: () => Promise<T>, io: CliIo): Pro
 }
 
 const COMMANDS: Record<string, Command> = {
-  register: client(REGISTER, "claim a name and save the session"),
-  send: client(SEND, `send a message ("-": read it from stdin)`),
-  broadcast: client(BROADCAST, "send a message to every other instance"),
-  check: client(CHECK, "print and acknowledge your messages (--peek: keep them)"),
-  wait: client(WAIT, "wait for messages (--follow: keep printing them)"),
-  ask: client(ASK, "send a question and wait for its reply"),
-  reply: client(REPLY, "answer a message (by its #id) in its thread"),
-  thread: client(THREAD, "print the conversation a message belongs to"),
-  receipt: client(RECEIPT, "queued, delivered, read or replied: a message you sent"),
-  list: client(LIST, "list the registered instances"),
-  rename: client(RENAME, "change your name (the old one forwards for 2 hours)"),
-  whoami: client(WHOAMI, "your name and queued messages"),
-  status: client(STATUS, "broker address, pid, version, uptime, store, queues"),
-  unregister: client(UNREGISTER, "end your session and delete the session file"),
-  claim: client(CLAIM, "claim files you are editing (advisory lease; globs allowed)"),
-  release: client(RELEASE, "release your claims (no paths: all of them)"),
-  claims: client(CLAIMS, "list file claims (--check-staged: for a pre-commit hook)"),
+  register: client(REGISTER),
+  send: client(SEND),
+  broadcast: client(BROADCAST),
+  check: client(CHECK),
+  wait: client(WAIT),
+  ask: client(ASK),
+  reply: client(REPLY),
+  thread: client(THREAD),
+  receipt: client(RECEIPT),
+  list: client(LIST),
+  rename: client(RENAME),
+  whoami: client(WHOAMI),
+  status: client(STATUS),
+  unregister: client(UNREGISTER),
+  claim: client(CLAIM),
+  release: client(RELEASE),
+  claims: client(CLAIMS),
   broker: {
-    summary: "run the broker in the foreground",
+    summary: commandSpec("broker").summary,
     help: async () => (await import("./broker_command.ts")).BROKER_HELP,
     run: async (args, io) => {
       const { runBrokerCommand } = await import("./broker_command.ts");
@@ -91,7 +92,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   mcp: {
-    summary: "run the MCP server over stdio (for AI assistants)",
+    summary: commandSpec("mcp").summary,
     help: ownHelp("mcp"),
     run: async (args, io) => {
       const mod = await load("mcp", () => import("./mcp_command.ts"), io);
@@ -104,7 +105,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   setup: {
-    summary: "add agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf",
+    summary: commandSpec("setup").summary,
     help: ownHelp("setup"),
     run: async (args, io) => {
       const mod = await load("setup", () => import("../setup/setup_command.ts"), io);
@@ -121,7 +122,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   hook: {
-    summary: "run by an assistant's hooks: show messages, wake an idle session",
+    summary: commandSpec("hook").summary,
     help: ownHelp("hook"),
     run: async (args, io) => {
       const mod = await load("hook", () => import("../hooks/hook_command.ts"), io);
@@ -141,7 +142,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   web: {
-    summary: "print the web console's address with its login token",
+    summary: commandSpec("web").summary,
     help: ownHelp("web"),
     run: async (args, io) => {
       const mod = await load("web", () => import("../web/web_command.ts"), io);
@@ -151,41 +152,17 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const GROUPS: [string, string[]][] = [
-  ["Messaging", [
-    "register",
-    "send",
-    "broadcast",
-    "check",
-    "wait",
-    "ask",
-    "reply",
-    "thread",
-    "receipt",
-    "list",
-    "rename",
-    "whoami",
-    "status",
-    "unregister",
-  ]],
-  ["File claims", ["claim", "release", "claims"]],
-  ["Running and setting up", ["broker", "mcp", "setup", "hook", "web"]],
-];
+/** The names `runCli` dispatches, in the order of {@linkcode COMMAND_TABLE}. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
-const USAGES: Record<string, string> = {
-  register: "register NAME",
-  send: "send TO MESSAGE...",
-  broadcast: "broadcast MESSAGE...",
-  ask: "ask TO MESSAGE...",
-  reply: "reply ID MESSAGE...",
-  thread: "thread ID",
-  receipt: "receipt ID",
-  rename: "rename NEW",
-  setup: "setup TARGET...",
-  hook: "hook ASSISTANT EVENT",
-  claim: "claim PATH...",
-  release: "release [PATH...]",
-};
+const HELP_HELP = `Usage: agent-ipc help [COMMAND] [--json]
+
+Without COMMAND: the list of commands. With one: its help, the same text as
+"agent-ipc COMMAND --help".
+
+Example:
+  agent-ipc help send
+`;
 
 /** The general help text. */
 export function generalHelp(): string {
@@ -193,11 +170,10 @@ export function generalHelp(): string {
 
 Usage: agent-ipc COMMAND [ARGUMENTS] [OPTIONS]
 `;
-  for (const [title, names] of GROUPS) {
-    out += `\n${title}:\n`;
-    for (const name of names) {
-      out += `  ${(USAGES[name] ?? name).padEnd(22)}${COMMANDS[name].summary}\n`;
-    }
+  let group = "";
+  for (const spec of COMMAND_TABLE) {
+    if (spec.group !== group) out += `\n${group = spec.group}:\n`;
+    out += `  ${shortUsage(spec).padEnd(22)}${COMMANDS[spec.name].summary}\n`;
   }
   out += `
 Other:
@@ -224,6 +200,10 @@ async function help(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const name = rest[0];
+  if ((name === "--help" || name === "-h") && rest.length === 1) {
+    io.stdout(json ? JSON.stringify({ ok: true, help: HELP_HELP }) + "\n" : HELP_HELP);
+    return 0;
+  }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!cmd || rest.length > 1) {
     const what = cmd ? `Unexpected argument "${rest[1]}"` : `Unknown command "${name}"`;

@@ -20,6 +20,7 @@ import {
   connectWithSession,
   UsageError,
 } from "./_common.ts";
+import { usageLine } from "../command_table.ts";
 import { formatClaims, formatDuration, formatTime, plural } from "./format.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -53,7 +54,7 @@ export const CLAIM: ClientCommand<typeof CLAIM_FLAGS> = {
   name: "claim",
   flags: CLAIM_FLAGS,
   positionals: { min: 1, max: MAX_CLAIM_PATHS, usage: "PATH_OR_GLOB..." },
-  help: `Usage: agent-ipc claim PATH_OR_GLOB... [--ttl 30m] [--shared] [--reason TEXT] [options]
+  help: `${usageLine("claim")}
 
 Tells the other agents you are editing these files (an advisory lease). Paths
 are relative to the current directory and stored relative to the repository
@@ -107,7 +108,7 @@ export const RELEASE: ClientCommand<typeof RELEASE_FLAGS> = {
   name: "release",
   flags: RELEASE_FLAGS,
   positionals: { min: 0, max: MAX_CLAIM_PATHS, usage: "[PATH...]" },
-  help: `Usage: agent-ipc release [PATH...] [options]
+  help: `${usageLine("release")}
 
 Releases your claims on these paths (written as you claimed them, relative to
 the current directory). Without paths: every claim you hold, in every
@@ -156,7 +157,7 @@ export const CLAIMS: ClientCommand<typeof CLAIMS_FLAGS> = {
   name: "claims",
   flags: CLAIMS_FLAGS,
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc claims [--all] [--check-staged] [options]
+  help: `${usageLine("claims")}
 
 Lists the live file claims in this repository (--all: in every repository):
 path, holder, exclusive or shared, time left, reason.

@@ -18,6 +18,7 @@ import {
   messageText,
   UsageError,
 } from "./_common.ts";
+import { usageLine } from "../command_table.ts";
 import { formatMessage, formatReceipt, plural } from "./format.ts";
 
 /** Default `ask` timeout, seconds. */
@@ -73,7 +74,7 @@ export const ASK: ClientCommand<typeof ASK_FLAGS> = {
   name: "ask",
   flags: ASK_FLAGS,
   positionals: { min: 2, max: Infinity, usage: "TO MESSAGE..." },
-  help: `Usage: agent-ipc ask TO MESSAGE... [--timeout SECONDS] [--urgent] [options]
+  help: `${usageLine("ask")}
 
 Sends a question to TO and waits for its reply ("agent-ipc reply ID ..."
 on the other side), then prints the reply and acknowledges it. Other
@@ -128,7 +129,7 @@ export const REPLY: ClientCommand<typeof REPLY_FLAGS> = {
   name: "reply",
   flags: REPLY_FLAGS,
   positionals: { min: 2, max: Infinity, usage: "ID MESSAGE..." },
-  help: `Usage: agent-ipc reply ID MESSAGE... [--urgent] [--data JSON] [options]
+  help: `${usageLine("reply")}
 
 Answers the message ID you received (its short id as shown, "#k3x9a0q" or
 "k3x9a0q", or its full id). The reply goes to that message's sender, in the
@@ -168,7 +169,7 @@ export const THREAD: ClientCommand<typeof THREAD_FLAGS> = {
   name: "thread",
   flags: THREAD_FLAGS,
   positionals: { min: 1, max: 1, usage: "ID" },
-  help: `Usage: agent-ipc thread ID [--limit N] [options]
+  help: `${usageLine("thread")}
 
 Prints the whole conversation the message ID belongs to (its first message
 and every reply), oldest first. Reading a thread acknowledges nothing.
@@ -200,14 +201,13 @@ export const RECEIPT: ClientCommand<Record<never, never>> = {
   name: "receipt",
   flags: {},
   positionals: { min: 1, max: 1, usage: "ID" },
-  help: `Usage: agent-ipc receipt ID [options]
+  help: `${usageLine("receipt")}
 
 Shows where a message you sent is: queued, delivered (handed to the
 recipient's client), read (acknowledged after being shown) or replied, with
 the time of each step. Only the sender sees a message's receipt. "send --json"
 prints the id to follow.
 
-Options:
 ${COMMON_HELP}
 
 Example:

@@ -21,6 +21,7 @@ import {
   messageText,
   UsageError,
 } from "./_common.ts";
+import { usageLine } from "../command_table.ts";
 import { formatBytes, formatMessage, plural } from "./format.ts";
 
 const encoder = new TextEncoder();
@@ -85,7 +86,7 @@ export const SEND: ClientCommand<typeof SEND_ONE_FLAGS> = {
   name: "send",
   flags: SEND_ONE_FLAGS,
   positionals: { min: 2, max: Infinity, usage: "TO MESSAGE..." },
-  help: `Usage: agent-ipc send TO MESSAGE... [--data JSON] [--urgent] [--no-wake] [options]
+  help: `${usageLine("send")}
 
 Sends a message to the instance TO. The words of MESSAGE are joined with
 spaces; a lone "-" reads the message from standard input (one trailing
@@ -169,7 +170,7 @@ export const BROADCAST: ClientCommand<typeof SEND_FLAGS> = {
   name: "broadcast",
   flags: SEND_FLAGS,
   positionals: { min: 1, max: Infinity, usage: "MESSAGE..." },
-  help: `Usage: agent-ipc broadcast MESSAGE... [--data JSON] [--no-wake] [options]
+  help: `${usageLine("broadcast")}
 
 Sends a message to every other registered instance. A lone "-" reads the
 message from standard input. Recipients whose queue is full are listed as
@@ -197,7 +198,7 @@ export const CHECK: ClientCommand<typeof CHECK_FLAGS> = {
   name: "check",
   flags: CHECK_FLAGS,
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc check [--peek] [--limit N] [options]
+  help: `${usageLine("check")}
 
 Prints your queued messages, urgent ones first, then oldest first, and then
 acknowledges them (they leave the queue only after they were printed). Each
@@ -282,7 +283,7 @@ export const WAIT: ClientCommand<typeof WAIT_FLAGS> = {
   name: "wait",
   flags: WAIT_FLAGS,
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc wait [--timeout SECONDS] [--follow] [--count N] [options]
+  help: `${usageLine("wait")}
 
 Waits for messages and prints them as they arrive, acknowledging each batch
 after printing it. Without --follow it returns after the first batch (or

@@ -24,6 +24,7 @@ import {
   requireSession,
   UsageError,
 } from "./_common.ts";
+import { usageLine } from "../command_table.ts";
 import {
   type BrokerStatus,
   formatInstances,
@@ -54,7 +55,7 @@ export const REGISTER: ClientCommand<typeof REGISTER_FLAGS> = {
   name: "register",
   flags: REGISTER_FLAGS,
   positionals: { min: 1, max: 1, usage: "NAME" },
-  help: `Usage: agent-ipc register NAME [--force] [options]
+  help: `${usageLine("register")}
 
 Claims NAME on the broker and saves the session in the session file, so the
 other commands know who you are. Messages sent to NAME before it registered
@@ -105,7 +106,7 @@ export const RENAME: ClientCommand<Record<never, never>> = {
   name: "rename",
   flags: {},
   positionals: { min: 1, max: 1, usage: "NEW" },
-  help: `Usage: agent-ipc rename NEW [options]
+  help: `${usageLine("rename")}
 
 Renames you to NEW. Messages sent to your old name are forwarded to NEW for
 two hours, and every other instance is told. One rename per hour.
@@ -142,7 +143,7 @@ export const WHOAMI: ClientCommand<Record<never, never>> = {
   name: "whoami",
   flags: {},
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc whoami [options]
+  help: `${usageLine("whoami")}
 
 Prints your registered name and how many messages wait for you.
 
@@ -169,7 +170,7 @@ export const LIST: ClientCommand<Record<never, never>> = {
   name: "list",
   flags: {},
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc list [options]
+  help: `${usageLine("list")}
 
 Lists the registered instances: online (connected now) or not, queued
 messages, when last seen, and host.
@@ -214,7 +215,7 @@ export const STATUS: ClientCommand<Record<never, never>> = {
   name: "status",
   flags: {},
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc status [options]
+  help: `${usageLine("status")}
 
 Shows the broker: address, pid, version, uptime, data dir, store and
 connections; when you are registered, also every instance and its queue
@@ -259,7 +260,7 @@ export const UNREGISTER: ClientCommand<Record<never, never>> = {
   name: "unregister",
   flags: {},
   positionals: { min: 0, max: 0, usage: "" },
-  help: `Usage: agent-ipc unregister [options]
+  help: `${usageLine("unregister")}
 
 Ends your session on the broker and deletes the session file. Your name is
 then free; messages still queued for it stay until someone registers it.

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { usageLine } from "../command_table.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { AgentClient } from "../client/agent_client.ts";
@@ -16,7 +17,7 @@ import { IpcError } from "../protocol/errors.ts";
 import { CONSOLE_TOKEN_FILE, readConsoleToken } from "./console_token.ts";
 
 /** Help text of `web`. */
-export const WEB_HELP = `Usage: agent-ipc web [options]
+export const WEB_HELP = `${usageLine("web")}
 
 Prints the web console's address with its login token and opens it in your
 default browser (when there is one). The broker serves the console on
