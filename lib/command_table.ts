@@ -153,10 +153,10 @@ export const COMMAND_TABLE: readonly CommandSpec[] = [
   {
     name: "claims",
     group: "File claims",
-    synopsis: "claims [--all] [--check-staged]",
+    synopsis: "claims [--all] [--check-staged [--hook]]",
     summary: "list file claims (--check-staged: for a pre-commit hook)",
     reference:
-      "Lists the live claims of this repository (`--all`: every repository). `--check-staged` exits 1 when a staged file is claimed by another agent (the pre-commit hook).",
+      "Lists the live claims of this repository (`--all`: every repository). `--check-staged` exits 1 when a staged file is claimed by another agent, and 0 on its own failures (no session, no broker); with `--hook` (the pre-commit hook's form) it exits 3 on a conflict and prints nothing when all is well.",
   },
   {
     name: "broker",
