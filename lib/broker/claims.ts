@@ -15,6 +15,7 @@
  * @module
  */
 
+import { quoted } from "../protocol/peer_text.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { claimsOverlap } from "../protocol/globs.ts";
 import type {
@@ -41,11 +42,16 @@ export function wireClaim(c: ClaimRecord): WireClaim {
   return w;
 }
 
-/** One line naming a conflicting claim: holder, reason and expiry. */
+/**
+ * One line naming a conflicting claim: holder, reason and expiry. The path
+ * and reason are the holder's words, quoted so they stay on this line.
+ */
 export function describeClaim(c: ClaimRecord): string {
   const until = new Date(c.expiresAt).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
-  const why = c.reason ? ` (${JSON.stringify(c.reason)})` : "";
-  return `"${c.path}" is claimed${c.shared ? " (shared)" : ""} by ${c.holder}${why} until ${until}`;
+  const why = c.reason ? ` (${quoted(c.reason)})` : "";
+  return `${quoted(c.path)} is claimed${
+    c.shared ? " (shared)" : ""
+  } by ${c.holder}${why} until ${until}`;
 }
 
 /**

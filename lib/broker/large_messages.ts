@@ -8,6 +8,7 @@
  * @module
  */
 
+import { cutText } from "../protocol/peer_text.ts";
 import { join, relative, resolve } from "node:path";
 import { IpcError } from "../protocol/errors.ts";
 import { LIMITS } from "../defaults.ts";
@@ -22,11 +23,12 @@ export const SUMMARY_CHARS = 150;
 
 const SAFE = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** A summary of `content`: its start, on word boundaries, about 150 characters. */
+/** A summary of `content`: its start, on word (else grapheme) boundaries, about 150 characters. */
 export function summarize(content: string, max = SUMMARY_CHARS): string {
   const flat = content.replace(/\s+/g, " ").trim();
   if (flat.length <= max) return flat;
-  const cut = flat.slice(0, max);
+  // On a grapheme boundary: a lone half of an emoji would end up in every copy of the message.
+  const cut = cutText(flat, max);
   const space = cut.lastIndexOf(" ");
   return (space > max * 0.6 ? cut.slice(0, space) : cut) + "…";
 }

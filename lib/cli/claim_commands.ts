@@ -21,6 +21,7 @@ import {
   UsageError,
 } from "./_common.ts";
 import { usageLine } from "../command_table.ts";
+import { quoted, visible } from "../protocol/peer_text.ts";
 import { formatClaims, formatDuration, formatTime, plural } from "./format.ts";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -264,12 +265,12 @@ async function findConflicts(
   const files = staged.filter((f) => others.some((c) => claimsOverlap(c.path, literalPath(f))));
   const lines = files.map((f) => {
     const held = others.filter((c) => claimsOverlap(c.path, literalPath(f))).map((c) =>
-      `${c.holder}${c.path === f ? "" : ` (as ${c.path})`}` +
-      `${c.reason ? ` ${JSON.stringify(c.reason)}` : ""} for ${
+      `${c.holder}${c.path === f ? "" : ` (as ${visible(c.path)})`}` +
+      `${c.reason ? ` ${quoted(c.reason)}` : ""} for ${
         formatDuration((Date.parse(c.expires_at) - now) / 1000)
       }`
     );
-    return `  ${f}: claimed by ${held.join(", ")}\n`;
+    return `  ${visible(f)}: claimed by ${held.join(", ")}\n`;
   }).join("");
   if (ctx.json) ctx.print("", { ...doc, files, conflicts: others });
   ctx.io.stderr(

@@ -8,6 +8,7 @@
  */
 
 import type { WireClaim, WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
+import { peerLines, quoted, visible } from "../protocol/peer_text.ts";
 import { shortId } from "../protocol/short_id.ts";
 
 /** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
@@ -44,7 +45,9 @@ export function formatBytes(n: number): string {
  * One message, attributed, ending in a newline: its short id (`#k3x9a0q`,
  * what `reply`, `thread` and `receipt` take), `URGENT` when sent so, and for
  * a reply the short id and start of what it answers. Continuation lines of
- * the content are indented; data follows as JSON; a large message names its
+ * the content (after any Unicode line break) are indented; control
+ * characters are shown as escapes (`\x1b`), so a peer cannot move the
+ * cursor or redraw a line; data follows as JSON; a large message names its
  * file.
  *
  * @example
@@ -55,19 +58,19 @@ export function formatBytes(n: number): string {
  * ```
  */
 export function formatMessage(m: WireMessage): string {
-  const content = m.message.content.replace(/\r?\n/g, "\n  ");
+  const content = peerLines(m.message.content).join("\n  ");
   const flag = m.urgent ? "URGENT " : "";
   const re = m.reply_to === undefined
     ? ""
-    : ` (re #${m.reply_to_short ?? shortId(m.reply_to)}${
-      m.quote ? ` ${JSON.stringify(m.quote)}` : ""
-    })`;
+    : ` (re #${m.reply_to_short ?? shortId(m.reply_to)}${m.quote ? ` ${quoted(m.quote)}` : ""})`;
   let out = `[${formatTime(m.timestamp)}] #${
     m.short_id ?? shortId(m.id)
   } ${flag}${m.from} -> ${m.to}${re}: ${content}\n`;
-  if (m.message.data !== undefined) out += `  data: ${JSON.stringify(m.message.data)}\n`;
+  if (m.message.data !== undefined) out += `  data: ${visible(JSON.stringify(m.message.data))}\n`;
   if (m.large && !m.message.content.includes(m.large.path)) {
-    out += `  (large message, ${formatBytes(m.large.size)}: full content in ${m.large.path})\n`;
+    out += `  (large message, ${formatBytes(m.large.size)}: full content in ${
+      visible(m.large.path)
+    })\n`;
   }
   return out;
 }
@@ -139,11 +142,11 @@ export function formatClaims(
   const rows = [[opts.root ? "PATH" : "ROOT / PATH", "HOLDER", "KIND", "EXPIRES IN", "REASON"]];
   for (const c of claims) {
     rows.push([
-      opts.root === c.root ? c.path : `${c.root}/${c.path}`,
+      visible(opts.root === c.root ? c.path : `${c.root}/${c.path}`),
       c.holder === opts.me ? `${c.holder} (you)` : c.holder,
       c.shared ? "shared" : "exclusive",
       formatDuration((Date.parse(c.expires_at) - now) / 1000),
-      c.reason ?? "",
+      visible(c.reason ?? ""),
     ]);
   }
   return table(rows);

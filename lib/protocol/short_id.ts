@@ -8,6 +8,8 @@
  * @module
  */
 
+import { cutText } from "./peer_text.ts";
+
 /** Crockford's base-32 digits, lower case (no i, l, o, u: nothing to misread). */
 const DIGITS = "0123456789abcdefghjkmnpqrstvwxyz";
 const CODES = Uint8Array.from(DIGITS, (d) => d.charCodeAt(0));
@@ -103,8 +105,11 @@ export function isShortId(ref: string): boolean {
   return SHORT_ID_PATTERN.test(ref);
 }
 
-/** The first `max` characters of `text` on one line, with an ellipsis when cut. */
+/**
+ * The first `max` characters of `text` on one line, with an ellipsis when cut
+ * (on a grapheme boundary: never half of a surrogate pair).
+ */
 export function excerpt(text: string, max = 80): string {
   const line = text.replace(/\s+/g, " ").trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+  return line.length <= max ? line : `${cutText(line, max - 1)}…`;
 }
