@@ -12,7 +12,9 @@ export function parseStrictJson(text: string): unknown {
   const walk = (v: unknown, at: string): void => {
     if (typeof v === "string") {
       if (!v.isWellFormed()) {
-        throw new SyntaxError(`Lone surrogate in the JSON string at ${at}: ${JSON.stringify(v)}`);
+        throw new SyntaxError(
+          `Lone surrogate in the JSON string at ${at}: …${JSON.stringify(v).slice(-200)}`,
+        );
       }
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
     else if (v && typeof v === "object") {

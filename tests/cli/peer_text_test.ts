@@ -26,7 +26,7 @@ function assertShownSafely(out: string, what: string): void {
   for (const line of out.split("\n").filter(Boolean)) {
     assert.match(
       line,
-      /^(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\] #|  |Thread #|\(peek: )/,
+      /^(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\] #| {2}|Thread #|\(peek: )/,
       `${what}: ${line}`,
     );
   }

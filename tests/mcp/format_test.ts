@@ -114,7 +114,7 @@ Deno.test("format: peer text stays quoted after any Unicode line break, controls
     ]);
     const lines = t.split("\n").slice(2); // the intro and the blank line after it
     assert.deepEqual(
-      lines.filter((l) => !/^(> |  |From fred at )/.test(l)),
+      lines.filter((l) => !/^(> | {2}|From fred at )/.test(l)),
       [],
       `${JSON.stringify(br)}:\n${t}`,
     );
