@@ -12,7 +12,12 @@ import { AgentClient, type AgentClientOptions, type Session } from "../client/ag
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { logger } from "../log.ts";
-import { removeAgentRecord, writeAgentRecord } from "../state/agent_records.ts";
+import {
+  type AgentRecord,
+  readOwnRecord,
+  removeAgentRecord,
+  writeAgentRecord,
+} from "../state/agent_records.ts";
 import { DeliveryLedger } from "./delivery.ts";
 import { unreadNotice } from "./format.ts";
 
@@ -69,6 +74,12 @@ export class McpAgent implements AsyncDisposable {
   /** Why the session has its name (for whoami). */
   #how = "";
   #recorded: Promise<void> = Promise.resolve();
+  /** The assistant's session id, once known (environment, or a tool call's `_meta`). */
+  #sessionId: string | undefined;
+  /** The registered session last recorded (re-recorded when the session id is learnt). */
+  #session: Session | null = null;
+  /** When this server started: stable across re-registrations (hooks bind by it). */
+  readonly #startedAt = new Date().toISOString();
   #hosting = false;
   #closed = false;
   #starting: Promise<void> | undefined;
@@ -78,6 +89,7 @@ export class McpAgent implements AsyncDisposable {
   constructor(options: McpAgentOptions) {
     this.#o = options;
     this.#pendingName = options.name;
+    this.#sessionId = options.assistant?.sessionId;
     this.ledger = new DeliveryLedger(async (ids) => {
       const c = await this.client();
       await c.ack(ids);
@@ -198,24 +210,52 @@ export class McpAgent implements AsyncDisposable {
     return this.#how;
   }
 
+  /** The assistant's session id, if known. */
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+
+  /**
+   * Learns the assistant's session id from a request's `_meta` (Codex names
+   * its thread in every tool call): the record then carries it, so the hooks
+   * of that session, and only those, find this server.
+   */
+  learnSessionId(id: string): void {
+    if (!id || id === this.#sessionId) return;
+    log.info(`the assistant's session is ${id}`);
+    this.#sessionId = id;
+    if (this.#session) this.#record(this.#session);
+  }
+
   /** Records the session for the assistant's hooks (or removes the record). */
   #record(session: Session | null): void {
+    this.#session = session;
     const a = this.#o.assistant;
     if (!a) return;
     const dataDir = this.#o.client.dataDir;
-    this.#recorded = this.#recorded.then(() =>
-      session
-        ? writeAgentRecord(dataDir, {
-          name: session.name,
-          token: session.token,
-          assistant_pid: a.pid,
-          mcp_pid: Deno.pid,
-          session_id: a.sessionId,
-          how: this.#how || "registered by the assistant",
-          started: new Date().toISOString(),
-        })
-        : removeAgentRecord(dataDir, a.pid, Deno.pid)
-    ).catch((e) => log.warn(`cannot record the session for hooks: ${(e as Error).message}`));
+    this.#recorded = this.#recorded.then(async () => {
+      if (!session) return await removeAgentRecord(dataDir, a.pid, Deno.pid);
+      // A hook may have bound this server to its session already: keep that until told.
+      const own = this.#sessionId === undefined
+        ? await readOwnRecord(dataDir, a.pid, Deno.pid)
+        : undefined;
+      const record: AgentRecord = {
+        name: session.name,
+        token: session.token,
+        assistant_pid: a.pid,
+        mcp_pid: Deno.pid,
+        how: this.#how || "registered by the assistant",
+        started: this.#startedAt,
+      };
+      if (this.#sessionId !== undefined) {
+        record.session_id = this.#sessionId;
+        record.session_from = "assistant";
+      } else if (own?.session_id) {
+        record.session_id = own.session_id;
+        record.session_from = own.session_from;
+      }
+      await writeAgentRecord(dataDir, record);
+    }).catch((e) => log.warn(`cannot record the session for hooks: ${(e as Error).message}`));
   }
 
   /**

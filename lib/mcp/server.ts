@@ -12,6 +12,7 @@ import { VERSION } from "../version.ts";
 import type { McpAgent } from "./agent.ts";
 import { onResponseWritten } from "./delivery.ts";
 import { type IpcResources, registerResources } from "./resources.ts";
+import { onSessionMeta } from "./session_meta.ts";
 import { registerTools } from "./tools.ts";
 
 /** Told to the assistant in the `initialize` result. */
@@ -57,6 +58,7 @@ export function createIpcMcpServer(
     async connect(transport) {
       onResponseWritten(transport, (id, ok) => agent.ledger.written(id, ok));
       await server.connect(transport);
+      onSessionMeta(transport, (id) => agent.learnSessionId(id));
     },
     close,
     [Symbol.asyncDispose]: close,

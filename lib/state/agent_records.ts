@@ -3,10 +3,13 @@
  * tell everyone else about it, kept as small files in the data dir's
  * `agents/` folder (private, like the rest of the data dir):
  *
- * - `pid-<assistant pid>.json`: written by the MCP server an assistant
- *   started once it is registered (its name and session token), keyed by the
- *   assistant's process id, which the assistant's hooks find among their own
- *   ancestors. Removed when that server stops.
+ * - `pid-<assistant pid>-<server pid>.json`: written by the MCP server an
+ *   assistant started once it is registered (its name, session token and,
+ *   once known, the assistant's session id), keyed by the assistant's process
+ *   id, which the assistant's hooks find among their own ancestors, and by
+ *   the server's own: one assistant process may run several sessions (Codex's
+ *   shared app-server daemon starts one MCP server per window), and then
+ *   only the session id tells them apart. Removed when that server stops.
  * - `<name>.activity.json`: written by the hooks: awake or idle, the last
  *   wake and the recent wakes (for the wake budget). Read by `list`,
  *   `status` and the web console.
@@ -27,8 +30,14 @@ export interface AgentRecord {
   assistant_pid: number;
   /** The MCP server's own process. */
   mcp_pid: number;
-  /** The assistant's session id, when the assistant told the server one. */
+  /** The assistant's session id, when the assistant told the server one (or a hook bound it). */
   session_id?: string;
+  /**
+   * Who said the session id: "assistant" (its environment, or MCP `_meta` of a
+   * tool call: the assistant's word) or "hook" (a hook bound an unbound server
+   * to its session by time, see {@linkcode bindSession}; a tool call corrects it).
+   */
+  session_from?: "assistant" | "hook";
   /** Why this name: "as configured" or `"NAME" was taken by a live session`. */
   how: string;
   /** ISO 8601. */
@@ -57,9 +66,12 @@ export function agentsDir(dataDir: string): string {
   return join(dataDir, "agents");
 }
 
-function recordPath(dataDir: string, assistantPid: number): string {
-  return join(agentsDir(dataDir), `pid-${assistantPid}.json`);
+function recordPath(dataDir: string, assistantPid: number, mcpPid: number): string {
+  return join(agentsDir(dataDir), `pid-${assistantPid}-${mcpPid}.json`);
 }
+
+/** `pid-<assistant>-<server>.json` (and the older `pid-<assistant>.json`). */
+const RECORD_FILE = /^pid-(\d+)(?:-(\d+))?\.json$/;
 
 function activityPath(dataDir: string, name: string): string {
   return join(agentsDir(dataDir), `${name}.activity.json`);
@@ -105,19 +117,25 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
  */
 export async function writeAgentRecord(dataDir: string, record: AgentRecord): Promise<void> {
   await ensurePrivateDir(agentsDir(dataDir));
-  await writeJson(recordPath(dataDir, record.assistant_pid), record);
+  await writeJson(recordPath(dataDir, record.assistant_pid, record.mcp_pid), record);
 }
 
-/** Removes the record of `assistantPid` if it is still the one `mcpPid` wrote. */
+/** Removes the record the server `mcpPid` wrote for `assistantPid`. */
 export async function removeAgentRecord(
   dataDir: string,
   assistantPid: number,
   mcpPid: number,
 ): Promise<void> {
-  const r = await readAgentRecord(dataDir, assistantPid);
-  if (r && r.mcp_pid === mcpPid) {
-    await Deno.remove(recordPath(dataDir, assistantPid)).catch(() => {});
-  }
+  await Deno.remove(recordPath(dataDir, assistantPid, mcpPid)).catch(() => {});
+}
+
+/** The record the server `mcpPid` wrote for `assistantPid`, if any. */
+export async function readOwnRecord(
+  dataDir: string,
+  assistantPid: number,
+  mcpPid: number,
+): Promise<AgentRecord | undefined> {
+  return asRecord(await readJson(recordPath(dataDir, assistantPid, mcpPid)));
 }
 
 function asRecord(v: Record<string, unknown> | undefined): AgentRecord | undefined {
@@ -126,20 +144,36 @@ function asRecord(v: Record<string, unknown> | undefined): AgentRecord | undefin
   return v as unknown as AgentRecord;
 }
 
-/** The record keyed by `assistantPid`, if any. */
+/**
+ * The session of the assistant process `assistantPid` when it runs exactly
+ * one; undefined when it runs none, or several (Codex's shared daemon: then
+ * only the assistant's session id can tell which, see {@linkcode recordsOf}).
+ */
 export async function readAgentRecord(
   dataDir: string,
   assistantPid: number,
 ): Promise<AgentRecord | undefined> {
-  return asRecord(await readJson(recordPath(dataDir, assistantPid)));
+  const all = await recordsOf(dataDir, assistantPid);
+  return all.length === 1 ? all[0] : undefined;
 }
 
-/** Every session record in the data dir. */
-export async function listAgentRecords(dataDir: string): Promise<AgentRecord[]> {
+/** Every session recorded for the assistant process `assistantPid`, oldest first. */
+export async function recordsOf(dataDir: string, assistantPid: number): Promise<AgentRecord[]> {
+  return (await listAgentRecords(dataDir, assistantPid))
+    .sort((a, b) => Date.parse(a.started) - Date.parse(b.started));
+}
+
+/** Every session record in the data dir (only those of `assistantPid`, when given). */
+export async function listAgentRecords(
+  dataDir: string,
+  assistantPid?: number,
+): Promise<AgentRecord[]> {
   const out: AgentRecord[] = [];
   try {
     for await (const e of Deno.readDir(agentsDir(dataDir))) {
-      if (!e.isFile || !/^pid-\d+\.json$/.test(e.name)) continue;
+      const m = RECORD_FILE.exec(e.name);
+      if (!e.isFile || !m) continue;
+      if (assistantPid !== undefined && Number(m[1]) !== assistantPid) continue;
       const r = asRecord(await readJson(join(agentsDir(dataDir), e.name)));
       if (r) out.push(r);
     }
@@ -147,6 +181,49 @@ export async function listAgentRecords(dataDir: string): Promise<AgentRecord[]> 
     // No folder yet: no records.
   }
   return out;
+}
+
+/**
+ * The creation time (ms since the epoch) a UUIDv7 carries in its first 48
+ * bits (Codex's thread ids are UUIDv7), or undefined for other ids.
+ */
+export function uuidV7Time(id: string): number | undefined {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i.exec(id);
+  return m ? parseInt(m[1] + m[2], 16) : undefined;
+}
+
+/**
+ * Binds a hook's session id to one of the servers of its assistant process
+ * that do not know their session yet (Codex's daemon starts one MCP server
+ * per window, and tells a server its thread only in the `_meta` of a tool
+ * call): the only unbound one, or, of several, the one that started nearest
+ * after the session's creation time (a UUIDv7 thread id carries it; the
+ * daemon starts a window's servers right after its thread). The binding is
+ * written into that record ("hook"); the server's first tool call confirms
+ * or corrects it. Returns the bound record, or undefined when none fits.
+ */
+export async function bindSession(
+  dataDir: string,
+  assistantPid: number,
+  sessionId: string,
+): Promise<AgentRecord | undefined> {
+  const all = await recordsOf(dataDir, assistantPid);
+  const unbound = all.filter((r) => !r.session_id);
+  if (unbound.length === 0) return undefined;
+  let pick = unbound[0];
+  const born = uuidV7Time(sessionId);
+  if (unbound.length > 1) {
+    if (born === undefined) return undefined; // no way to tell them apart: no guess
+    const distance = (r: AgentRecord) => {
+      const d = Date.parse(r.started) - born;
+      return d >= -1_000 ? Math.abs(d) : Infinity; // a server older than its thread is another's
+    };
+    pick = unbound.reduce((a, b) => (distance(b) < distance(a) ? b : a));
+    if (distance(pick) === Infinity) return undefined;
+  }
+  const bound: AgentRecord = { ...pick, session_id: sessionId, session_from: "hook" };
+  await writeAgentRecord(dataDir, bound);
+  return bound;
 }
 
 /** The activity of `name`, if its hooks ever ran. */

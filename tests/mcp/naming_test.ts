@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
-import { listAgentRecords } from "../../lib/state/agent_records.ts";
+import {
+  listAgentRecords,
+  readAgentRecord,
+  recordsOf,
+  writeAgentRecord,
+} from "../../lib/state/agent_records.ts";
 import { MAIN, type TestBroker, testBroker } from "../_helpers.ts";
 
 function agent(b: TestBroker, name: string, pid?: number): McpAgent {
@@ -53,7 +58,7 @@ Deno.test("naming: the session is recorded under the assistant's pid and removed
   assert.equal(r.name, "codex");
   assert.equal(r.assistant_pid, 4242);
   assert.equal(r.mcp_pid, Deno.pid);
-  const info = await Deno.stat(`${b.dataDir}/agents/pid-4242.json`);
+  const info = await Deno.stat(`${b.dataDir}/agents/pid-4242-${Deno.pid}.json`);
   if (Deno.build.os !== "windows") assert.equal(info.mode! & 0o077, 0);
   await a.close();
   assert.deepEqual(await listAgentRecords(b.dataDir), []);
@@ -94,4 +99,36 @@ Deno.test("naming: two real MCP server processes started together with one confi
       await p.status;
     }
   }
+});
+
+Deno.test("naming: two servers of one assistant process (Codex's daemon) keep two records, each told its session by a tool call's _meta", async () => {
+  await using b = await testBroker();
+  // Both servers run in this process: the same assistant pid, told apart by their own pid only.
+  // One server per process is what Codex starts; here the second's record stands in by hand.
+  await using one = agent(b, "codex", 5151);
+  await one.start();
+  let records = await listAgentRecords(b.dataDir, 5151);
+  for (let i = 0; i < 100 && records.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    records = await listAgentRecords(b.dataDir, 5151);
+  }
+  await writeAgentRecord(b.dataDir, {
+    ...records[0],
+    name: "codex-2",
+    mcp_pid: 999_999,
+    started: new Date(Date.now() + 1000).toISOString(),
+  });
+  // Two sessions under one pid: the pid alone names neither.
+  assert.equal(await readAgentRecord(b.dataDir, 5151), undefined);
+  assert.equal((await recordsOf(b.dataDir, 5151)).length, 2);
+  one.learnSessionId("01a24ee0-2b53-7851-887c-16feee2d37a8");
+  for (let i = 0; i < 100; i++) {
+    records = await listAgentRecords(b.dataDir, 5151);
+    if (records.some((r) => r.session_id)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const mine = records.find((r) => r.mcp_pid === Deno.pid)!;
+  assert.equal(mine.session_id, "01a24ee0-2b53-7851-887c-16feee2d37a8");
+  assert.equal(mine.session_from, "assistant");
+  assert.equal(records.find((r) => r.mcp_pid === 999_999)!.session_id, undefined);
 });
