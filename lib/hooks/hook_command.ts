@@ -247,7 +247,11 @@ async function hook(spec: EventSpec, run: HookRun): Promise<number> {
   const dataDir = run.settings.dataDir;
   const discovery = await discoverSession(
     dataDir,
-    sessionClues(run.input, run.io.env, run.io.ancestors),
+    {
+      ...sessionClues(run.input, run.io.env, run.io.ancestors),
+      // Codex runs every window under one daemon: only the thread id tells them apart.
+      strictSession: run.assistant === "codex",
+    },
     {
       patienceMs: spec.patienceMs,
       // Said in hooks.log: a hook that starts before its session shows why it took longer.

@@ -29,7 +29,7 @@ export interface HookIo {
   /** This process's ancestors, nearest first (tests pass their own). */
   ancestors?: () => Promise<number[]>;
   /** Starts a detached `hook ... watch` (tests pass their own). */
-  spawnWatch?: (args: string[], assistantPid: number) => void;
+  spawnWatch?: (args: string[], assistantPid: number, env?: Record<string, string>) => void;
   /** Rings and notifies (tests pass their own). */
   notify?: (title: string, body: string) => Promise<void>;
 }

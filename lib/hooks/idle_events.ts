@@ -16,6 +16,13 @@ import { activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { notify as desktopNotify } from "./notifier.ts";
 import { isAlive } from "./process_tree.ts";
+import {
+  claudeSocketOf,
+  codexCommand,
+  queueCodexTurn,
+  sendClaudeNudge,
+  type WakeMechanism,
+} from "./wake_channels.ts";
 
 /** watch: armed as of the stop that started it (or now). */
 export async function idleSince(hook: SessionHook): Promise<number> {
@@ -23,23 +30,91 @@ export async function idleSince(hook: SessionHook): Promise<number> {
   return a?.state === "idle" ? a.since : Date.now();
 }
 
-/** wake: waits while idle, then hands the messages over (Claude Code: exit 2 wakes the session). */
+/** Records how the session is reached now (shown by list, status, whoami, the console). */
+async function reach(hook: SessionHook, wake: WakeMechanism): Promise<void> {
+  await writeActivity(hook.settings.dataDir, { ...await activityOf(hook), wake });
+}
+
+/** Records a wake that came through `via`. */
+async function woken(hook: SessionHook, via: WakeMechanism): Promise<void> {
+  await writeActivity(hook.settings.dataDir, {
+    ...withWake(await activityOf(hook), Date.now()),
+    wake: via,
+    last_wake_via: via,
+  });
+}
+
+/**
+ * wake: waits while idle, then wakes the session: through Claude Code's own
+ * inbox socket where it has one (a neutral nudge; the prompt hook of the turn
+ * it starts shows the messages), else by handing the messages over (Claude
+ * Code's asyncRewake: exit 2 with the text wakes the session).
+ */
 export async function wake(hook: SessionHook, client: AgentClient): Promise<number> {
+  const socket = hook.assistant === "claude" ? claudeSocketOf(hook.io.env) : undefined;
+  await reach(hook, socket ? "claude-socket" : "asyncRewake");
   if (!(await waitableIdle(hook, client))) return 0;
+  if (socket) {
+    const t0 = Date.now();
+    try {
+      await sendClaudeNudge(socket);
+      await woken(hook, "claude-socket");
+      await hook.log({
+        outcome: "woken",
+        name: hook.name,
+        via: "claude-socket",
+        sendMs: Date.now() - t0,
+      });
+      return 0;
+    } catch (e) {
+      // Its format is Claude Code's own, seen in its debug log: asyncRewake still works.
+      await hook.log({ outcome: "socket-failed", name: hook.name, error: (e as Error).message });
+    }
+  }
   const { shown } = await unreadText(client);
   if (!shown) return 0;
-  await writeActivity(hook.settings.dataDir, withWake(await activityOf(hook), Date.now()));
+  await woken(hook, "asyncRewake");
   const out = OUTPUT_ADAPTERS[hook.assistant].wake(shown.text);
   hook.io.stderr(out.stderr + "\n");
   await client.ack(shown.shown);
-  await hook.log({ outcome: "woken", name: hook.name, shown: shown.shown.length });
+  await hook.log({
+    outcome: "woken",
+    name: hook.name,
+    via: "asyncRewake",
+    shown: shown.shown.length,
+  });
   return out.code;
 }
 
-/** watch: waits while idle, then rings and notifies (nothing is shown, so nothing acknowledged). */
+/**
+ * watch: waits while idle, then wakes a Codex session with `codex queue` (a
+ * stop hook that knew its thread started it so), else rings and notifies
+ * (nothing is shown, so nothing acknowledged: the prompt hook shows them).
+ */
 export async function watch(hook: SessionHook, client: AgentClient): Promise<number> {
   const messages = await waitableIdle(hook, client);
   if (!messages) return 0;
+  const thread = hook.found.record.session_id;
+  if (hook.io.env.IPC_HOOK_WAKE === "codex-queue" && thread) {
+    const codex = await codexCommand(hook.io.env);
+    const t0 = Date.now();
+    try {
+      if (!codex) throw new Error("no codex command found");
+      const said = await queueCodexTurn(codex, thread, hook.io.env);
+      await woken(hook, "codex-queue");
+      await hook.log({
+        outcome: "woken",
+        name: hook.name,
+        via: "codex-queue",
+        thread,
+        queueMs: Date.now() - t0,
+        said,
+      });
+      return 0;
+    } catch (e) {
+      await hook.log({ outcome: "queue-failed", name: hook.name, error: (e as Error).message });
+    }
+  }
   const from = [...new Set(messages.map((m) => m.from))].join(", ");
   const n = messages.length;
   await (hook.io.notify ?? desktopNotify)(
@@ -99,10 +174,13 @@ async function waitWhileIdle(
       await hook.log({ outcome: "superseded", name });
       return undefined;
     }
-    // Never outlive the session it belongs to.
-    if (!(await isAlive(assistantPid))) {
-      await hook.log({ outcome: "assistant-gone", name, pid: assistantPid });
-      return undefined;
+    // Never outlive the session it belongs to (under Codex's daemon, the
+    // window's own MCP server is what ends with it).
+    for (const pid of [assistantPid, hook.found.record.mcp_pid]) {
+      if (!(await isAlive(pid))) {
+        await hook.log({ outcome: "assistant-gone", name, pid });
+        return undefined;
+      }
     }
     const r = await client.wait({
       timeoutMs: Math.min(HOOK_TIMEOUTS.pollMs, deadline - Date.now()),

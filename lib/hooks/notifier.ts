@@ -17,14 +17,18 @@ import { RUN_FLAGS } from "../permissions.ts";
  * spawnWatch(["codex", "watch"], assistantPid);
  * ```
  */
-export function spawnWatch(args: string[], assistantPid: number): void {
+export function spawnWatch(
+  args: string[],
+  assistantPid: number,
+  env: Record<string, string> = {},
+): void {
   const standalone = (Deno.build as { standalone?: boolean }).standalone === true;
   const full = standalone
     ? ["hook", ...args]
     : ["run", ...RUN_FLAGS, Deno.mainModule, "hook", ...args];
   const child = new Deno.Command(Deno.execPath(), {
     args: full,
-    env: { IPC_HOOK_ASSISTANT_PID: String(assistantPid) },
+    env: { ...env, IPC_HOOK_ASSISTANT_PID: String(assistantPid) },
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -11,6 +11,12 @@
  * 4. its ancestors (one `ps`), nearest first;
  * 5. where no ancestors can be seen (Windows), the only record there is.
  *
+ * A pid names a session only when one session runs under it. Codex's shared
+ * app-server daemon is the parent of every window's MCP server: there a hook
+ * with a session id binds the server of its window (`bindSession`: the only
+ * unbound one, or the one started right after its thread) and never takes a
+ * server another window's session is bound to (`strictSession`).
+ *
  * Never a guess beyond that: a second session that is still starting must not
  * take the first one's messages. At session start the MCP server starts
  * alongside the hooks and records a moment later, so a hook may wait for its
@@ -20,7 +26,13 @@
  */
 
 import { HOOK_TIMEOUTS } from "../defaults.ts";
-import { type AgentRecord, listAgentRecords, readAgentRecord } from "../state/agent_records.ts";
+import {
+  type AgentRecord,
+  bindSession,
+  listAgentRecords,
+  readAgentRecord,
+  recordsOf,
+} from "../state/agent_records.ts";
 import { ancestors as processAncestors } from "./process_tree.ts";
 
 /** How a hook found its session. */
@@ -40,6 +52,11 @@ export interface SessionClues {
   quickPids: number[];
   /** This process's ancestors, nearest first (walked once, when needed). */
   ancestors: () => Promise<number[]>;
+  /**
+   * Session ids are the assistant's word over pids (Codex: one daemon runs
+   * every window): a pid's record bound to another session is not this one.
+   */
+  strictSession?: boolean;
 }
 
 const validPid = (p: number) => Number.isInteger(p) && p > 1;
@@ -61,7 +78,8 @@ export function sessionClues(
   const told = Number(env.IPC_HOOK_ASSISTANT_PID);
   const sessionId = typeof input.session_id === "string" && input.session_id
     ? input.session_id
-    : env.CLAUDE_CODE_SESSION_ID || env.GEMINI_SESSION_ID || undefined;
+    : env.IPC_HOOK_SESSION_ID || env.CLAUDE_CODE_SESSION_ID || env.GEMINI_SESSION_ID ||
+      undefined;
   return {
     sessionId,
     toldPid: validPid(told) ? told : undefined,
@@ -91,15 +109,37 @@ async function lookOnce(
   }
   if (clues.toldPid !== undefined) return undefined; // told exactly: never another session
   for (const pid of clues.quickPids) {
-    const record = await readAgentRecord(dataDir, pid);
-    if (record) return { record, how: `assistant process ${pid}` };
+    const found = await byPid(dataDir, pid, clues);
+    if (found) return found;
   }
   for (const pid of await walk()) {
     if (clues.quickPids.includes(pid)) continue;
-    const record = await readAgentRecord(dataDir, pid);
-    if (record) return { record, how: `assistant process ${pid}` };
+    const found = await byPid(dataDir, pid, clues);
+    if (found) return found;
   }
   return undefined;
+}
+
+/**
+ * The session under the assistant process `pid`: its only one; with the
+ * session id, of several (or, strict, of one not bound yet), the one bound now.
+ */
+async function byPid(
+  dataDir: string,
+  pid: number,
+  clues: SessionClues,
+): Promise<FoundSession | undefined> {
+  if (!clues.strictSession || clues.sessionId === undefined) {
+    const record = await readAgentRecord(dataDir, pid);
+    if (record) return { record, how: `assistant process ${pid}` };
+    if (clues.sessionId === undefined) return undefined;
+  }
+  const all = await recordsOf(dataDir, pid);
+  if (all.length === 0) return undefined;
+  const bound = await bindSession(dataDir, pid, clues.sessionId!);
+  return bound
+    ? { record: bound, how: `session id ${clues.sessionId} (bound to server ${bound.mcp_pid})` }
+    : undefined;
 }
 
 /**
@@ -146,7 +186,12 @@ export async function discoverSession(
   // Where no ancestors can be seen (Windows: the parent only), the only session there is will do.
   if (clues.toldPid === undefined && seen.length <= 1) {
     const all = await listAgentRecords(dataDir);
-    if (all.length === 1) return { found: { record: all[0], how: "the only agent-ipc session" } };
+    if (all.length === 1 && clues.strictSession && clues.sessionId !== undefined) {
+      const found = await byPid(dataDir, all[0].assistant_pid, clues);
+      if (found) return { found };
+    } else if (all.length === 1) {
+      return { found: { record: all[0], how: "the only agent-ipc session" } };
+    }
   }
   return { found: undefined, ancestors: [...clues.quickPids, ...seen] };
 }

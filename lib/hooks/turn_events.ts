@@ -13,6 +13,7 @@ import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
 import { activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
+import { codexCommand, type WakeMechanism } from "./wake_channels.ts";
 
 /** prompt, tool: the session is in a turn (a person's prompt also resets the loop guard). */
 export async function markAwake(hook: SessionHook): Promise<number> {
@@ -67,15 +68,44 @@ export async function showUnread(hook: SessionHook, client: AgentClient): Promis
   return 0;
 }
 
-/** stop: Cursor starts a follow-up turn when wake-worthy messages wait; `--notify` starts a watch. */
+/**
+ * stop: Cursor starts a follow-up turn when wake-worthy messages wait; Codex
+ * gets a detached watch that wakes it with `codex queue` (its thread id and a
+ * codex command known); `--notify` starts a watch that rings and notifies.
+ */
 export async function stopped(hook: SessionHook, client: AgentClient): Promise<number> {
+  const reach = async (wake: WakeMechanism) =>
+    await writeActivity(hook.settings.dataDir, { ...await activityOf(hook), wake });
+  if (hook.assistant === "codex" && hook.policy.perHour > 0) {
+    const thread = hook.found.record.session_id;
+    const codex = thread ? await codexCommand(hook.io.env) : undefined;
+    if (thread && codex) {
+      (hook.io.spawnWatch ?? spawnDetachedWatch)(
+        [hook.assistant, "watch"],
+        hook.found.record.assistant_pid,
+        { IPC_HOOK_SESSION_ID: thread, IPC_HOOK_WAKE: "codex-queue", IPC_CODEX_BIN: codex },
+      );
+      await reach("codex-queue");
+      await hook.log({ outcome: "watching", name: hook.name, wake: "codex-queue", thread });
+      return 0;
+    }
+    await hook.log({
+      outcome: "no-wake",
+      name: hook.name,
+      reason: thread ? "no codex command found" : "the thread id is not known",
+    });
+  }
   const followup = OUTPUT_ADAPTERS[hook.assistant].followup;
   if (followup) {
     const { r, shown } = await unreadText(client);
     const verdict = wakeVerdict(await activityOf(hook), Date.now(), hook.policy);
     if (shown && r.messages.some(wakeWorthy) && verdict.ok) {
       hook.io.stdout(followup(shown.text) + "\n");
-      await writeActivity(hook.settings.dataDir, withWake(await activityOf(hook), Date.now()));
+      await writeActivity(hook.settings.dataDir, {
+        ...withWake(await activityOf(hook), Date.now()),
+        wake: "cursor-followup",
+        last_wake_via: "cursor-followup",
+      });
       await client.ack(shown.shown);
       await hook.log({ outcome: "followup", name: hook.name, shown: shown.shown.length });
       return 0;
@@ -88,5 +118,6 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
     );
     await hook.log({ outcome: "watching", name: hook.name });
   }
+  await reach(followup ? "cursor-followup" : hook.notify ? "notify" : "none");
   return 0;
 }

@@ -15,6 +15,7 @@ import { logger } from "../log.ts";
 import {
   type AgentRecord,
   readOwnRecord,
+  releaseSession,
   removeAgentRecord,
   writeAgentRecord,
 } from "../state/agent_records.ts";
@@ -255,6 +256,9 @@ export class McpAgent implements AsyncDisposable {
         record.session_from = own.session_from;
       }
       await writeAgentRecord(dataDir, record);
+      if (record.session_from === "assistant") {
+        await releaseSession(dataDir, a.pid, Deno.pid, record.session_id!);
+      }
     }).catch((e) => log.warn(`cannot record the session for hooks: ${(e as Error).message}`));
   }
 

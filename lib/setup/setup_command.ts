@@ -478,7 +478,10 @@ async function applyHooks(
     }
   }
   if (plan && target.id !== "claude") {
-    const how = target.id === "codex" || target.id === "gemini"
+    const how = target.id === "codex"
+      ? "an idle session is woken with `codex queue` once it has had a turn (its Stop hook " +
+        "starts a watcher); the messages show with the woken turn's prompt"
+      : target.id === "gemini"
       ? "no wake for an idle session: messages show at its next prompt or tool call" +
         (request.notify
           ? "; --notify rings and notifies when one arrives"

@@ -59,6 +59,14 @@ export interface AgentActivity {
   last_prompt?: number;
   /** Which assistant ("claude", "codex", ...). */
   assistant?: string;
+  /**
+   * How an idle session is reached, as its hooks last armed it: "claude-socket",
+   * "asyncRewake", "codex-queue", "gemini-waiter", "cursor-followup", "notify"
+   * or "none" (see `hooks/wake_channels.ts`).
+   */
+  wake?: string;
+  /** How the last wake came ("claude-socket", "codex-queue", ...). */
+  last_wake_via?: string;
 }
 
 /** The folder of these files. */
@@ -184,6 +192,24 @@ export async function listAgentRecords(
 }
 
 /**
+ * Takes `sessionId` back from the other servers of `assistantPid` a hook
+ * bound to it (the server that now knows it is that session's, by the
+ * assistant's word).
+ */
+export async function releaseSession(
+  dataDir: string,
+  assistantPid: number,
+  mcpPid: number,
+  sessionId: string,
+): Promise<void> {
+  for (const r of await recordsOf(dataDir, assistantPid)) {
+    if (r.mcp_pid === mcpPid || r.session_id !== sessionId || r.session_from !== "hook") continue;
+    const { session_id: _id, session_from: _from, ...rest } = r;
+    await writeAgentRecord(dataDir, rest);
+  }
+}
+
+/**
  * The creation time (ms since the epoch) a UUIDv7 carries in its first 48
  * bits (Codex's thread ids are UUIDv7), or undefined for other ids.
  */
@@ -196,9 +222,10 @@ export function uuidV7Time(id: string): number | undefined {
  * Binds a hook's session id to one of the servers of its assistant process
  * that do not know their session yet (Codex's daemon starts one MCP server
  * per window, and tells a server its thread only in the `_meta` of a tool
- * call): the only unbound one, or, of several, the one that started nearest
- * after the session's creation time (a UUIDv7 thread id carries it; the
- * daemon starts a window's servers right after its thread). The binding is
+ * call): when the id carries its creation time (a UUIDv7 thread id), the
+ * unbound server that started nearest after it (the daemon starts a window's
+ * servers right after its thread; one that started before the thread serves
+ * another); otherwise the only unbound one. The binding is
  * written into that record ("hook"); the server's first tool call confirms
  * or corrects it. Returns the bound record, or undefined when none fits.
  */
@@ -212,11 +239,13 @@ export async function bindSession(
   if (unbound.length === 0) return undefined;
   let pick = unbound[0];
   const born = uuidV7Time(sessionId);
-  if (unbound.length > 1) {
-    if (born === undefined) return undefined; // no way to tell them apart: no guess
+  if (born === undefined) {
+    if (unbound.length > 1) return undefined; // no way to tell them apart: no guess
+  } else {
+    // A server that started before its thread was created serves an older thread.
     const distance = (r: AgentRecord) => {
       const d = Date.parse(r.started) - born;
-      return d >= -1_000 ? Math.abs(d) : Infinity; // a server older than its thread is another's
+      return d >= -1_000 ? Math.abs(d) : Infinity;
     };
     pick = unbound.reduce((a, b) => (distance(b) < distance(a) ? b : a));
     if (distance(pick) === Infinity) return undefined;

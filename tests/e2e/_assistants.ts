@@ -228,3 +228,33 @@ export async function codexHooks(world: World): Promise<CodexHook[]> {
     await child.status;
   }
 }
+
+/**
+ * An interactive Codex TUI in a pseudo-terminal (`args`: e.g. a first prompt,
+ * `--no-daemon`). In daemon mode (the default) it starts Codex's shared
+ * app-server daemon, which outlives the TUI: disposing the world ends it too
+ * (by the pids in its pid files).
+ */
+export async function codexInteractive(world: World, args: string[] = []): Promise<PtySession> {
+  const bin = await ensureCli("codex");
+  const pty = new PtySession(bin, args, {
+    env: world.env({ OPENAI_API_KEY: FAKE_KEY }),
+    cwd: projectDir(world),
+  });
+  world.track({ kill: () => pty.kill(), done: pty.done });
+  // Once the TUI is gone, its daemon goes too (the world waits for this).
+  world.track({ kill: () => {}, done: pty.done.then(() => stopCodexDaemon(world)) });
+  return pty;
+}
+
+/** Ends the Codex app-server daemon of this world's HOME (and its updater), if running. */
+export async function stopCodexDaemon(world: World): Promise<void> {
+  for (const file of ["daemon.pid", "daemon-updater.pid"]) {
+    const text = await world.read(`.codex/app-server-daemon/${file}`).catch(() => "");
+    const pid = Number(/\d+/.exec(text)?.[0]);
+    if (!Number.isInteger(pid) || pid <= 1) continue;
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch { /* gone */ }
+  }
+}

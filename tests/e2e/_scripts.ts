@@ -68,3 +68,36 @@ export function sendResults(calls: ModelCall[]): string[] {
 export function marker(label: string): string {
   return `${label}-${crypto.randomUUID().slice(0, 8)}`;
 }
+
+/** The short ids of agent-ipc messages a model was shown with their text (`[k3x9a0q]` before `> text`). */
+export function shownIds(raw: string, text: string): string[] {
+  // The raw body is JSON: newlines and quotes inside it are escaped.
+  const plain = raw.replaceAll("\\n", "\n").replaceAll('\\"', '"');
+  const out: string[] = [];
+  for (const m of plain.matchAll(/\[([0-9a-z]{5,12})\][^\n]*:\n(?:[^\n]*\n)?> ([^\n]*)/g)) {
+    if (m[2].includes(text)) out.push(m[1]);
+  }
+  return out;
+}
+
+/**
+ * Codex: answers each agent-ipc message it is shown whose text has `tag`
+ * with agent-ipc's `reply` (once per message), else "noted".
+ */
+export function codexReplies(tag: string, answerOf: (id: string) => string): Script {
+  const answered = new Set<string>();
+  return (c) => {
+    if (c.last.kind === "user") {
+      const id = shownIds(c.raw, tag).find((i) => !answered.has(i));
+      if (id) {
+        answered.add(id);
+        return {
+          tool: "reply",
+          namespace: CODEX_NAMESPACE,
+          input: { message_id: id, message: answerOf(id) },
+        };
+      }
+    }
+    return { text: "noted" };
+  };
+}

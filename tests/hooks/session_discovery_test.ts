@@ -117,3 +117,45 @@ Deno.test("session discovery: waits for a record written after it began, and say
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("session discovery: two Codex windows under one daemon pid are two sessions, each found by its thread id", async () => {
+  const dir = await Deno.makeTempDir();
+  const daemon = 6000;
+  // Thread ids are UUIDv7: A was created 05:00:43.731, B 05:01:25.515 (UTC).
+  const A = "01a24ee0-2b53-7851-887c-16feee2d37a8";
+  const B = "01a24ee0-ce8b-7b63-a7b7-d63a3c956a24";
+  const codex = (input: Record<string, unknown>) => ({
+    ...sessionClues(input, {}, noWalk, daemon),
+    strictSession: true,
+  });
+  try {
+    await writeAgentRecord(
+      dir,
+      record("codex", daemon, { mcp_pid: 6001, started: "2026-12-07T05:00:45.395Z" }),
+    );
+    // Window B's hook comes while only A's server is recorded: it waits, never takes A's.
+    const early = await discoverSession(dir, codex({ session_id: B }), { patienceMs: 0 });
+    assert.equal(early.found, undefined);
+    await writeAgentRecord(
+      dir,
+      record("codex-2", daemon, { mcp_pid: 6002, started: "2026-12-07T05:01:26.839Z" }),
+    );
+    const b = await discoverSession(dir, codex({ session_id: B }), { patienceMs: 0 });
+    assert.equal(b.found?.record.name, "codex-2");
+    const a = await discoverSession(dir, codex({ session_id: A }), { patienceMs: 0 });
+    assert.equal(a.found?.record.name, "codex");
+    // Bound now: found again by session id alone, as the detached watcher does.
+    const again = await discoverSession(dir, codex({ session_id: B }), { patienceMs: 0 });
+    assert.equal(again.found?.record.name, "codex-2");
+    assert.equal(again.found?.how, `session id ${B}`);
+    // Told by the environment (the watcher a stop hook starts has no stdin).
+    const told = await discoverSession(
+      dir,
+      { ...sessionClues({}, { IPC_HOOK_SESSION_ID: A }, noWalk, 1), strictSession: true },
+      { patienceMs: 0 },
+    );
+    assert.equal(told.found?.record.name, "codex");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
