@@ -16,7 +16,7 @@ import { quiet, sessionsOnline } from "./_sessions.ts";
 import { claudeInteractive, preseedClaude } from "./_assistants.ts";
 import { startFakeAnthropic } from "./fake_models/anthropic.ts";
 import type { Script } from "./fake_models/_fake_model.ts";
-import { answer, CLAUDE_TOOL, marker } from "./_scripts.ts";
+import { answer, CLAUDE_TOOL, marker, shownIds } from "./_scripts.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -42,12 +42,25 @@ Deno.test(
   },
 );
 
-/** A model that answers every message it is shown by sending one back to `peer()`. */
+/**
+ * A model that answers every agent-ipc message it is shown (once each) by
+ * sending one back to `peer()`. A woken turn shows it as asyncRewake's text
+ * (in the user turn) or, woken through Claude Code's inbox socket, as the
+ * prompt hook's context (a system block after the nudge): either way in the
+ * request, with its [id].
+ */
 function pingPong(peer: () => string, label: string, sent: string[]): Script {
+  const answered = new Set<string>();
+  let pending: string | undefined;
   return (c) => {
+    const id = shownIds(c.raw, "ping-pong").find((i) => !answered.has(i));
+    if (id && (c.last.kind === "user" || c.last.kind === "tool_result")) {
+      answered.add(id);
+      pending = id;
+    }
     if (
-      c.last.kind === "tool_result" && c.last.tool === "ToolSearch" || (c.last.kind === "user" &&
-        c.last.text.includes("ping-pong"))
+      pending &&
+      (c.last.kind === "user" || c.last.kind === "tool_result" && c.last.tool === "ToolSearch")
     ) {
       if (!c.tools.includes(CLAUDE_TOOL("send"))) {
         return {
@@ -55,6 +68,7 @@ function pingPong(peer: () => string, label: string, sent: string[]): Script {
           input: { query: `select:${CLAUDE_TOOL("send")}`, max_results: 1 },
         };
       }
+      pending = undefined;
       const message = `ping-pong ${label} ${sent.length}`;
       sent.push(message);
       return { tool: CLAUDE_TOOL("send"), input: { to: peer(), message } };
