@@ -39,6 +39,8 @@ Deno.test(
       throw new Error(`${e.message}\n--- screen ---\n${pty.screen.slice(-2000)}`);
     });
     console.log(`woken in ${Date.now() - t0} ms (request ${seen.seq}) as ${name}`);
+    // The wake text says how to answer: agent-ipc's reply by id (issue 22.6).
+    assert.match(seen.raw, /call agent-ipc's reply tool with the message's id/);
   },
 );
 

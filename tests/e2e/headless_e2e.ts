@@ -78,6 +78,12 @@ async function provesAttention(
     first.raw.includes(text),
     `the model got the prompt without the message "${text}":\n${show(r, model)}`,
   );
+  // It says how to answer: agent-ipc's reply by id, nothing else reaches the sender (issue 22.6).
+  assert.match(
+    first.raw,
+    /call agent-ipc's reply tool with the message's id \(message_id \\"[0-9a-z]{7}\\"\)/,
+    `no reply hint with the message:\n${show(r, model)}`,
+  );
   assert(
     !model.calls.some((c) => c.last.kind === "tool_result"),
     "the model was not supposed to call any tool",
