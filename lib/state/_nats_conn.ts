@@ -104,6 +104,30 @@ export function parseNatsUrl(url: string): ParsedNatsUrl {
   return out;
 }
 
+/** True for `nats://HOST:PORT` on this machine: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackServer(server: string): boolean {
+  const host = /^[a-z]+:\/\/(\[[^\]]+\]|[^:/]+)/i.exec(server)?.[1]?.toLowerCase() ?? "";
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Refuses plain TCP to a NATS server off this machine: credentials, session
+ * hashes and every message would cross the network in clear. Use `tls://`
+ * (with `?ca=FILE` unless the system trusts the server's certificate).
+ */
+export function checkTransport(parsed: ParsedNatsUrl): void {
+  if (parsed.tls) return;
+  const remote = parsed.servers.filter((s) => !isLoopbackServer(s));
+  if (remote.length === 0) return;
+  throw new IpcError(
+    "E_STORE",
+    `NATS at ${remote.join(", ")} is not on this machine: connect with TLS, ` +
+      `tls://${
+        parsed.location.replace(/^[a-z]+:\/\//, "")
+      }?ca=CA.pem (plain nats:// is for loopback only)`,
+  );
+}
+
 /** The reason of a failure, for messages. */
 export function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -141,6 +165,7 @@ export class NatsLink {
   /** Connects; rejects with E_STORE (within `timeoutMs`) when NATS cannot be reached. */
   static async connect(url: string, opts: NatsConnectOptions): Promise<NatsLink> {
     const parsed = parseNatsUrl(url);
+    checkTransport(parsed);
     const co: NatsConnectionOptions = {
       servers: parsed.servers,
       name: "agent-ipc",
@@ -153,6 +178,9 @@ export class NatsLink {
       // Capturing a stack trace per request cost a fifth of the CPU of a
       // busy store; our errors name the operation instead.
       noAsyncTraces: true,
+      // Without TLS (loopback only), never follow the cluster's gossip to
+      // servers off this machine: only the servers given are used.
+      ignoreClusterUpdates: parsed.tls === undefined,
     };
     const token = opts.token ?? parsed.token;
     if (token !== undefined) co.token = token;

@@ -8,7 +8,7 @@ import net from "node:net";
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
-import { parseNatsUrl } from "../../lib/state/_nats_conn.ts";
+import { checkTransport, parseNatsUrl } from "../../lib/state/_nats_conn.ts";
 import { dedupeKey } from "../../lib/state/_nats_dedupe.ts";
 import { loadNats } from "../../lib/deps.ts";
 import type { StoredMessage } from "../../lib/state/store.ts";
@@ -546,3 +546,35 @@ Deno.test(
     await new Promise<void>((r) => server.close(() => r()));
   },
 );
+
+Deno.test("NATS store: plain nats:// only on loopback; off this machine TLS is required", async () => {
+  for (
+    const ok of [
+      "nats://127.0.0.1:4222",
+      "nats://localhost",
+      "nats://[::1]:4222",
+      "nats://127.1.2.3",
+    ]
+  ) {
+    checkTransport(parseNatsUrl(ok));
+  }
+  checkTransport(parseNatsUrl("tls://nats.example.net:4222?ca=/ca.pem"));
+  checkTransport(parseNatsUrl("nats://nats.example.net:4222?tls=1"));
+  for (const bad of ["nats://10.0.0.5", "nats://127.0.0.1:4222,nats-2.example.net:4222"]) {
+    assert.throws(
+      () => checkTransport(parseNatsUrl(bad)),
+      (e) =>
+        e instanceof IpcError && e.code === "E_STORE" &&
+        /connect with TLS, tls:\/\//.test(e.message),
+      bad,
+    );
+  }
+  // Refused before any connection is tried (no traffic leaves the machine).
+  const start = Date.now();
+  const e = await openNatsStore("nats://user:pw@192.0.2.1:4222", { timeoutMs: 5_000 }).then(
+    () => null,
+    (e) => e,
+  );
+  assert.ok(e instanceof IpcError && e.code === "E_STORE" && !e.message.includes("pw"), String(e));
+  assert.ok(Date.now() - start < 1_000);
+});
