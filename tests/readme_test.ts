@@ -238,7 +238,7 @@ Deno.test("the quick start runs as written", async () => {
     try {
       // `status` names the pid only to a session; the data dir's lock holds it too.
       const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid ??
-        Number((await Deno.readTextFile(join(env.IPC_DATA_DIR, "broker.lock"))).trim());
+        Number.parseInt(await Deno.readTextFile(join(env.IPC_DATA_DIR, "broker.lock")));
       Deno.kill(pid, "SIGTERM");
       await waitFor(() => {
         try {

@@ -159,7 +159,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
     // The replacement broker was started detached by an agent: stop it by its
     // pid (it writes it in the data dir's lock file).
     const pid = (r?.new_broker_pid as number | null | undefined) ??
-      Number(await Deno.readTextFile(`${broker.dataDir}/broker.lock`).catch(() => ""));
+      Number.parseInt(await Deno.readTextFile(`${broker.dataDir}/broker.lock`).catch(() => ""));
     if (pid && pid !== broker.pid && await alive(pid)) {
       Deno.kill(pid, "SIGTERM");
       for (let i = 0; i < 250 && await alive(pid); i++) await sleep(20);

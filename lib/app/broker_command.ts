@@ -16,6 +16,7 @@ import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
 import { checkNetworkMode } from "../broker/server.ts";
 import { isDataDirLocked } from "../state/data_dir.ts";
 import { START_FAILED } from "../client/spawn.ts";
+import { parseErrorMessage } from "../suggest.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "./host_broker.ts";
 
 const log = logger("broker");
@@ -203,9 +204,8 @@ export async function runBrokerCommand(
       allowPositionals: false,
     }));
   } catch (e) {
-    io.stderr(
-      `agent-ipc broker: ${(e as Error).message}\nRun "agent-ipc broker --help" for usage.`,
-    );
+    const message = parseErrorMessage(e, BROKER_FLAGS);
+    io.stderr(`agent-ipc broker: ${message}\nRun "agent-ipc broker --help" for usage.`);
     return 2;
   }
   if (values.help) {
@@ -238,9 +238,15 @@ export async function runBrokerCommand(
     broker = await startBrokerFromSettings(settings);
   } catch (e) {
     const addrInUse = e instanceof Deno.errors.AddrInUse;
+    const held = isDataDirLocked(e) ? (e as IpcError).details : undefined;
     const msg = addrInUse
       ? `port ${settings.port} on ${settings.host} is already in use (another broker or program): ` +
         `"agent-ipc status" tells whether it is a broker; otherwise pick --port`
+      : typeof held?.port === "number"
+      ? `already running on ${held.host}:${held.port} (pid ${held.pid}) with the data dir ` +
+        `${settings.dataDir}: "agent-ipc stop${
+          held.port === S.port.default ? "" : ` --port ${held.port}`
+        }" stops it; a second broker needs its own --data-dir and --port`
       : (e as Error).message;
     // The election of the client that started this broker reads this record back:
     // `transient` (lost a race for the port or the data dir) means "try again".

@@ -21,6 +21,7 @@ import { hostBrokerWith, type HostOptions } from "./host_broker.ts";
 import { McpAgent, type McpAgentOptions } from "../mcp/agent.ts";
 import { createIpcMcpServer } from "../mcp/server.ts";
 import { stdioTransport } from "../mcp/stdio.ts";
+import { parseErrorMessage } from "../suggest.ts";
 
 const log = logger("mcp");
 
@@ -89,7 +90,7 @@ export async function agentOptions(
     secret: s.secret,
     maxFrame: s.maxFrame * 2,
     tls,
-    hostBroker: hostBrokerWith(broker),
+    hostBroker: hostBrokerWith({ ...broker, hostedBy: "mcp" }),
   };
   return { client, broker };
 }
@@ -113,7 +114,8 @@ export async function runMcpCommand(args: string[], io: McpIo = defaultIo): Prom
   try {
     ({ values } = parseArgs({ args, options: MCP_FLAGS, strict: true, allowPositionals: false }));
   } catch (e) {
-    io.stderr(`agent-ipc mcp: ${(e as Error).message}\nRun "agent-ipc mcp --help" for usage.\n`);
+    const message = parseErrorMessage(e, MCP_FLAGS);
+    io.stderr(`agent-ipc mcp: ${message}\nRun "agent-ipc mcp --help" for usage.\n`);
     return 2;
   }
   if (values.help) {

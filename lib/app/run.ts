@@ -10,6 +10,7 @@
  */
 
 import { VERSION } from "../version.ts";
+import { didYouMean } from "../suggest.ts";
 import { homeDir } from "../config.ts";
 import { type CliIo, denoIo } from "../cli/cli_io.ts";
 import { type ClientCommand, reportError, runClientCommand, UsageError } from "../cli/_common.ts";
@@ -249,7 +250,7 @@ export async function runCli(args: string[], io: CliIo = denoIo()): Promise<numb
   if (!Object.hasOwn(COMMANDS, command)) {
     const hint = command.startsWith("-")
       ? `Unknown option "${command}" before the command: put options after it`
-      : `Unknown command "${command}"`;
+      : `Unknown command "${command}"${didYouMean(command, [...Object.keys(COMMANDS), "help"])}`;
     return reportError("", io, args.includes("--json"), new UsageError(hint));
   }
   return await COMMANDS[command].run(rest, io);

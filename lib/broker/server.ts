@@ -13,7 +13,12 @@ import { openStore, sqlitePath } from "../state/open_store.ts";
 import type { Retention, Store } from "../state/store.ts";
 import { BrokerConnection, PreAuthBudget } from "./connection.ts";
 import { PeerOwners } from "./peer_owners.ts";
-import { type DataDir, ensurePrivateFiles, openDataDir } from "../state/data_dir.ts";
+import {
+  type BrokerHost,
+  type DataDir,
+  ensurePrivateFiles,
+  openDataDir,
+} from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { dropExpiredClaims } from "./claims.ts";
 
@@ -27,6 +32,8 @@ export interface BrokerOptions {
   /** 0 picks a free port. */
   port: number;
   dataDir: string;
+  /** What runs this broker, for broker.lock (`agent-ipc stop` stops only a "broker"). */
+  hostedBy?: BrokerHost;
   /** "sqlite" or a nats:// URL (ignored when `openedStore` is given). */
   store?: string;
   natsToken?: string;
@@ -108,6 +115,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
   const { dataDir, store, listener } = await openResources(options, hostName);
   const addr = listener.addr as Deno.NetAddr;
+  // Who holds the data dir, and where: a client on another port, or a second
+  // broker, can then name this one.
+  await dataDir.recordAddress(addr.hostname, addr.port, options.hostedBy).catch((e) =>
+    log.warn(`cannot record the address in broker.lock: ${(e as Error).message}`)
+  );
   const service = new BrokerService({
     store,
     secret: dataDir.secret,

@@ -13,6 +13,7 @@ import { type Settings, settingsFromEnv } from "../config.ts";
 import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { setLogLevel, setLogSink } from "../log.ts";
+import { parseErrorMessage } from "../suggest.ts";
 import { AgentClient, type AgentClientOptions, type Session } from "../client/agent_client.ts";
 import { readSessionFile } from "../client/session_file.ts";
 import type { CliIo } from "./cli_io.ts";
@@ -244,7 +245,8 @@ export async function runClientCommand<const O extends ParseArgsOptionsConfig>(
   try {
     parsed = parseCommand(args, cmd.flags);
   } catch (e) {
-    return reportError(cmd.name, io, jsonRequested, new UsageError((e as Error).message));
+    const message = parseErrorMessage(e, { ...COMMON_FLAGS, ...cmd.flags });
+    return reportError(cmd.name, io, jsonRequested, new UsageError(message));
   }
   const values = parsed.values as CommandValues<O>;
   const common = parsed.values as CommandValues<Record<never, never>>;

@@ -11,6 +11,8 @@ import { MAX_WAIT_MS, NAME_PATTERN } from "../protocol/validate.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import type { AgentClient } from "../client/agent_client.ts";
 import type { Settings } from "../config.ts";
+import { TTLS } from "../defaults.ts";
+import { nearest } from "../suggest.ts";
 import {
   type ClientCommand,
   type CommandContext,
@@ -122,11 +124,26 @@ Example:
       return await broadcastBody(ctx, content, data);
     }
     const message = data === undefined ? { content } : { content, data };
-    const sent = await sendChecked(
+    const { sent, near } = await sendChecked(
       ctx.settings,
       { action: "send", to_id: to, message },
-      (client) => client.send(to, content, undefined, { data, urgent }),
+      async (client) => {
+        const sent = await client.send(to, content, undefined, { data, urgent });
+        // A name never seen is most often a typo: find the names it is near.
+        const near = sent.queuedForFuture
+          ? await client.list().then((l) => nearest(to, l.map((i) => i.id)), () => [])
+          : [];
+        return { sent, near };
+      },
     );
+    if (sent.queuedForFuture && !ctx.json) {
+      const days = Math.round(TTLS.unclaimedQueueMs / 86_400_000);
+      ctx.io.stderr(
+        `warning: no instance named "${sent.to}" has registered yet: the message waits for it ` +
+          `up to ${days} days` +
+          (near.length ? ` (did you mean ${near.join(" or ")}?)` : "") + "\n",
+      );
+    }
     const large = sent.large;
     const text = sent.message === "Message sent" ? `Message sent to ${sent.to}` : sent.message;
     ctx.print(
@@ -139,6 +156,7 @@ Example:
         to: sent.to,
         ...(urgent ? { urgent: true } : {}),
         queued_for_future: sent.queuedForFuture,
+        ...(sent.queuedForFuture ? { near_names: near } : {}),
         ...(large ? { large } : {}),
       },
     );

@@ -186,6 +186,7 @@ export class AgentClient implements AsyncDisposable {
       ...this.#o,
       brokerSecret: () =>
         this.#o.secret ? Promise.resolve(this.#o.secret) : readSecret(this.#o.dataDir),
+      secretSource: this.#o.secret ? "env" : "file",
       signal: this.#abort.signal,
     });
     if (this.#closed) {

@@ -15,7 +15,7 @@ import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
 import { logger } from "../log.ts";
-import { isDataDirLocked } from "../state/data_dir.ts";
+import { heldMessage, isDataDirLocked, lockHolder } from "../state/data_dir.ts";
 import {
   BrokerNotRespondingError,
   type ConnectOptions,
@@ -66,6 +66,8 @@ export interface ElectionOptions extends ConnectOptions {
    * (a client with no secret cannot register anyway).
    */
   brokerSecret?: () => Promise<string | undefined>;
+  /** Where `brokerSecret` comes from, for the advice when the broker cannot prove it. */
+  secretSource?: "env" | "file";
   /** How to host the broker when this process wins the election (role "host"). */
   hostBroker?: HostBroker;
   /** Extra arguments for a detached broker (e.g. `--store`). */
@@ -120,12 +122,9 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
       (typeof reply.proof !== "string" ||
         !constantTimeEqual(reply.proof, brokerProof(secret, nonce)))
     ) {
-      throw new IpcError(
-        "E_AUTH",
-        `The program on ${options.host}:${options.port} answers like an agent-ipc broker but cannot ` +
-          "prove it knows your shared secret: it is not your broker (another user's, or an impostor). " +
-          "Nothing was sent to it. Stop it, or use a port of your own (--port / IPC_PORT)",
-      );
+      throw new IpcError("E_AUTH", secretMismatchMessage(options), {
+        secret_source: options.secretSource,
+      });
     }
     return client;
   } catch (e) {
@@ -152,6 +151,24 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
     }
     throw e;
   }
+}
+
+/**
+ * What to say when the broker on the port cannot prove our secret: the likely
+ * cause first (this shell's secret differs from the broker's), then the rare
+ * one (another user's broker, or an impostor).
+ */
+function secretMismatchMessage(options: ElectionOptions): string {
+  const at = `${options.host}:${options.port}`;
+  const likely = options.secretSource === "env"
+    ? "this shell's IPC_SHARED_SECRET differs from the broker's secret. Set the same value " +
+      `where the broker runs, or unset it on both so both use ${options.dataDir}/secret`
+    : `the broker does not use this data dir's secret (${options.dataDir}/secret): it was ` +
+      "most likely started with IPC_SHARED_SECRET set (set the same value here) or with " +
+      "another --data-dir (use the same one here)";
+  return `The broker on ${at} cannot prove it knows your shared secret. Most likely ${likely}. ` +
+    "Rarer: it is another user's broker, or an impostor; nothing was sent to it (then use a " +
+    "port of your own, --port / IPC_PORT)";
 }
 
 /**
@@ -188,6 +205,12 @@ async function elect(options: ElectionOptions, spawner: Spawner | undefined): Pr
     // A broker holds the port but is slow to answer: neither hosting nor
     // starting another can help; ask it again.
     if (lastError instanceof BrokerNotRespondingError) continue;
+    // Nobody on our port, but a broker for our data dir runs on another: a
+    // broker started here could never open the data dir. Say where it is, now.
+    if (isRefused(lastError)) {
+      const elsewhere = await brokerElsewhere(options);
+      if (elsewhere) throw elsewhere;
+    }
     if (options.role === "host") {
       const hosting = await tryToHost(options);
       if ("elected" in hosting) return hosting.elected;
@@ -268,6 +291,22 @@ async function tryToHost(
     await hosted.close();
     throw e;
   }
+}
+
+/**
+ * The error for a client whose port has no broker while the broker of its
+ * data dir listens on another port (its lock file says where), or undefined.
+ */
+async function brokerElsewhere(options: ElectionOptions): Promise<IpcError | undefined> {
+  if (options.port === 0) return undefined;
+  const holder = await lockHolder(options.dataDir);
+  if (holder?.port === undefined || holder.port === options.port) return undefined;
+  return new IpcError("E_UNAVAILABLE", heldMessage(options.dataDir, holder), {
+    data_dir: options.dataDir,
+    running_host: holder.host,
+    running_port: holder.port,
+    running_pid: holder.pid,
+  });
 }
 
 /**

@@ -52,6 +52,7 @@ import {
 } from "./targets.ts";
 import { editTomlConfig } from "./toml_config.ts";
 import { unifiedDiff } from "./unified_diff.ts";
+import { didYouMean, parseErrorMessage } from "../suggest.ts";
 
 /** What `setup` reads from and writes to; `main.ts` fills it from `Deno`. */
 export interface SetupIo {
@@ -170,25 +171,26 @@ interface SetupRun {
 /** Step 1: the arguments as a request, or the exit code (help printed: 0; usage error: 2). */
 async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest | number> {
   let parsed;
+  const options = {
+    name: { type: "string" },
+    project: { type: "string" },
+    remove: { type: "boolean", default: false },
+    "dry-run": { type: "boolean", default: false },
+    ask: { type: "boolean", default: false },
+    "no-hooks": { type: "boolean", default: false },
+    notify: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    ...SETTING_FLAGS,
+  } as const;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        name: { type: "string" },
-        project: { type: "string" },
-        remove: { type: "boolean", default: false },
-        "dry-run": { type: "boolean", default: false },
-        ask: { type: "boolean", default: false },
-        "no-hooks": { type: "boolean", default: false },
-        notify: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        ...SETTING_FLAGS,
-      },
+      options,
     });
   } catch (error) {
-    return usageError(io, (error as Error).message.split(". ")[0]);
+    return usageError(io, parseErrorMessage(error, options).split(". ")[0]);
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -198,7 +200,11 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
   if (positionals.length === 0) return usageError(io, "Name an assistant, or all");
   const unknown = positionals.find((p) => p !== "all" && !isTargetId(p));
   if (unknown !== undefined) {
-    return usageError(io, `Unknown assistant "${unknown}" (known: ${TARGET_IDS.join(", ")}, all)`);
+    const near = didYouMean(unknown, [...TARGET_IDS, "all"]).replace(/^ \((.*)\)$/, "$1 ");
+    return usageError(
+      io,
+      `Unknown assistant "${unknown}" (${near}known: ${TARGET_IDS.join(", ")}, all)`,
+    );
   }
   const all = positionals.includes("all");
   const ids = all ? [...TARGET_IDS] : [...new Set(positionals as TargetId[])];

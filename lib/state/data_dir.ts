@@ -3,6 +3,9 @@
  * while a broker owns it, and home of the shared secret (`secret`, 0600).
  * It sits below both the broker (which opens and locks it) and the client
  * (which reads the secret and claims the right to start a broker here).
+ * The lock file (`broker.lock`) says who holds it: the broker's pid, and once
+ * it listens its address (`pid\nhost:port\n`), so a client on the wrong port
+ * or a second broker can name the running one ({@linkcode lockHolder}).
  *
  * @module
  */
@@ -20,6 +23,88 @@ export interface DataDir extends AsyncDisposable {
   secretSource: "env" | "file";
   /** Releases the lock. Safe twice. */
   release(): void;
+  /**
+   * Records the address the broker listens on, and what runs it, in the lock
+   * file (for {@linkcode lockHolder}).
+   */
+  recordAddress(host: string, port: number, hostedBy?: BrokerHost): Promise<void>;
+}
+
+/**
+ * What runs a broker: the `broker` command (in the foreground, in the
+ * background, `deno task start`), or an assistant's MCP server that won the
+ * election (it lives as long as that assistant).
+ */
+export type BrokerHost = "broker" | "mcp";
+
+/** The broker that holds a data dir, as its lock file says. */
+export interface LockHolder {
+  pid: number;
+  /** Once it listens. */
+  host?: string;
+  port?: number;
+  hostedBy?: BrokerHost;
+}
+
+/** The holder of a lock file's text (`pid\nhost:port\nhosted-by\n`); undefined when unreadable. */
+export function parseLockText(text: string): LockHolder | undefined {
+  const [pidLine, addrLine, hostLine] = text.split("\n");
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const m = /^(.+):(\d{1,5})$/.exec(addrLine?.trim() ?? "");
+  if (!m) return { pid };
+  const holder: LockHolder = { pid, host: m[1], port: Number(m[2]) };
+  const by = hostLine?.trim();
+  if (by === "broker" || by === "mcp") holder.hostedBy = by;
+  return holder;
+}
+
+/**
+ * The broker holding the data dir at `path`, or undefined when none does
+ * (no lock file, or nobody holds its lock: a broker that died leaves its
+ * text behind). Takes a shared lock for an instant to tell: a broker
+ * starting at that instant sees the data dir locked and retries, as it does
+ * for any broker that is stopping.
+ *
+ * @example
+ * ```ts
+ * const holder = await lockHolder("/home/me/.local/share/agent-ipc");
+ * if (holder?.port) console.log(`running on ${holder.host}:${holder.port} (pid ${holder.pid})`);
+ * ```
+ */
+export async function lockHolder(path: string): Promise<LockHolder | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(join(path, "broker.lock"), { read: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    let free = false;
+    try {
+      free = await file.tryLock(false);
+    } catch {
+      return undefined;
+    }
+    if (free) return undefined;
+    const buf = new Uint8Array(512);
+    const n = await file.read(buf);
+    return n ? parseLockText(new TextDecoder().decode(buf.subarray(0, n))) : undefined;
+  } finally {
+    file.close();
+  }
+}
+
+/** The message for a data dir a running broker holds, naming it when its lock file does. */
+export function heldMessage(path: string, holder: LockHolder | undefined): string {
+  if (holder?.port === undefined) {
+    return `Data dir "${path}" is in use by another broker` +
+      (holder ? ` (pid ${holder.pid})` : "") +
+      `: stop it, or give this one another --data-dir`;
+  }
+  const at = `${holder.host}:${holder.port}`;
+  return `A broker for this data dir is already running on ${at} (pid ${holder.pid}): ` +
+    `use IPC_PORT=${holder.port} or --port ${holder.port}`;
 }
 
 const isWindows = Deno.build.os === "windows";
@@ -134,11 +219,12 @@ export async function openDataDir(path: string, envSecret?: string): Promise<Dat
   }
   if (!locked) {
     lock.close();
-    throw new IpcError(
-      "E_STORE",
-      `Data dir "${path}" is in use by another broker: stop it, or give this one another --data-dir`,
-      { locked: true },
-    );
+    const holder = await lockHolder(path);
+    throw new IpcError("E_STORE", heldMessage(path, holder), {
+      locked: true,
+      data_dir: path,
+      ...(holder ?? {}),
+    });
   }
   let released = false;
   const release = () => {
@@ -158,6 +244,12 @@ export async function openDataDir(path: string, envSecret?: string): Promise<Dat
       secret,
       secretSource: envSecret ? "env" : "file",
       release,
+      recordAddress: async (host, port, hostedBy = "broker") => {
+        if (released) return;
+        await lock.truncate(0);
+        await lock.seek(0, Deno.SeekMode.Start);
+        await lock.write(new TextEncoder().encode(`${Deno.pid}\n${host}:${port}\n${hostedBy}\n`));
+      },
       [Symbol.asyncDispose]: () => Promise.resolve(release()),
     };
   } catch (e) {

@@ -309,7 +309,10 @@ Deno.test(
     await using tb = await testBroker();
     await assert.rejects(
       () => testBroker({ dataDir: tb.dataDir }),
-      (e: Error) => /in use by another broker/.test(e.message),
+      (e: Error) =>
+        e.message ===
+          `A broker for this data dir is already running on 127.0.0.1:${tb.port} ` +
+            `(pid ${Deno.pid}): use IPC_PORT=${tb.port} or --port ${tb.port}`,
     );
   },
 );

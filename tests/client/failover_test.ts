@@ -131,7 +131,7 @@ Deno.test("spawn-role clients that find no broker at once start one between them
     clients.push(...await Promise.all(Array.from({ length: 10 }, () => AgentClient.connect(opts))));
     await clients[0].status();
     // The pid is in `status` only for a session; the data dir's lock holds it.
-    brokerPid = Number((await Deno.readTextFile(`${dataDir}/broker.lock`)).trim());
+    brokerPid = Number.parseInt(await Deno.readTextFile(`${dataDir}/broker.lock`));
     // A broker that lost a race logs, then exits: once only ours runs, all have logged.
     await waitFor(() => brokersOf(dataDir).every((pid) => pid === brokerPid), {
       what: "only one broker process for the data dir",
