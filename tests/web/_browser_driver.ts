@@ -95,6 +95,15 @@ export async function runScenario(o: ScenarioOptions): Promise<{ word: string; r
     assert.equal(await page.locator("#feed b, #feed img").count(), 0, "no HTML from content");
     assert.deepEqual(await card.locator(".msg-head .name").allTextContents(), ["alice", "bob"]);
 
+    // Another agent's control characters and bidi controls are shown, not obeyed.
+    const hostile = `ok ctl${Date.now().toString(36)}\x1b[2K\u202eevil\u2028next`;
+    r = await cli(o.cliEnv, "send", "bob", hostile);
+    assert.equal(r.code, 0, r.stderr);
+    const odd = page.locator("#feed > li").first().locator(".body", { hasText: "evil" });
+    await odd.waitFor({ timeout: 10_000 });
+    const seen = hostile.replace("\x1b", "\\x1b").replace("\u202e", "\\u202e");
+    assert.equal(await odd.textContent(), seen.replace("\u2028", "\n"));
+
     // Search finds it, with the word marked.
     await page.click('a[data-view="search"]');
     await page.fill("#search-q", word);

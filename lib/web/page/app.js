@@ -22,6 +22,22 @@
   };
 
   // --- small helpers ---------------------------------------------------
+  // Another agent's words as a person should see them, as the CLI shows them
+  // (lib/protocol/peer_text.ts): every Unicode line break a line break;
+  // control characters, bidi controls and lone surrogates as escapes, so a
+  // message cannot hide text or reorder what is read.
+  const BREAKS = /\r\n|[\r\v\f\u0085\u2028\u2029]/g;
+  const UNSAFE =
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  function peerText(text) {
+    return String(text).replace(BREAKS, "\n").replace(UNSAFE, (c) => {
+      const n = c.charCodeAt(0);
+      return n < 0x100
+        ? "\\x" + n.toString(16).padStart(2, "0")
+        : "\\u" + n.toString(16).padStart(4, "0");
+    });
+  }
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -125,7 +141,8 @@
     b.addEventListener("click", onClick);
     return b;
   }
-  function fillText(node, text, terms) {
+  function fillText(node, raw, terms) {
+    const text = peerText(raw);
     if (!terms || terms.length === 0) {
       node.textContent = text;
       return;
@@ -206,7 +223,7 @@
       document.createTextNode("↩ re "),
       el("span", "short-id", "#" + m.reply_to_short),
     );
-    if (m.quote) p.append(document.createTextNode(" “" + m.quote + "”"));
+    if (m.quote) p.append(document.createTextNode(" “" + peerText(m.quote) + "”"));
     return p;
   }
   function actions(m) {
@@ -354,8 +371,8 @@
     ul.replaceChildren();
     for (const c of r.claims) {
       const li = el("li");
-      const path = el("span", "name", c.path);
-      path.title = c.root + "/" + c.path + (c.reason ? " — " + c.reason : "");
+      const path = el("span", "name", peerText(c.path));
+      path.title = peerText(c.root + "/" + c.path + (c.reason ? " — " + c.reason : ""));
       const who = el("span", "badge" + (c.shared ? "" : " busy"), c.holder);
       who.title = (c.shared ? "shared" : "exclusive") + ", until " +
         new Date(c.expires_at).toLocaleTimeString();
