@@ -17,7 +17,7 @@
 
 import { quoted } from "../protocol/peer_text.ts";
 import { IpcError } from "../protocol/errors.ts";
-import { claimsOverlap } from "../protocol/globs.ts";
+import { claimsOverlap, GlobBudget } from "../protocol/globs.ts";
 import type {
   ClaimRequest,
   ClaimsRequest,
@@ -27,6 +27,9 @@ import type {
 import { DEFAULT_CLAIM_TTL_MS } from "../protocol/validate.ts";
 import type { ClaimRecord, Store } from "../state/store.ts";
 import type { HandlerResult } from "./peer.ts";
+
+/** Most conflicting claims one refusal names (the rest are counted): 10,000 made 2.6 MB. */
+export const MAX_LISTED_CONFLICTS = 20;
 
 /** A claim as the wire shows it. */
 export function wireClaim(c: ClaimRecord): WireClaim {
@@ -112,10 +115,12 @@ export class ClaimDesk {
     const now = this.#now();
     type Outcome = { conflicts: ClaimRecord[]; granted: ClaimRecord[] };
     const outcome = await this.#store.updateClaims<Outcome>(req.root, (current) => {
+      // One budget for the whole request (a store may run this again: a fresh one each time).
+      const budget = new GlobBudget();
       const kept = current.filter((c) => c.expiresAt > now && !dead.has(c.holder));
       const conflicts = kept.filter((c) =>
         c.holder !== name && (!c.shared || !shared) &&
-        paths.some((p) => claimsOverlap(c.path, p))
+        paths.some((p) => claimsOverlap(c.path, p, budget))
       );
       if (conflicts.length > 0) return { next: null, result: { conflicts, granted: [] } };
       const granted = paths.map((path): ClaimRecord => {
@@ -135,12 +140,14 @@ export class ClaimDesk {
       return { next: [...next, ...granted], result: { conflicts: [], granted } };
     });
     if (outcome.conflicts.length > 0) {
-      const lines = outcome.conflicts.map(describeClaim);
+      const listed = outcome.conflicts.slice(0, MAX_LISTED_CONFLICTS);
+      const more = outcome.conflicts.length - listed.length;
       throw new IpcError(
         "E_CLAIMED",
-        `Not claimed: ${lines.join("; ")}. Wait for it to be released or to expire, ` +
+        `Not claimed: ${listed.map(describeClaim).join("; ")}` +
+          `${more > 0 ? `; and ${more} more` : ""}. Wait for it to be released or to expire, ` +
           `or ask its holder`,
-        { conflicts: outcome.conflicts.map(wireClaim) },
+        { conflicts: listed.map(wireClaim), ...(more > 0 ? { more_conflicts: more } : {}) },
       );
     }
     const n = outcome.granted.length;
@@ -192,7 +199,10 @@ export class ClaimDesk {
   async list(req: ClaimsRequest, name: string): Promise<HandlerResult> {
     let claims = await this.live(req.root, name);
     const paths = req.paths;
-    if (paths) claims = claims.filter((c) => paths.some((p) => claimsOverlap(c.path, p)));
+    if (paths) {
+      const budget = new GlobBudget();
+      claims = claims.filter((c) => paths.some((p) => claimsOverlap(c.path, p, budget)));
+    }
     const n = claims.length;
     return {
       reply: { message: `${n} claim${n === 1 ? "" : "s"}`, claims: claims.map(wireClaim) },

@@ -11,6 +11,16 @@
  * where both accept, so `src/*.ts` and `src/x/**` do not overlap while
  * `src/**` and `src/a.ts` do. Pure: no I/O.
  *
+ * Bounded work: every limit of a path (length, alternatives, automaton size)
+ * is checked when it is claimed ({@linkcode checkClaimPath}, which also folds
+ * runs of `**` segments into one), and the overlap tests of one request draw
+ * on one {@linkcode GlobBudget}: past it the request is refused with
+ * `E_BAD_FIELD` naming the limit, so no request can hold the broker's event
+ * loop for more than a few milliseconds. A stored path never makes a request
+ * fail on its own: one stored by an older version, which checked less, is
+ * still matched (within the budget), and one far past the limits counts as
+ * overlapping, the safe side of a lease.
+ *
  * @module
  */
 
@@ -19,23 +29,78 @@ import { IpcError } from "./errors.ts";
 
 /** Longest claim path, characters. */
 export const MAX_CLAIM_PATH = LIMITS.maxClaimPathChars;
-/**
- * Most state pairs one overlap check explores (each a few hundred ns).
- * Ordinary paths need a few dozen; past this the answer is "overlap", the
- * safe side for a lease, so a pathological glob cannot stall the broker.
- */
-const MAX_PAIRS = 100_000;
 /** Most alternatives a `{a,b}` expansion may produce. */
 const MAX_ALTERNATIVES = 16;
+/** Most automaton steps (tokens, over all alternatives) one claim path compiles to. */
+export const MAX_GLOB_TOKENS = 1024;
+/**
+ * Most steps of glob matching one request may take: a plain path against a
+ * plain path is one step, a search of two globs' automata 20 plus one per
+ * product state visited and character set compared. A step is 10-120 ns on
+ * our (busy) 2-core machines, so a request stops within a few ms: e.g. 100
+ * plain paths against 1,000 claims, or 30 requested globs against 100 globs.
+ */
+export const MAX_GLOB_WORK = 100_000;
+/** What one search of two automata costs before its first state (its buffers). */
+const SEARCH_STEPS = 20;
+
+/**
+ * The glob matching work one request may still do. Shared by every overlap
+ * test the request makes; {@linkcode claimsOverlap} throws `E_BAD_FIELD`
+ * once it is spent.
+ *
+ * @example
+ * ```ts
+ * const budget = new GlobBudget();
+ * claimsOverlap("src/**", "src/a.ts", budget); // true
+ * budget.spent; // 7
+ * ```
+ */
+export class GlobBudget {
+  readonly limit: number;
+  spent = 0;
+
+  constructor(limit = MAX_GLOB_WORK) {
+    this.limit = limit;
+  }
+
+  /** Counts `n` more steps; throws `E_BAD_FIELD` past the limit. */
+  spend(n: number): void {
+    this.spent += n;
+    if (this.spent > this.limit) {
+      throw new IpcError(
+        "E_BAD_FIELD",
+        `Matching these claim paths against the claims held here needs more than ` +
+          `${this.limit} steps of glob matching, the limit of one request: claim fewer ` +
+          `or simpler globs (fewer "**", "*" and "{a,b}")`,
+        { limit: this.limit },
+      );
+    }
+  }
+}
+
+/** Folds runs of `**` segments into one (`a/**` + `/**` + `/b` is `a/**` + `/b`): same files, less work. */
+export function foldGlobstars(path: string): string {
+  if (!path.includes("**/**")) return path;
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "**" && out[out.length - 1] === "**") continue;
+    out.push(seg);
+  }
+  return out.join("/");
+}
 
 /**
  * Throws `E_PATH_ESCAPE` unless `path` is a clean relative path inside its
  * root (no `..`, no leading `/`, no empty or `.` segment) and `E_BAD_FIELD`
- * when it is too long or holds a control character.
+ * when it is too long, holds a control character, expands to more than 16
+ * alternatives or compiles to more than {@linkcode MAX_GLOB_TOKENS} steps.
+ * Returns the path with runs of `**` segments folded into one.
  *
  * @example
  * ```ts
  * checkClaimPath("src/**"); // "src/**"
+ * checkClaimPath("src/**" + "/**" + "/a.ts"); // "src/**" + "/a.ts"
  * checkClaimPath("../etc"); // throws E_PATH_ESCAPE
  * ```
  */
@@ -67,7 +132,27 @@ export function checkClaimPath(path: string): string {
       );
     }
   }
-  return path;
+  const folded = foldGlobstars(path);
+  if (isGlob(folded)) {
+    const alternatives = expandBraces(folded);
+    if (alternatives === null) {
+      throw new IpcError(
+        "E_BAD_FIELD",
+        `Claim path "${path}" expands to more than ${MAX_ALTERNATIVES} alternatives`,
+        { limit: MAX_ALTERNATIVES },
+      );
+    }
+    const tokens = alternatives.reduce((n, q) => n + compile(q).length + 1, 0);
+    if (tokens > MAX_GLOB_TOKENS) {
+      throw new IpcError(
+        "E_BAD_FIELD",
+        `Claim path "${path}" is too complex a glob: ${tokens} steps over its alternatives, ` +
+          `at most ${MAX_GLOB_TOKENS}`,
+        { limit: MAX_GLOB_TOKENS },
+      );
+    }
+  }
+  return folded;
 }
 
 /** True when `path` uses glob syntax (else it is a plain path, covering what is below it). */
@@ -135,8 +220,8 @@ function meet(a: CharSet, b: CharSet): boolean {
   }
   return false;
 }
-/** Expands `{a,b}` alternatives (nested too), at most {@linkcode MAX_ALTERNATIVES}. */
-function expandBraces(p: string): string[] {
+/** Expands `{a,b}` alternatives (nested too); null past `max`. */
+function expandBraces(p: string, max = MAX_ALTERNATIVES): string[] | null {
   let depth = 0;
   let open = -1;
   for (let i = 0; i < p.length; i++) {
@@ -168,15 +253,10 @@ function expandBraces(p: string): string[] {
       const rest = p.slice(i + 1);
       const out: string[] = [];
       for (const part of parts) {
-        for (const e of expandBraces(head + part + rest)) {
-          out.push(e);
-          if (out.length > MAX_ALTERNATIVES) {
-            throw new IpcError(
-              "E_BAD_FIELD",
-              `Claim path "${p}" expands to more than ${MAX_ALTERNATIVES} alternatives`,
-            );
-          }
-        }
+        const inner = expandBraces(head + part + rest, max);
+        if (inner === null) return null;
+        out.push(...inner);
+        if (out.length > max) return null;
       }
       return out;
     }
@@ -331,46 +411,97 @@ function toNfa(tokens: Token[]): Nfa {
   return nfa;
 }
 
-function overlapNfa(a: Nfa, b: Nfa): boolean {
-  const seen = new Uint8Array(a.size * b.size);
+/** The cost of comparing two character sets (classes compare range by range). */
+function meetCost(a: CharSet, b: CharSet): number {
+  return (a.kind === "class" ? a.ranges.length : 1) * (b.kind === "class" ? b.ranges.length : 1);
+}
+
+/** Product spaces up to this many states are marked in a byte array, larger ones in a set. */
+const DENSE_STATES = 1 << 22;
+
+function overlapNfa(a: Nfa, b: Nfa, budget: GlobBudget): boolean {
+  // A byte per product state would be a.size * b.size bytes (a megabyte for two long globs,
+  // zeroed first, charged to the budget): past 4 MiB the visited states go in a set.
+  const space = a.size * b.size;
+  const dense = space <= DENSE_STATES ? new Uint8Array(space) : null;
+  const sparse = dense ? null : new Set<number>();
   const queue: number[] = [];
+  let work = SEARCH_STEPS + (dense ? space >> 12 : 0);
   const push = (x: number, y: number) => {
     for (const cx of a.closure[x]) {
       for (const cy of b.closure[y]) {
+        work++;
         const k = cx * b.size + cy;
-        if (seen[k]) continue;
-        seen[k] = 1;
+        if (dense) {
+          if (dense[k]) continue;
+          dense[k] = 1;
+        } else {
+          if (sparse!.has(k)) continue;
+          sparse!.add(k);
+        }
         queue.push(k);
       }
     }
   };
-  push(0, 0);
-  for (let head = 0; head < queue.length; head++) {
-    if (head >= MAX_PAIRS) return true;
-    const x = Math.floor(queue[head] / b.size);
-    const y = queue[head] % b.size;
-    if (a.accept[x] && b.accept[y]) return true;
-    for (const ex of a.edges[x]) {
-      for (const ey of b.edges[y]) {
-        if (meet(ex.set, ey.set)) push(ex.to, ey.to);
+  try {
+    push(0, 0);
+    for (let head = 0; head < queue.length; head++) {
+      // Settle the count now and then, so a spent budget stops the search early.
+      if (work > 1000) {
+        budget.spend(work);
+        work = 0;
+      }
+      const x = Math.floor(queue[head] / b.size);
+      const y = queue[head] % b.size;
+      if (a.accept[x] && b.accept[y]) return true;
+      for (const ex of a.edges[x]) {
+        for (const ey of b.edges[y]) {
+          work += meetCost(ex.set, ey.set);
+          if (meet(ex.set, ey.set)) push(ex.to, ey.to);
+        }
       }
     }
+    return false;
+  } finally {
+    budget.spend(work);
   }
-  return false;
 }
 
 /** The characters before the first glob character (unescaped), and whether that is all. */
-function literalPrefix(p: string): { prefix: string; whole: boolean } {
-  const at = p.search(/[*?[{\\]/);
-  return at < 0 ? { prefix: p, whole: true } : { prefix: p.slice(0, at), whole: false };
+type Prefix = { prefix: string; whole: boolean };
+
+const prefixes = new Map<string, Prefix>();
+
+function literalPrefix(p: string): Prefix {
+  let r = prefixes.get(p);
+  if (r === undefined) {
+    const at = p.search(/[*?[{\\]/);
+    r = at < 0 ? { prefix: p, whole: true } : { prefix: p.slice(0, at), whole: false };
+    if (prefixes.size > 10_000) prefixes.clear();
+    prefixes.set(p, r);
+  }
+  return r;
 }
 
-const compiled = new Map<string, Nfa[]>();
+const compiled = new Map<string, Nfa[] | null>();
 
-function compileAll(p: string): Nfa[] {
+/**
+ * How far past the claim-time limits a stored path (from an older version,
+ * which checked less) is still compiled: its matching counts against the
+ * budget like any other. Past this it overlaps everything under its prefix.
+ */
+const STORED_SLACK = 4;
+
+/** The automata of `p`'s alternatives; null when it is far past the limits. */
+function compileAll(p: string, budget: GlobBudget): Nfa[] | null {
   let c = compiled.get(p);
-  if (!c) {
-    c = expandBraces(p).map((q) => toNfa(compile(q)));
+  if (c === undefined) {
+    const folded = foldGlobstars(p);
+    const alternatives = expandBraces(folded, MAX_ALTERNATIVES * STORED_SLACK);
+    const tokens = alternatives?.map(compile) ?? null;
+    const size = tokens?.reduce((n, t) => n + t.length + 1, 0) ?? Infinity;
+    c = size > MAX_GLOB_TOKENS * STORED_SLACK ? null : tokens!.map(toNfa);
+    budget.spend(Math.min(size, MAX_GLOB_TOKENS * STORED_SLACK)); // (compiled once, then cached)
     if (compiled.size > 10_000) compiled.clear();
     compiled.set(p, c);
   }
@@ -379,7 +510,10 @@ function compileAll(p: string): Nfa[] {
 
 /**
  * True when some path matches both claim paths `a` and `b` (see the module
- * doc for the syntax; a plain path covers its subtree).
+ * doc for the syntax; a plain path covers its subtree). The work counts
+ * against `budget` (by default one of its own): past it, `E_BAD_FIELD`.
+ * A stored path far past the limits of {@linkcode checkClaimPath} overlaps
+ * everything under its literal prefix.
  *
  * @example
  * ```ts
@@ -387,17 +521,23 @@ function compileAll(p: string): Nfa[] {
  * claimsOverlap("src/*.ts", "src/x/**"); // false
  * ```
  */
-export function claimsOverlap(a: string, b: string): boolean {
+export function claimsOverlap(a: string, b: string, budget = new GlobBudget()): boolean {
+  budget.spend(1);
   if (a === b) return true;
   // Cheap answers first: most claims are plain paths, or globs under different directories.
   const pa = literalPrefix(a);
   const pb = literalPrefix(b);
   if (pa.whole && pb.whole) {
-    return a.startsWith(b + "/") || b.startsWith(a + "/");
+    return a.length > b.length
+      ? a.charCodeAt(b.length) === 47 && a.startsWith(b)
+      : b.charCodeAt(a.length) === 47 && b.startsWith(a);
   }
   if (!pa.prefix.startsWith(pb.prefix) && !pb.prefix.startsWith(pa.prefix)) return false;
-  for (const x of compileAll(a)) {
-    for (const y of compileAll(b)) if (overlapNfa(x, y)) return true;
+  const xs = compileAll(a, budget);
+  const ys = compileAll(b, budget);
+  if (xs === null || ys === null) return true;
+  for (const x of xs) {
+    for (const y of ys) if (overlapNfa(x, y, budget)) return true;
   }
   return false;
 }

@@ -16,8 +16,10 @@ export function prepareClaimStatements(db: DatabaseSync) {
   return {
     ofRoot: db.prepare(`SELECT ${COLUMNS} FROM claims WHERE root = ? ORDER BY path, holder`),
     all: db.prepare(`SELECT ${COLUMNS} FROM claims ORDER BY root, path, holder`),
-    deleteRoot: db.prepare("DELETE FROM claims WHERE root = ?"),
-    insert: db.prepare(`INSERT INTO claims (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    deleteOne: db.prepare("DELETE FROM claims WHERE root = ? AND path = ? AND holder = ?"),
+    upsert: db.prepare(
+      `INSERT OR REPLACE INTO claims (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
   };
 }
 
@@ -43,17 +45,33 @@ export function readClaims(s: ClaimStatements, root?: string): ClaimRecord[] {
   return (rows as Record<string, SQLOutputValue>[]).map(toClaim);
 }
 
-/** Runs `change` on the claims of `root` and writes what it returns (call inside a transaction). */
+const keyOf = (c: ClaimRecord) => `${c.path}\u0000${c.holder}`;
+
+function same(a: ClaimRecord, b: ClaimRecord): boolean {
+  return a.shared === b.shared && a.reason === b.reason && a.createdAt === b.createdAt &&
+    a.expiresAt === b.expiresAt;
+}
+
+/**
+ * Runs `change` on the claims of `root` and writes what it returns (call
+ * inside a transaction). Only the rows that changed are written: a claim in a
+ * repository of 10,000 claims rewrote all of them (50-240 ms a request).
+ */
 export function updateClaimsIn<T>(
   s: ClaimStatements,
   root: string,
   change: (claims: ClaimRecord[]) => ClaimsChange<T>,
 ): T {
-  const { next, result } = change(readClaims(s, root));
+  const current = readClaims(s, root);
+  const { next, result } = change(current);
   if (next !== null) {
-    s.deleteRoot.run(root);
+    const before = new Map(current.map((c) => [keyOf(c), c]));
     for (const c of next) {
-      s.insert.run(
+      const key = keyOf(c);
+      const old = before.get(key);
+      before.delete(key);
+      if (old && same(old, c)) continue;
+      s.upsert.run(
         root,
         c.path,
         c.holder,
@@ -63,6 +81,7 @@ export function updateClaimsIn<T>(
         c.expiresAt,
       );
     }
+    for (const gone of before.values()) s.deleteOne.run(root, gone.path, gone.holder);
   }
   return result;
 }

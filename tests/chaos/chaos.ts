@@ -35,6 +35,7 @@ import {
   slots,
 } from "./scenarios/hardening.ts";
 import { askFlood } from "./scenarios/ask_flood.ts";
+import { claimsAttack } from "./scenarios/claims_attack.ts";
 
 /** Every scenario, in the order of the issue. */
 export const SCENARIOS: Scenario[] = [
@@ -55,6 +56,7 @@ export const SCENARIOS: Scenario[] = [
   { name: "preauth-memory", run: preauthMemory },
   { name: "slots", run: slots },
   { name: "ask-flood", run: askFlood },
+  { name: "claims-attack", run: claimsAttack },
   { name: "cluster", run: cluster },
 ];
 

@@ -1,7 +1,12 @@
 /** Claim paths: the overlap of two paths or globs, table by table, both ways round. */
 
 import assert from "node:assert/strict";
-import { checkClaimPath, claimsOverlap } from "../../lib/protocol/globs.ts";
+import {
+  checkClaimPath,
+  claimsOverlap,
+  GlobBudget,
+  MAX_GLOB_WORK,
+} from "../../lib/protocol/globs.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
 
 const OVERLAP: [string, string][] = [
@@ -97,21 +102,66 @@ Deno.test("checkClaimPath: escapes and junk are refused with stable codes", () =
   assert.equal(checkClaimPath("a..b/c"), "a..b/c");
 });
 
-Deno.test("claimsOverlap: brace explosions are refused", () => {
-  const p = "{a,b}{c,d}{e,f}{g,h}{i,j}";
-  assert.throws(() => claimsOverlap(p, "x"), (e) => (e as IpcError).code === "E_BAD_FIELD");
+Deno.test("checkClaimPath: every limit is checked when the path is claimed", () => {
+  // Runs of ** are folded: the same files, a fraction of the work.
+  assert.equal(checkClaimPath("**/**/**/a.js"), "**/a.js");
+  assert.equal(checkClaimPath("src/**/**"), "src/**");
+  assert.equal(checkClaimPath("**/".repeat(120) + "a.js"), "**/a.js");
+  assert.equal(checkClaimPath("a/**/b/**/c"), "a/**/b/**/c");
+  const refused = (p: string, limit: RegExp) =>
+    assert.throws(() => checkClaimPath(p), (e) => {
+      assert.ok(e instanceof IpcError);
+      assert.equal(e.code, "E_BAD_FIELD");
+      assert.match(e.message, limit);
+      return true;
+    });
+  // 32 alternatives: refused at once (it used to be stored, and fail every later overlap test).
+  refused("{a,b}/{c,d}/{e,f}/{g,h}/{i,j}", /more than 16 alternatives/);
+  assert.equal(checkClaimPath("{a,b}/{c,d}/{e,f}/{g,h}"), "{a,b}/{c,d}/{e,f}/{g,h}");
+  // An automaton past MAX_GLOB_TOKENS steps over its alternatives.
+  refused("{a,b}{c,d}{e,f}{g,h}/" + "*x".repeat(60), /at most 1024/);
+  assert.ok(checkClaimPath("*a".repeat(250)));
 });
 
-Deno.test("claimsOverlap: a pathological pair is answered quickly, on the safe side", () => {
-  const a = ("*" + "a".repeat(30)).repeat(16);
-  const b = ("*" + "a".repeat(31)).repeat(16);
+Deno.test("claimsOverlap: a stored path that would fail today's checks never throws", () => {
+  const old = "{a,b}/{c,d}/{e,f}/{g,h}/{i,j}"; // stored before alternatives were checked at claim time
+  assert.equal(claimsOverlap(old, "a/c/e/g/i"), true);
+  assert.equal(claimsOverlap(old, "b/d/f/h/j/k.ts"), true);
+  assert.equal(claimsOverlap(old, "a/c/e/g/x"), false);
+  assert.equal(claimsOverlap(old, "src/**"), false);
+  // Far past them: overlaps what is under its literal prefix (the safe side).
+  const huge = "x/" + "{a,b}".repeat(10);
+  assert.equal(claimsOverlap(huge, "x/q"), true);
+  assert.equal(claimsOverlap(huge, "y/q"), false);
+});
+
+Deno.test("claimsOverlap: one request's matching work is bounded and refused past MAX_GLOB_WORK", () => {
+  const a = "*a".repeat(250);
+  const b = "*a".repeat(249) + "*b";
+  const budget = new GlobBudget();
   const t0 = performance.now();
-  claimsOverlap(a, b);
-  claimsOverlap(b, a);
+  assert.throws(() => claimsOverlap(a, b, budget), (e) => {
+    assert.ok(e instanceof IpcError);
+    assert.equal(e.code, "E_BAD_FIELD");
+    assert.match(e.message, new RegExp(`more than ${MAX_GLOB_WORK} steps`));
+    assert.deepEqual(e.details, { limit: MAX_GLOB_WORK });
+    return true;
+  });
   const ms = performance.now() - t0;
-  assert.ok(ms < 1000, `took ${ms} ms`);
-  // Ordinary pairs are cheap: 10,000 checks well under a second.
-  const t1 = performance.now();
-  for (let i = 0; i < 10_000; i++) claimsOverlap(`src/m${i % 50}/**/*.ts`, `src/m${i % 7}/a.ts`);
-  assert.ok(performance.now() - t1 < 1000);
+  // It stops soon after the limit (the count is settled every ~1,000 steps).
+  assert.ok(budget.spent < MAX_GLOB_WORK + 5_000, `spent ${budget.spent}`);
+  assert.ok(ms < 500, `took ${ms} ms`);
+  // The budget is shared: many cheap tests add up too.
+  const shared = new GlobBudget(1_000);
+  for (let i = 0; i < 1_000; i++) claimsOverlap(`a/${i}`, `b/${i}`, shared);
+  assert.throws(
+    () => claimsOverlap("a", "b", shared),
+    (e) => (e as IpcError).code === "E_BAD_FIELD",
+  );
+  // Ordinary pairs are cheap: 10,000 checks of a glob against a file well within one budget.
+  const ordinary = new GlobBudget();
+  for (let i = 0; i < 1_000; i++) {
+    claimsOverlap(`src/m${i % 50}/**/*.ts`, `src/m${i % 7}/a.ts`, ordinary);
+  }
+  assert.ok(ordinary.spent < MAX_GLOB_WORK / 2, `spent ${ordinary.spent}`);
 });
