@@ -167,6 +167,14 @@ export const COMMAND_TABLE: readonly CommandSpec[] = [
       "Runs the broker in the foreground (Ctrl-C stops it); every option of [Configuration](configuration.md#configuration) (`broker --help`). Registering needs the shared secret, `IPC_SHARED_SECRET` or `<data dir>/secret`; the same port also serves the original Python scripts (the legacy wire, [protocol.md](protocol.md#wire-protocol)).",
   },
   {
+    name: "stop",
+    group: "Running and setting up",
+    synopsis: "stop [--data-dir DIR] [--port PORT]",
+    summary: "stop the broker of this data dir (deno task start, a background one)",
+    reference:
+      "Stops the broker of the data dir gracefully (SIGTERM; its pid and address are in `<data dir>/broker.lock`); exit 0 once stopped or when none runs. A broker hosted by an assistant's MCP server is left alone (exit 1): it lives as long as that assistant. When assistants' MCP servers are connected, one of them takes over as the broker (failover), and `stop` says so. `--port PORT`: only if the broker is on PORT.",
+  },
+  {
     name: "mcp",
     group: "Running and setting up",
     synopsis: "mcp [--name NAME] [--log-file FILE]",

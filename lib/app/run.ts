@@ -92,6 +92,11 @@ const COMMANDS: Record<string, Command> = {
       return await runBrokerCommand(args, lineIo(io));
     },
   },
+  stop: {
+    summary: commandSpec("stop").summary,
+    help: async () => (await import("./stop_command.ts")).STOP_HELP,
+    run: async (args, io) => (await import("./stop_command.ts")).runStopCommand(args, io),
+  },
   mcp: {
     summary: commandSpec("mcp").summary,
     help: ownHelp("mcp"),
