@@ -208,16 +208,30 @@ export class World implements AsyncDisposable {
   readonly #denoDir: string;
   readonly #broker: Deno.ChildProcess;
   readonly #children = new Set<{ kill(): void; done: Promise<unknown> }>();
+  /** Variables every process of this world gets (e.g. `IPC_STORE`: a host of a shared NATS). */
+  readonly #extraEnv: Record<string, string>;
 
-  private constructor(home: string, port: number, denoDir: string, broker: Deno.ChildProcess) {
+  private constructor(
+    home: string,
+    port: number,
+    denoDir: string,
+    broker: Deno.ChildProcess,
+    extraEnv: Record<string, string>,
+  ) {
     this.home = home;
     this.port = port;
     this.#denoDir = denoDir;
     this.#broker = broker;
+    this.#extraEnv = extraEnv;
   }
 
-  /** Creates the HOME and starts its broker. */
-  static async create(): Promise<World> {
+  /**
+   * Creates the HOME and starts its broker. `env` goes to the broker and to
+   * every process of the world: two worlds with one `IPC_STORE` are two
+   * hosts sharing a NATS registry.
+   */
+  static async create(options: { env?: Record<string, string> } = {}): Promise<World> {
+    const extraEnv = options.env ?? {};
     const home = await Deno.makeTempDir({ prefix: "ipc-e2e-" });
     const denoDir = await realDenoDir();
     // The assistants start `deno run … main.ts mcp` with HOME set to this dir, and
@@ -234,6 +248,7 @@ export class World implements AsyncDisposable {
         IPC_DATA_DIR: dataDir,
         IPC_LOG: "warn",
         DENO_DIR: denoDir,
+        ...extraEnv,
       },
       clearEnv: true,
       stdin: "null",
@@ -253,7 +268,7 @@ export class World implements AsyncDisposable {
       15_000,
       50,
     );
-    return new World(home, port, denoDir, broker);
+    return new World(home, port, denoDir, broker, extraEnv);
   }
 
   /** The environment of every process in this world, plus `extra`. */
@@ -269,6 +284,7 @@ export class World implements AsyncDisposable {
       IPC_PORT: String(this.port),
       IPC_NO_HTTP: "1",
       ...QUIET_ENV,
+      ...this.#extraEnv,
       ...extra,
     };
   }
