@@ -31,6 +31,11 @@ const UNSAFE =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+// Any character UNSAFE could match (surrogates whole): most text has none, and one test is cheap.
+const SUSPECT =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]/;
+
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r" };
 
 function escape(c: string): string {
@@ -52,7 +57,7 @@ function escape(c: string): string {
  * ```
  */
 export function visible(text: string): string {
-  return text.replace(UNSAFE, escape);
+  return SUSPECT.test(text) ? text.replace(UNSAFE, escape) : text;
 }
 
 /**
