@@ -216,7 +216,8 @@ export const TOOL_SPECS = {
   reply: spec({
     title: "Reply to a message",
     description: "Answer an agent-ipc message by its id (as shown, e.g. #k3x9a0q): " +
-      "the reply goes to its sender, in the same thread.",
+      "the reply goes to its sender, in the same thread. The way to answer another agent: " +
+      "it does not see your plain text or other messaging tools.",
     input: { message_id: REF, message: z.string().min(1), urgent: URGENT },
     output: {
       message_id: z.string(),
