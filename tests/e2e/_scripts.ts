@@ -101,3 +101,65 @@ export function codexReplies(tag: string, answerOf: (id: string) => string): Scr
     return { text: "noted" };
   };
 }
+
+/**
+ * Claude Code: on the user's turn, load agent-ipc's `tool` with ToolSearch
+ * (unless loaded) and call it with `input`; then say "done".
+ */
+export function claudeCalls(tool: string, input: Record<string, unknown>): Script {
+  const name = CLAUDE_TOOL(tool);
+  const call = (): Reply => ({ tool: name, input });
+  return (c) => {
+    if (c.last.kind === "user") {
+      return c.tools.includes(name) ? call() : {
+        tool: "ToolSearch",
+        input: { query: `select:${name}`, max_results: 1 },
+      };
+    }
+    if (c.last.kind === "tool_result" && c.last.tool === "ToolSearch") return call();
+    return { text: "done" };
+  };
+}
+
+/**
+ * Claude Code: answers each agent-ipc message it is shown whose text has
+ * `tag` with agent-ipc's `reply` (loading it with ToolSearch first), once per
+ * message; else "noted".
+ */
+export function claudeReplies(tag: string, answerOf: (id: string) => string): Script {
+  const name = CLAUDE_TOOL("reply");
+  const answered = new Set<string>();
+  let pending: string | undefined;
+  return (c) => {
+    const id = shownIds(c.raw, tag).find((i) => !answered.has(i));
+    if (id && c.last.kind === "user") {
+      answered.add(id);
+      pending = id;
+    }
+    if (
+      pending &&
+      (c.last.kind === "user" || c.last.kind === "tool_result" && c.last.tool === "ToolSearch")
+    ) {
+      if (!c.tools.includes(name)) {
+        return { tool: "ToolSearch", input: { query: `select:${name}`, max_results: 1 } };
+      }
+      const message_id = pending;
+      pending = undefined;
+      return { tool: name, input: { message_id, message: answerOf(message_id) } };
+    }
+    return { text: "noted" };
+  };
+}
+
+/** Codex: on the user's turn call agent-ipc's `tool` with `input`, then say "done". */
+export function codexCalls(tool: string, input: Record<string, unknown>): Script {
+  return (c) =>
+    c.last.kind === "user" ? { tool, namespace: CODEX_NAMESPACE, input } : { text: "done" };
+}
+
+/** The results of agent-ipc's `tool` the model was shown (any vendor). */
+export function toolResults(calls: ModelCall[], tool: string): string[] {
+  return calls.flatMap((c) =>
+    c.last.kind === "tool_result" && c.last.tool.endsWith(tool) ? [c.last.text] : []
+  );
+}
