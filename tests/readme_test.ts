@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort } from "./_helpers.ts";
-import { waitFor } from "./_wait.ts";
+import { freePort, realDenoDir } from "./_helpers.ts";
+import { quickStartLines, stopWalkBroker, walkQuickStart } from "./quickstart/walk.ts";
 import {
   DEFAULT_HOST,
   LIMITS,
@@ -60,13 +60,6 @@ export function configProblems(text: string, settings: Record<string, NumericSet
     }
   }
   return problems;
-}
-
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (const m of line.matchAll(re)) words.push(m[1] ?? m[2] ?? m[3]);
-  return words;
 }
 
 /** The GitHub anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
@@ -176,79 +169,29 @@ Deno.test("every command of the CLI reference is known to `help`", async () => {
   for (const c of commands) assert.match(help, new RegExp(`\\b${c}\\b`), `help lacks ${c}`);
 });
 
-Deno.test("the quick start runs as written", async () => {
-  const start = readme.indexOf("Then connect assistants");
-  const block = readme.slice(
-    readme.indexOf("```sh", start) + 5,
-    readme.indexOf("```", readme.indexOf("```sh", start) + 5),
-  );
-  const lines = block.trim().split("\n").map((l) => l.replace(/\s+#.*$/, "").trim());
-  assert.ok(lines.length >= 5);
-  const home = await Deno.makeTempDir();
-  await Deno.mkdir(join(home, ".claude")); // an installed Claude Code, for `setup all`
-  const denoDir = JSON.parse(
-    new TextDecoder().decode(
-      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" })
-        .output()).stdout,
-    ),
-  ).denoDir;
-  const env = {
-    DENO_DIR: denoDir,
-    HOME: home,
-    IPC_PORT: String(freePort()),
-    IPC_HTTP_PORT: "0",
-    IPC_DATA_DIR: join(home, "data"),
-    XDG_DATA_HOME: join(home, "share"),
-    DISPLAY: "",
-    IPC_LOG: "warn",
-  };
-  const outputs: string[] = [];
+Deno.test("the quick start runs as written, in a fresh HOME, and each command prints what it should", async () => {
+  // tests/quickstart/walk.ts: `deno task quickstart --cold` does the same from an empty cache.
+  const { steps, home } = await walkQuickStart({ denoDir: await realDenoDir(), port: freePort() });
   try {
-    for (const line of lines) {
-      const words = shellWords(line);
-      const lineEnv: Record<string, string> = { ...env };
-      while (/^[A-Z_]+=/.test(words[0])) {
-        const [k, v] = words.shift()!.split("=");
-        lineEnv[k] = v.replace("/tmp/", `${home}/`);
-      }
-      assert.deepEqual(words.slice(0, 2), ["deno", "task"], line);
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: words.slice(1),
-        cwd: root,
-        env: lineEnv,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      outputs.push(text);
-      assert.equal(out.code, 0, `${line}\n${text}`);
-    }
-    assert.match(outputs.join("\n"), /hi bob/, "bob's check shows alice's message");
+    const failed = steps.filter((s) => s.problem);
+    assert.deepEqual(
+      failed.map((s) => `${s.line}: ${s.problem}\n${s.output}`),
+      [],
+      "a quick-start command failed",
+    );
+    assert.equal(
+      steps.length,
+      quickStartLines(readme).filter((l) => !l.startsWith("export")).length,
+    );
+    assert.ok(steps.length >= 7, `walked ${steps.map((s) => s.line)}`);
+    assert.ok(steps.some((s) => /agent-ipc setup claude/.test(s.line)));
+    // setup wrote the command deno task install put into the fresh HOME.
     const claude = JSON.parse(await Deno.readTextFile(join(home, ".claude.json")));
-    assert.deepEqual(claude.mcpServers["agent-ipc"].args.slice(-3), ["mcp", "--name", "claude"]);
+    const entry = claude.mcpServers["agent-ipc"];
+    assert.equal(entry.command, join(home, ".deno", "bin", "agent-ipc"));
+    assert.deepEqual(entry.args, ["mcp", "--name", "claude"]);
   } finally {
-    // Stop the background broker the first command started.
-    const st = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "ipc", "status", "--json"],
-      cwd: root,
-      env,
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    try {
-      // `status` names the pid only to a session; the data dir's lock holds it too.
-      const pid = JSON.parse(new TextDecoder().decode(st.stdout)).broker.pid ??
-        Number.parseInt(await Deno.readTextFile(join(env.IPC_DATA_DIR, "broker.lock")));
-      Deno.kill(pid, "SIGTERM");
-      await waitFor(() => {
-        try {
-          Deno.kill(pid, "SIGCONT");
-          return false;
-        } catch {
-          return true; // gone
-        }
-      }, { timeout: 5_000, what: "the background broker to exit" }).catch(() => {});
-    } catch { /* no broker */ }
+    await stopWalkBroker(home);
     await Deno.remove(home, { recursive: true });
   }
 });
