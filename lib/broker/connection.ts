@@ -420,26 +420,36 @@ export class BrokerConnection {
       return;
     }
     this.#inflight++;
+    // Two handlers, no `finally`: one promise less per request.
     work.then(
       (result) => {
-        this.#queueReply(
-          undefined,
-          id === undefined
-            ? { status: "ok", ...result.reply }
-            : { id, status: "ok", ...result.reply },
-        );
-        // Queued behind every earlier reply on this connection: handed over.
-        if (result.afterWrite && !this.#closed) {
-          result.afterWrite().catch((e) =>
-            log.warn(`after-reply work failed: ${(e as Error).message}`)
-          );
+        try {
+          this.#queueOk(id, result.reply);
+          // Queued behind every earlier reply on this connection: handed over.
+          if (result.afterWrite && !this.#closed) {
+            result.afterWrite().catch((e) =>
+              log.warn(`after-reply work failed: ${(e as Error).message}`)
+            );
+          }
+        } finally {
+          this.#answered();
         }
       },
-      (e) => this.#queueReply(id, errorFrom(e)),
-    ).finally(() => {
-      if (--this.#inflight === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
-      if (this.#slotWaiters.length) { for (const w of this.#slotWaiters.splice(0)) w(); }
-    });
+      (e) => {
+        try {
+          this.#queueReply(id, errorFrom(e));
+        } finally {
+          this.#answered();
+        }
+      },
+    );
+  }
+
+  #answered(): void {
+    if (--this.#inflight === 0 && this.#idleWaiters.length) {
+      for (const w of this.#idleWaiters.splice(0)) w();
+    }
+    if (this.#slotWaiters.length) { for (const w of this.#slotWaiters.splice(0)) w(); }
   }
 
   async #serveLegacy(payload: Uint8Array): Promise<void> {
@@ -471,12 +481,38 @@ export class BrokerConnection {
     }
   }
 
+  /**
+   * Queues `{id, status: "ok", ...reply}` written as text: the reply's own
+   * JSON after the head, with no copy of the object (keys the reply repeats
+   * come later and win, as with the spread).
+   */
+  #queueOk(id: RequestId | undefined, reply: Record<string, unknown>): void {
+    if (this.#closed) return;
+    const body = JSON.stringify(reply);
+    const head = id === undefined ? '{"status":"ok"' : `{"id":${JSON.stringify(id)},"status":"ok"`;
+    this.#queueText(body.length > 2 ? `${head},${body.slice(1)}` : `${head}}`);
+  }
+
   #queueReply(id: RequestId | undefined, body: Record<string, unknown>): void {
     if (this.#closed) return;
     const reply = id === undefined ? body : { id, ...body };
-    this.#pendingBytes += this.#out.push(JSON.stringify(reply));
-    if (!this.#writing) void this.#flush();
+    this.#queueText(JSON.stringify(reply));
   }
+
+  #queueText(json: string): void {
+    this.#pendingBytes += this.#out.push(json);
+    if (!this.#writing && !this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(this.#flushSoon);
+    }
+  }
+
+  /** The replies of one event-loop turn (a group commit answers many) go in one write. */
+  #flushQueued = false;
+  #flushSoon = () => {
+    this.#flushQueued = false;
+    if (!this.#writing) void this.#flush();
+  };
 
   async #flush(): Promise<void> {
     this.#writing = true;

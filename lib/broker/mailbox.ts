@@ -100,25 +100,30 @@ export class Mailbox {
    * resolved recipient) stores nothing: `message` carries the first one's id
    * and `duplicate` is true.
    */
-  async deliver(
+  deliver(
     from: string,
     to: string,
     body: MessageBody,
     clientId?: string,
     conversation?: Conversation,
   ): Promise<Delivered> {
-    this.#checkData(body);
+    try {
+      this.#checkData(body);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const now = this.#now();
     const bytes = body.content.length > LARGE_MESSAGE_BYTES / 4
       ? utf8.encode(body.content).length
       : 0;
     const before = this.#holdsOn([to, "*"]);
-    const release = bytes > LARGE_MESSAGE_BYTES ? this.#hold(to) : undefined;
-    try {
-      return await this.#deliver(from, to, body, now, bytes, before, clientId, conversation);
-    } finally {
-      release?.();
+    // An ordinary message holds nothing: no frame of its own around the work.
+    if (bytes <= LARGE_MESSAGE_BYTES) {
+      return this.#deliver(from, to, body, now, bytes, before, clientId, conversation);
     }
+    const release = this.#hold(to);
+    return this.#deliver(from, to, body, now, bytes, before, clientId, conversation)
+      .finally(release);
   }
 
   async #deliver(
@@ -146,14 +151,9 @@ export class Mailbox {
     }
     const future = forwardedFrom ? false : record === null;
     if (before) await before;
-    const { stored, duplicate } = await this.#store(
-      from,
-      target,
-      body,
-      now,
+    const { stored, duplicate } = await this.#storeNow(
+      this.#message(from, target, body, now, clientId, conversation),
       bytes,
-      clientId,
-      conversation,
     );
     return { message: toWire(stored), forwardedFrom, future, duplicate };
   }
@@ -167,6 +167,7 @@ export class Mailbox {
    * arrived. Ordinary sends hold nothing, so they keep sharing group commits.
    */
   #holdsOn(keys: string[] | "all"): Promise<unknown> | undefined {
+    if (this.#holds.size === 0) return undefined;
     const found = keys === "all"
       ? [...this.#holds.values()]
       : keys.map((k) => this.#holds.get(k)).filter((p) => p !== undefined);
@@ -185,15 +186,14 @@ export class Mailbox {
     return release;
   }
 
-  async #store(
+  #message(
     from: string,
     to: string,
     body: MessageBody,
     now: number,
-    bytes: number,
     clientId: string | undefined,
     conversation: Conversation | undefined,
-  ): Promise<{ stored: StoredMessage; duplicate: boolean }> {
+  ): StoredMessage {
     const msg: StoredMessage = {
       id: newMessageId(now),
       from,
@@ -209,7 +209,7 @@ export class Mailbox {
       if (conversation.threadId !== undefined) msg.threadId = conversation.threadId;
       if (conversation.quote !== undefined) msg.quote = conversation.quote;
     }
-    return await this.#storeNow(msg, bytes);
+    return msg;
   }
 
   async #storeNow(
@@ -509,11 +509,16 @@ export class Mailbox {
       const empty = (first.reply.messages as unknown[]).length === 0;
       return empty && !peer.legacy ? { reply: { ...first.reply, timed_out: true } } : first;
     }
-    const release = await this.#o.quota.take(peer, peer.tokenHash ?? name);
+    // Something queued already (the common case under load): no interest, no
+    // share of the wait quota, nothing to register and withdraw.
+    const ready = await this.check(check, name, peer);
+    if ((ready.reply.messages as unknown[]).length > 0 || peer.signal.aborted) return ready;
+    const taken = this.#o.quota.take(peer, peer.tokenHash ?? name);
+    const release = typeof taken === "function" ? taken : await taken;
     try {
-      // Interest is registered BEFORE the first check: a message that lands while
-      // the check is in flight (a network round trip with NATS) wakes this wait
-      // instead of being missed until the timeout.
+      // Interest is registered BEFORE the check that decides to block: a
+      // message that lands while the check is in flight (a network round trip
+      // with NATS) wakes this wait instead of being missed until the timeout.
       const { woken, cancel } = this.#interest(name, this.#now() + timeout, peer);
       const first = await this.check(check, name, peer);
       if ((first.reply.messages as unknown[]).length > 0) {
@@ -613,7 +618,8 @@ export class Mailbox {
    */
   async waitReply(req: WaitReplyRequest, name: string, peer: Peer): Promise<HandlerResult> {
     const question = await this.resolve(req.message_id, name, "sent");
-    const release = await this.#o.quota.take(peer, peer.tokenHash ?? name);
+    const taken = this.#o.quota.take(peer, peer.tokenHash ?? name);
+    const release = typeof taken === "function" ? taken : await taken;
     try {
       return await this.#waitReply(question, name, peer, req.timeout_ms);
     } finally {

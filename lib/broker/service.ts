@@ -202,7 +202,8 @@ export class BrokerService {
           ),
         };
     }
-    const name = await this.#authenticate(req.session_token, peer);
+    const name = this.#known(req.session_token, peer) ??
+      await this.#authenticate(req.session_token, peer);
     switch (req.action) {
       case "send":
         return await this.#mail.send(req, name);
@@ -246,6 +247,23 @@ export class BrokerService {
   }
 
   // --- identity ----------------------------------------------------------
+
+  /**
+   * The name of a connection that shows the session it has shown before (or
+   * none, on a connection with a session): every request of a busy client,
+   * answered without an `await`. Undefined when {@linkcode #authenticate}
+   * must decide.
+   */
+  #known(token: string | undefined, peer: Peer): string | undefined {
+    const name = peer.name;
+    if (name === undefined || peer.legacy) return undefined;
+    if (token !== undefined && token !== "") {
+      const memo = this.#shown.get(peer);
+      if (memo?.token !== token || peer.tokenHash !== memo.hash) return undefined;
+      this.#o.store.touch(name, this.#now()).catch(() => {});
+    }
+    return name;
+  }
 
   async #authenticate(token: string | undefined, peer: Peer): Promise<string> {
     if (token === undefined || token === "") {

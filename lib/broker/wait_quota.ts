@@ -32,9 +32,11 @@ export class WaitQuota {
 
   /**
    * Takes one slot for a wait of `session` on `peer`'s connection; returns
-   * its release (safe twice). Throws E_LIMIT past a share.
+   * its release (safe twice), at once unless the peer must be looked up
+   * first (then a promise of it). Throws (or rejects with) E_LIMIT past a
+   * share.
    */
-  async take(peer: Peer, session: string): Promise<() => void> {
+  take(peer: Peer, session: string): (() => void) | Promise<() => void> {
     const held = this.#bySession.get(session) ?? 0;
     if (held >= this.perSession) {
       throw new IpcError(
@@ -61,26 +63,29 @@ export class WaitQuota {
       if (c === 0) this.#byConnection.delete(peer);
       else this.#byConnection.set(peer, c);
     };
-    if (this.#total > this.perPeer && peer.owner) {
-      let ofPeer = 0;
-      try {
-        const mine = await peer.owner();
-        const peers = [...this.#byConnection.keys()];
-        await Promise.all(peers.map((p) => p.owner?.()));
-        for (const p of peers) if (p.ownerKey === mine) ofPeer += this.#byConnection.get(p) ?? 0;
-      } catch (e) {
-        release();
-        throw e;
-      }
-      if (ofPeer > this.perPeer) {
-        release();
-        throw new IpcError(
-          "E_LIMIT",
-          `Too many waits pending: this process has ${ofPeer - 1}, the limit is ${this.perPeer}; ` +
-            "retry when one has answered",
-          { limit: this.perPeer, scope: "process" },
-        );
-      }
+    if (this.#total > this.perPeer && peer.owner) return this.#checkPeer(peer, release);
+    return release;
+  }
+
+  async #checkPeer(peer: Peer, release: () => void): Promise<() => void> {
+    let ofPeer = 0;
+    try {
+      const mine = await peer.owner!();
+      const peers = [...this.#byConnection.keys()];
+      await Promise.all(peers.map((p) => p.owner?.()));
+      for (const p of peers) if (p.ownerKey === mine) ofPeer += this.#byConnection.get(p) ?? 0;
+    } catch (e) {
+      release();
+      throw e;
+    }
+    if (ofPeer > this.perPeer) {
+      release();
+      throw new IpcError(
+        "E_LIMIT",
+        `Too many waits pending: this process has ${ofPeer - 1}, the limit is ${this.perPeer}; ` +
+          "retry when one has answered",
+        { limit: this.perPeer, scope: "process" },
+      );
     }
     return release;
   }
