@@ -55,6 +55,9 @@ export const FORWARD_MS = TTLS.forwardMs;
 /** Seven days: how long a queue with no live session is kept. */
 export const UNCLAIMED_QUEUE_MS = TTLS.unclaimedQueueMs;
 
+/** Token hashes the service remembers at most (then it starts again). */
+const TOKEN_HASHES_MAX = 4096;
+
 /** What the service needs to know. */
 export interface ServiceOptions {
   store: Store;
@@ -84,6 +87,13 @@ export class BrokerService {
   readonly #limiter: AuthLimiter;
   readonly #mail: Mailbox;
   readonly #claims: ClaimDesk;
+  /**
+   * Hashes of tokens shown lately, across connections: a legacy client shows
+   * its token on a new connection per request, and an HMAC each time was a
+   * tenth of the broker's time under legacy load. Whether a token is valid
+   * is still the store's answer; this only spares the hashing.
+   */
+  readonly #hashes = new Map<string, string>();
   /** The last token each connection showed, with its hash. */
   readonly #shown = new WeakMap<Peer, { token: string; hash: string }>();
   /** Connected peers bound to a name. */
@@ -299,7 +309,12 @@ export class BrokerService {
   #hashOf(peer: Peer, token: string): string {
     const memo = this.#shown.get(peer);
     if (memo?.token === token) return memo.hash;
-    const hash = sessionHash(token, this.#o.secret);
+    let hash = this.#hashes.get(token);
+    if (hash === undefined) {
+      hash = sessionHash(token, this.#o.secret);
+      if (this.#hashes.size >= TOKEN_HASHES_MAX) this.#hashes.clear();
+      this.#hashes.set(token, hash);
+    }
     this.#shown.set(peer, { token, hash });
     return hash;
   }

@@ -135,6 +135,9 @@ export async function openSqliteStore(
   }
 }
 
+/** Sessions the store remembers by hash at most (then it starts again). */
+const SESSION_CACHE_MAX = 4096;
+
 interface Batch {
   promise: Promise<void>;
   resolve: () => void;
@@ -189,6 +192,13 @@ export class SqliteStore implements Store {
   #historyStmts = new Map<string, StatementSync>();
   /** Recipients that may have urgent messages queued: only their peeks look for them. */
   #urgent = new Set<string>();
+  /**
+   * Session hash -> name, for sessions read since the last change to any
+   * session (register, removal, rename clear it all): a legacy client shows
+   * its token on a new connection per request, and the lookup was a tenth of
+   * the broker's time under legacy load. Only this store writes its file.
+   */
+  #sessionNames = new Map<string, string>();
   /** Delivery stamps not yet written: id -> recipient and time. */
   #delivered = new Map<string, DeliveryStamp>();
   #deliveredTimer: ReturnType<typeof setTimeout> | undefined;
@@ -445,7 +455,8 @@ export class SqliteStore implements Store {
     now: number,
     opts: { revokeOthers: boolean; host?: string },
   ): Promise<{ queued: number }> {
-    return this.#write("register", true, () => {
+    return this.#write("register", true, (undo) => {
+      this.#forgetSessions(undo);
       this.#s.upsertInstance.run(name, now, now, opts.host ?? null);
       if (opts.revokeOthers) this.#s.deleteSessionsOf.run(name);
       this.#s.insertSession.run(tokenHash, name, now);
@@ -458,18 +469,28 @@ export class SqliteStore implements Store {
   /** {@inheritDoc Store.sessionName} */
   sessionName(tokenHash: string): Promise<string | null> {
     return this.#read("read a session", () => {
+      const known = this.#sessionNames.get(tokenHash);
+      if (known !== undefined) return known;
       const row = this.#s.sessionName.get(tokenHash) as { name: string } | undefined;
-      return row?.name ?? null;
+      if (row === undefined) return null;
+      if (this.#sessionNames.size >= SESSION_CACHE_MAX) this.#sessionNames.clear();
+      this.#sessionNames.set(tokenHash, row.name);
+      return row.name;
     });
+  }
+
+  /** Drops the session cache now and again if the batch is undone (it may hold what is undone). */
+  #forgetSessions(undo: (() => void)[]): void {
+    this.#sessionNames.clear();
+    undo.push(() => this.#sessionNames.clear());
   }
 
   /** {@inheritDoc Store.removeSession} */
   removeSession(tokenHash: string): Promise<boolean> {
-    return this.#write(
-      "remove a session",
-      false,
-      () => Number(this.#s.deleteSession.run(tokenHash).changes) > 0,
-    );
+    return this.#write("remove a session", false, (undo) => {
+      this.#forgetSessions(undo);
+      return Number(this.#s.deleteSession.run(tokenHash).changes) > 0;
+    });
   }
 
   /**
@@ -763,6 +784,7 @@ export class SqliteStore implements Store {
       }
       this.#s.deleteInstance.run(to);
       this.#s.renameInstance.run(to, now, from);
+      this.#forgetSessions(undo);
       this.#s.renameSessions.run(to, from);
       const moved = Number(this.#s.moveQueue.run(to, from).changes);
       this.#addDepth(from, -moved, undo);

@@ -183,6 +183,23 @@ export function storeContract(label: string, open: () => Promise<ContractSubject
     assert.equal((await store.instance("bob"))?.sessions, 1);
   });
 
+  test("a session read before it is revoked, removed or renamed is not answered from memory", async ({ store }) => {
+    await store.register("mia", "h-m1", T0, { revokeOthers: false });
+    await store.register("mia", "h-m2", T0, { revokeOthers: false });
+    await store.register("ned", "h-n1", T0, { revokeOthers: false });
+    // Read every session first, so a store that remembers them has them.
+    for (const h of ["h-m1", "h-m2", "h-n1"]) assert.notEqual(await store.sessionName(h), null);
+    await store.register("mia", "h-m3", T0 + SECOND, { revokeOthers: true });
+    assert.equal(await store.sessionName("h-m1"), null);
+    assert.equal(await store.sessionName("h-m2"), null);
+    assert.equal(await store.sessionName("h-m3"), "mia");
+    assert.equal(await store.removeSession("h-m3"), true);
+    assert.equal(await store.sessionName("h-m3"), null);
+    assert.equal(await store.sessionName("h-n1"), "ned");
+    await store.rename("ned", "otto", T0 + 2 * SECOND, T0 + DAY);
+    assert.equal(await store.sessionName("h-n1"), "otto");
+  });
+
   test("register returns the number of messages already queued for the name", async (ctx) => {
     await fill(ctx, "carol", 3);
     assert.deepEqual(
