@@ -21,6 +21,7 @@ import {
 } from "../state/data_dir.ts";
 import { BrokerService, UNCLAIMED_QUEUE_MS } from "./service.ts";
 import { dropExpiredClaims } from "./claims.ts";
+import { toWire } from "./wire_messages.ts";
 
 const log = logger("broker");
 const connRefused = throttle(10_000);
@@ -132,6 +133,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     now: options.now,
   });
   const unwatch = store.watch?.((name, replies) => service.notify(name, replies));
+  // Messages sent through brokers on other hosts, for the console's live view.
+  const unwatchMessages = store.watchMessages?.((m) => {
+    if (service.events.active) service.events.emit({ type: "message", message: toWire(m) });
+  });
   const purger = startPurging(store, {
     unclaimedQueueMs: UNCLAIMED_QUEUE_MS,
     historyMs: (options.historyDays ?? SETTINGS.historyDays.default) * 86_400_000,
@@ -163,6 +168,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       service.stop();
       await accepting.drain(TIMEOUTS.shutdownGraceMs);
       unwatch?.();
+      unwatchMessages?.();
       await purged;
       await store.close().catch((e) => log.error(`store close failed: ${(e as Error).message}`));
       dataDir.release();

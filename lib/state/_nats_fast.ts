@@ -195,6 +195,33 @@ export class FastRequester {
     };
   }
 
+  /**
+   * Like {@linkcode directGet}, answered by the stream's leader (the
+   * JetStream API's message get): in a replicated stream a direct get may be
+   * answered by a follower that has not yet applied the latest writes, so a
+   * wait woken for a new message could read the queue without it and sleep
+   * on (seen in the cross-host bench: a message unseen for 10 s).
+   */
+  async leaderGet(
+    stream: string,
+    query: { seq?: number; next_by_subj?: string; last_by_subj?: string },
+  ): Promise<DirectMsg | null> {
+    try {
+      const r = await this.api<{ message: { subject: string; seq: number; data?: string } }>(
+        `$JS.API.STREAM.MSG.GET.${stream}`,
+        query,
+      );
+      const b64 = r.message.data ?? "";
+      const bin = atob(b64);
+      const data = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+      return { seq: r.message.seq, subject: r.message.subject, data };
+    } catch (e) {
+      if (e instanceof NatsApiError && e.code === JetStreamApiCodes.NoMessageFound) return null;
+      throw e;
+    }
+  }
+
   /** Deletes one message (no overwrite); false when it was not there. */
   async deleteMsg(stream: string, seq: number): Promise<boolean> {
     try {

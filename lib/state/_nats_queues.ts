@@ -133,6 +133,11 @@ export class NatsQueues {
   readonly stream: string;
   /** The history stream's name. */
   readonly historyStream: string;
+  /**
+   * This store's token in the subjects of stored messages (`p.m.<origin>.<to>`),
+   * so it can tell its own from other brokers' (see `NatsStore.watchMessages`).
+   */
+  readonly origin = crypto.randomUUID().replaceAll("-", "");
   /** Where messages this process enqueued or peeked live (a seq never changes content). */
   readonly #located = new Map<string, Located>();
   readonly #tails = new Map<string, Tail>();
@@ -171,6 +176,16 @@ export class NatsQueues {
       stream: `${prefix.toUpperCase()}_QUEUE`,
       historyStream: `${prefix.toUpperCase()}_HISTORY`,
     };
+  }
+
+  /**
+   * One message of the queue stream: a direct get (any replica answers) at
+   * one replica, the leader's answer when replicated (see `leaderGet`).
+   */
+  #get(query: { next_by_subj?: string; last_by_subj?: string; seq?: number }) {
+    return this.#link.replicas > 1
+      ? this.#link.fast.leaderGet(this.stream, query)
+      : this.#link.fast.directGet(this.stream, query);
   }
 
   /** The subject of `name`'s queue. */
@@ -244,7 +259,7 @@ export class NatsQueues {
 
   /** The subject's last sequence, then its count: a publish between the two makes the CAS fail. */
   async #readTail(name: string): Promise<Tail> {
-    const last = await this.#link.fast.directGet(this.stream, { last_by_subj: this.subject(name) });
+    const last = await this.#get({ last_by_subj: this.subject(name) });
     return { lastSeq: last?.seq ?? 0, count: await this.depth(name), exact: true };
   }
 
@@ -314,6 +329,9 @@ export class NatsQueues {
         if (ack.duplicate) this.#tails.delete(m.to);
         else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1, exact: false });
         this.#remember(doc, ack.seq, subj);
+        // Other brokers' consoles show it live: core NATS, fire and forget,
+        // dropped by the server when nobody listens.
+        if (!ack.duplicate) this.#link.nc.publish(`${this.#p}.m.${this.origin}.${m.to}`, payload);
         return { outcome: { ok: true }, added: !ack.duplicate };
       } catch (e) {
         if (!isWrongSequence(e)) throw e;
@@ -355,7 +373,7 @@ export class NatsQueues {
     };
     let end = false;
     while (!end && out.length < Math.min(limit, DIRECT_PEEKS)) {
-      const sm = await this.#link.fast.directGet(this.stream, { next_by_subj: subj, seq });
+      const sm = await this.#get({ next_by_subj: subj, seq });
       end = !sm || !take(decodeDoc<QueuedDoc>(sm.data), sm.seq);
     }
     if (!end && out.length < limit) {

@@ -78,7 +78,7 @@ export function natsPermissionsConfig(prefix = "ipc"): string {
     ...lines.map((l) => `      ${l}`),
     `    ]`,
     `  }`,
-    `  subscribe: { allow: ["_INBOX.>", "${prefix}.n.*"] }`,
+    `  subscribe: { allow: ["_INBOX.>", "${prefix}.n.*", "${prefix}.m.*.*"] }`,
     `}`,
     "",
   ].join("\n");

@@ -849,6 +849,29 @@ export class NatsStore implements Store {
     };
   }
 
+  /**
+   * {@inheritDoc Store.watchMessages}
+   *
+   * Every enqueue also publishes the stored document on the core subject
+   * `p.m.<origin>.<to>` (no reply, nothing kept); this subscription takes
+   * those of other origins.
+   */
+  watchMessages(cb: (message: StoredMessage) => void): () => void {
+    const own = this.#q.origin;
+    const sub = this.#link.nc.subscribe(`${this.#p}.m.*.*`, {
+      callback: (err, msg) => {
+        if (err || msg.subject.split(".")[2] === own) return;
+        try {
+          cb(toStored(decodeDoc<QueuedDoc>(msg.data)));
+        } catch { /* not a document of ours */ }
+      },
+    });
+    this.#subs.add(sub);
+    return () => {
+      if (this.#subs.delete(sub)) sub.unsubscribe();
+    };
+  }
+
   /** {@inheritDoc Store.close} (Writes pending touches, bounded by the timeout.) */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -320,6 +320,12 @@ export interface Store extends AsyncDisposable {
    */
   watch?(cb: (recipient: string, replies?: readonly string[]) => void): () => void;
   /**
+   * Optional: calls `cb` with each message stored by ANOTHER broker sharing
+   * this store (NATS: brokers on other hosts), so this broker's console shows
+   * them live. Best effort: a message missed here is still in the queue.
+   */
+  watchMessages?(cb: (message: StoredMessage) => void): () => void;
+  /**
    * Optional: keeps a large message body in the store itself (NATS object
    * store), so brokers on other machines can read it; returns the `path`
    * (a store URL) and size in bytes. Without it the broker writes a file in

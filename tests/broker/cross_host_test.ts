@@ -32,6 +32,12 @@ Deno.test(
     const hosts = Object.fromEntries((await alice.list()).map((i) => [i.id, i.host]));
     assert.deepEqual(hosts, { alice: "host-a", bob: "host-b", carol: "host-b" });
 
+    // Host B's console (its broker's events) sees messages sent through host A live, once.
+    const liveOnB: string[] = [];
+    const off = b.broker.service.events.on((e) => {
+      if (e.type === "message") liveOnB.push(`${e.message.from}: ${e.message.message.content}`);
+    });
+
     // A wait on host B is woken by a send on host A (not by polling).
     const waiting = bob.wait({ timeoutMs: 10_000, ack: true });
     const t0 = Date.now();
@@ -42,6 +48,8 @@ Deno.test(
       "hello from A",
     ]]);
     assert.ok(Date.now() - t0 < 2_000, `woken in ${Date.now() - t0} ms`);
+
+    assert.deepEqual(liveOnB, ["alice: hello from A"]);
 
     // Ask on A, reply on B; receipts and the thread read the same from both hosts.
     const asking = alice.ask("bob", "what time is it?", 10_000);
@@ -67,6 +75,13 @@ Deno.test(
     const got = await alice.wait({ timeoutMs: 10_000, ack: true });
     assert.ok(got.messages.some((m) => m.message.content === "all hands"));
     await bob.check({ ack: true });
+    // B's own messages once (its mailbox), A's once (through NATS): never twice.
+    assert.deepEqual(liveOnB.filter((l) => l.endsWith("all hands")), [
+      "carol: all hands",
+      "carol: all hands",
+    ]);
+    assert.deepEqual(new Set(liveOnB).size, liveOnB.length - 1, liveOnB.join("\n"));
+    off();
 
     // A rename on B forwards a send from A; a large message from A reads whole on B.
     await carol.rename("carol2");
