@@ -215,7 +215,7 @@ Deno.test("`deno task start` serves, prints how to connect, and stops on SIGTERM
       out += value;
     }
     assert.match(out, new RegExp(`serving on 127\\.0\\.0\\.1:${port}, web console http://`));
-    assert.match(out, /agent-ipc setup all --name NAME/);
+    assert.match(out, /(agent-ipc|deno task ipc) setup all --name NAME/);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.close();
   } finally {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { selfCommand } from "../self_command.ts";
 import { usageLine } from "../command_table.ts";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
@@ -175,15 +176,23 @@ export async function startBrokerFromSettings(
 }
 
 /** What `broker` prints once it serves: where it is and how to connect assistants. */
-export function connectHint(host: string, port: number, consoleUrl?: string): string {
-  const env = port === S.port.default ? "" : `${S.port.env}=${port} `;
+export function connectHint(
+  host: string,
+  port: number,
+  consoleUrl?: string,
+  command = "agent-ipc",
+): string {
+  // Copyable as printed: the command this program is run with (selfCommand()).
+  const env = (port === S.port.default ? "" : `${S.port.env}=${port} `) + command;
   return [
     `agent-ipc broker serving on ${host}:${port}${consoleUrl ? `, web console ${consoleUrl}` : ""}`,
     `Connect assistants:`,
-    `  MCP (Claude Code, Gemini CLI, Codex, Cursor, Windsurf): ${env}agent-ipc setup all --name NAME`,
-    `  shell or scripts:  ${env}agent-ipc register NAME; ${env}agent-ipc send TO "hello"; ${env}agent-ipc check`,
-    `  web console login: ${env}agent-ipc web`,
-    `(from a checkout, "agent-ipc" is "deno task ipc"; Ctrl-C stops the broker)`,
+    `  MCP (Claude Code, Gemini CLI, Codex, Cursor, Windsurf): ${env} setup all --name NAME`,
+    `  shell or scripts:  ${env} register NAME; ${env} send TO "hello"; ${env} check`,
+    `  web console login: ${env} web`,
+    command === "agent-ipc"
+      ? "(Ctrl-C stops the broker)"
+      : '(Ctrl-C stops the broker; "deno task install" in the checkout installs the agent-ipc command)',
   ].join("\n");
 }
 
@@ -261,7 +270,7 @@ export async function runBrokerCommand(
     logHandle?.close();
     return 1;
   }
-  io.stdout(connectHint(broker.hostname, broker.port, broker.consoleUrl));
+  io.stdout(connectHint(broker.hostname, broker.port, broker.consoleUrl, await selfCommand()));
   const stop = () => void broker.close();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);

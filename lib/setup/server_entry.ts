@@ -8,6 +8,9 @@
 
 import { posix, win32 } from "node:path";
 import { RUN_FLAGS } from "../permissions.ts";
+import { EXECUTABLE_NAME, findExecutable } from "../self_command.ts";
+
+export { EXECUTABLE_NAME, findExecutable };
 import { REMEMBERED_ENV } from "./remembered_settings.ts";
 
 /** The key under which every assistant's config holds the agent-ipc server. */
@@ -50,9 +53,6 @@ export interface LaunchContext {
   mainModule: string;
 }
 
-/** The name of the installed executable that `setup` looks for on `PATH`. */
-export const EXECUTABLE_NAME = "agent-ipc";
-
 /**
  * Decides how an assistant should start the MCP server: the running compiled
  * binary if this is one, else an `agent-ipc` executable on `PATH`, else
@@ -81,37 +81,6 @@ export async function resolveLaunch(ctx: LaunchContext): Promise<ServerLaunch> {
   }
   args.push(module, "mcp");
   return { command: ctx.execPath, args };
-}
-
-/**
- * Finds an executable on `PATH` (with `PATHEXT` on Windows) and returns its
- * absolute path, or `undefined`. Assistants started from a desktop launcher
- * often have a shorter `PATH` than a shell, so entries use the full path.
- */
-export async function findExecutable(
-  name: string,
-  os: typeof Deno.build.os,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<string | undefined> {
-  const windows = os === "windows";
-  const path = windows ? win32 : posix;
-  const dirs = (env.PATH ?? env.Path ?? "").split(windows ? ";" : ":").filter((d) => d !== "");
-  const exts = windows ? (env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").filter(Boolean) : [""];
-  for (const dir of dirs) {
-    if (!path.isAbsolute(dir)) continue;
-    for (const ext of exts) {
-      const candidate = path.join(dir, name + ext.toLowerCase());
-      try {
-        const info = await Deno.stat(candidate);
-        if (info.isFile && (windows || info.mode === null || (info.mode & 0o111) !== 0)) {
-          return candidate;
-        }
-      } catch {
-        // Not here; try the next directory.
-      }
-    }
-  }
-  return undefined;
 }
 
 /** Converts a `file:` URL to a path in the style of `os`. */

@@ -1,0 +1,93 @@
+/**
+ * The command hints print is one a person can copy: the installed
+ * `agent-ipc`, the running binary, `deno task ipc` in the checkout (with
+ * `--config` from elsewhere), or the exact `deno run` line.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { selfCommand, type SelfContext, shellWord } from "../lib/self_command.ts";
+import { RUN_FLAGS } from "../lib/permissions.ts";
+import { realDenoDir } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+
+function ctx(over: Partial<SelfContext>): SelfContext {
+  return {
+    os: "linux",
+    env: { PATH: "/nonexistent" },
+    standalone: false,
+    execPath: "/usr/bin/deno",
+    mainModule: `file://${ROOT}/main.ts`,
+    cwd: ROOT,
+    ...over,
+  };
+}
+
+Deno.test("selfCommand: the installed agent-ipc, the binary, the task, or deno run", async () => {
+  const bin = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(bin, "agent-ipc"), "#!/bin/sh\n", { mode: 0o755 });
+    assert.equal(await selfCommand(ctx({ env: { PATH: bin } })), "agent-ipc");
+    // A compiled binary: its name when PATH finds it, else its path.
+    assert.equal(
+      await selfCommand(ctx({ standalone: true, execPath: join(bin, "agent-ipc") })),
+      join(bin, "agent-ipc"),
+    );
+    assert.equal(
+      await selfCommand(
+        ctx({ standalone: true, execPath: join(bin, "agent-ipc"), env: { PATH: bin } }),
+      ),
+      "agent-ipc",
+    );
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+  assert.equal(await selfCommand(ctx({})), "deno task ipc");
+  assert.equal(await selfCommand(ctx({ cwd: join(ROOT, "lib") })), "deno task ipc");
+  assert.equal(
+    await selfCommand(ctx({ cwd: "/" })),
+    `deno task --config ${shellWord(join(ROOT, "deno.json"))} ipc`,
+  );
+  const url = "https://example.com/agent-ipc/v1.0.0/main.ts";
+  assert.equal(
+    await selfCommand(ctx({ mainModule: url })),
+    ["deno", "run", ...RUN_FLAGS, url].join(" "),
+  );
+  assert.equal(shellWord("/a b/c"), "'/a b/c'");
+});
+
+Deno.test("the broker's banner prints the command it was started with", async () => {
+  // From the checkout, with no agent-ipc on PATH: `deno task ipc`, copyable as printed.
+  const dataDir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "start"],
+    cwd: ROOT,
+    env: {
+      PATH: "/usr/bin:/bin",
+      DENO_DIR: await realDenoDir(),
+      IPC_PORT: "0",
+      IPC_DATA_DIR: dataDir,
+      IPC_HTTP_PORT: "0",
+      IPC_LOG: "warn",
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!out.includes("Ctrl-C")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    assert.match(out, /deno task ipc setup all/);
+    assert.match(out, /deno task ipc register NAME/);
+    assert.doesNotMatch(out, /[^-]agent-ipc register/);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
