@@ -64,6 +64,7 @@ export function loadNats() {
     credsAuthenticator: transport.credsAuthenticator,
     natsHeaders: transport.headers,
     NoRespondersError: transport.NoRespondersError,
+    PermissionViolationError: transport.PermissionViolationError,
     RequestError: transport.RequestError,
     TimeoutError: transport.TimeoutError,
     nanos: transport.nanos,

@@ -14,8 +14,15 @@ import { IpcError } from "../protocol/errors.ts";
 import { FastRequester, NatsRequestTimeout } from "./_nats_fast.ts";
 import { isTransient } from "./_nats_errors.ts";
 
-const { AckPolicy, createInbox, credsAuthenticator, DeliverPolicy, nanos, natsConnect } =
-  await loadNats();
+const {
+  AckPolicy,
+  createInbox,
+  credsAuthenticator,
+  DeliverPolicy,
+  nanos,
+  natsConnect,
+  PermissionViolationError,
+} = await loadNats();
 
 const log = logger("nats");
 let resetsGuarded = false;
@@ -224,6 +231,23 @@ export class NatsLink {
           // Their replies went to the server just lost: retry after the reconnect.
           this.fast.failPending("connection to NATS lost");
         } else if (s.type === "reconnect") this.#setUp();
+        else if (s.type === "error" && s.error instanceof PermissionViolationError) {
+          // A NATS user without agent-ipc's permissions: say which subject,
+          // and fail the requests to it now rather than after their timeout.
+          const { operation, subject } = s.error;
+          const what = `the NATS user may not ${operation} "${subject}"`;
+          log.error(`${what}: give it agent-ipc's permissions (docs/nats.md)`, {
+            event: "nats_permission_denied",
+            operation,
+            subject,
+          });
+          if (operation === "publish") {
+            this.fast.failSubject(
+              subject,
+              new IpcError("E_STORE", `NATS at ${this.location}: ${what} (see docs/nats.md)`),
+            );
+          }
+        }
       }
     } catch {
       // the iterator ends with the connection

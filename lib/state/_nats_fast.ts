@@ -82,6 +82,7 @@ export interface DirectMsg {
 }
 
 interface Pending {
+  subject: string;
   resolve: (m: NatsMsg) => void;
   reject: (e: Error) => void;
   deadline: number;
@@ -127,7 +128,7 @@ export class FastRequester {
   request(subject: string, data: Uint8Array | string, hdrs?: MsgHdrs): Promise<NatsMsg> {
     const id = ++this.#next;
     const { promise, resolve, reject } = Promise.withResolvers<NatsMsg>();
-    this.#pending.set(id, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
+    this.#pending.set(id, { subject, resolve, reject, deadline: Date.now() + this.#timeoutMs });
     this.#sweeper ??= setInterval(() => {
       const now = Date.now();
       for (const [k, p] of this.#pending) {
@@ -251,6 +252,19 @@ export class FastRequester {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(new NatsRequestTimeout(why));
+  }
+
+  /**
+   * Fails the pending requests to `subject` with `error`: the server refused
+   * this user the publish (a permissions violation), so no reply will come.
+   */
+  failSubject(subject: string, error: Error): void {
+    for (const [id, p] of this.#pending) {
+      if (p.subject !== subject) continue;
+      this.#pending.delete(id);
+      p.reject(error);
+    }
+    if (this.#pending.size === 0) this.#stopSweeper();
   }
 
   /** Fails what is pending and stops listening. */

@@ -5,6 +5,7 @@
  */
 
 import net from "node:net";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { type NatsStore, openNatsStore } from "../../lib/state/nats_store.ts";
@@ -577,4 +578,48 @@ Deno.test("NATS store: plain nats:// only on loopback; off this machine TLS is r
   );
   assert.ok(e instanceof IpcError && e.code === "E_STORE" && !e.message.includes("pw"), String(e));
   assert.ok(Date.now() - start < 1_000);
+});
+
+Deno.test({
+  name: "NATS store: a user without the permissions gets a clear E_STORE at once, not a timeout",
+  ignore,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ipc-nats-perm-" });
+  const port = (() => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return p;
+  })();
+  await Deno.writeTextFile(
+    join(dir, "server.conf"),
+    `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${dir}/js" }\n` +
+      `accounts { A: { jetstream: enabled, users: [{ user: "u", password: "p", ` +
+      `permissions: { publish: { allow: [">"], deny: ["ipc.q.>"] } } }] } }\n`,
+  );
+  const proc = new Deno.Command("nats-server", {
+    args: ["-c", join(dir, "server.conf")],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { what: "nats-server to listen" });
+    await using s = await openNatsStore(`nats://u:p@127.0.0.1:${port}`, { timeoutMs: 5_000 });
+    const t0 = Date.now();
+    const e = await s.enqueue([msg("a", "b", "denied")], 10).then(() => null, (e) => e);
+    assert.ok(e instanceof IpcError && e.code === "E_STORE", String(e));
+    assert.match(e.message, /may not publish "ipc\.q\.b"/);
+    assert.ok(Date.now() - t0 < 2_000, `failed in ${Date.now() - t0} ms, not after retries`);
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.status;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
