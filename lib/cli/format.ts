@@ -100,7 +100,16 @@ function table(rows: string[][]): string {
 
 /** An instance with what its assistant's hooks last said (awake or idle, last wake). */
 export type ListedInstance = WireInstance & {
-  activity?: { state: "awake" | "idle"; since: string; last_wake?: string };
+  activity?: {
+    state: "awake" | "idle";
+    since: string;
+    last_wake?: string;
+    /** Messages are shown to its model at prompts and tool calls. */
+    attention: boolean;
+    /** How an idle session is woken (claude-socket, codex-queue, asyncRewake, ...). */
+    wake: string;
+    last_wake_via?: string;
+  };
 };
 
 /** The instances as a table; `me` is marked. */
@@ -111,7 +120,7 @@ export function formatInstances(instances: ListedInstance[], me?: string): strin
     "NAME",
     "STATUS",
     "QUEUED",
-    ...(withHooks ? ["ASSISTANT", "LAST WAKE"] : []),
+    ...(withHooks ? ["ATTENTION", "WAKE", "ASSISTANT", "LAST WAKE"] : []),
     "LAST SEEN",
     "HOST",
   ]];
@@ -121,7 +130,14 @@ export function formatInstances(instances: ListedInstance[], me?: string): strin
       i.id === me ? `${i.id} (you)` : i.id,
       i.online ? "online" : "offline",
       String(i.queued),
-      ...(withHooks ? [a ? a.state : "-", a?.last_wake ? formatTime(a.last_wake) : "-"] : []),
+      ...(withHooks
+        ? [
+          a ? (a.attention ? "yes" : "no") : "-",
+          a ? a.wake : "-",
+          a ? a.state : "-",
+          a?.last_wake ? formatTime(a.last_wake) : "-",
+        ]
+        : []),
       formatTime(i.last_seen),
       i.host ?? "",
     ]);

@@ -33,7 +33,7 @@ import {
   type ListedInstance,
   plural,
 } from "./format.ts";
-import { readAllActivity } from "../state/agent_records.ts";
+import { reachOf, readActivity, readAllActivity } from "../state/agent_records.ts";
 
 /** Throws a UsageError unless `name` may be registered. */
 export function checkNameArg(name: string): string {
@@ -156,11 +156,26 @@ Example:
     const { client } = await connectWithSession(ctx.settings);
     await using _ = client;
     const me = await client.whoami();
+    const reach = reachOf(await readActivity(ctx.settings.dataDir, me.name));
+    const reached = reach
+      ? `Reached: attention ${reach.attention ? "yes" : "no"}, wake ${reach.wake}, last wake ${
+        reach.last_wake
+          ? `${new Date(reach.last_wake).toISOString()}${
+            reach.last_wake_via ? ` (${reach.last_wake_via})` : ""
+          }`
+          : "never"
+      }\n`
+      : "";
     ctx.print(
       `You are ${me.name} (${
         plural(me.queued, "message")
-      } queued)\nSession: ${ctx.settings.sessionFile}\n`,
-      { instance_id: me.name, queued: me.queued, session_file: ctx.settings.sessionFile },
+      } queued)\nSession: ${ctx.settings.sessionFile}\n${reached}`,
+      {
+        instance_id: me.name,
+        queued: me.queued,
+        session_file: ctx.settings.sessionFile,
+        ...(reach ? { reach } : {}),
+      },
     );
   },
 };
@@ -201,10 +216,14 @@ async function withActivity(
   return instances.map((i) => {
     const a = all.get(i.id);
     if (!a) return i;
+    const reach = reachOf(a)!;
     const activity = {
       state: a.state,
       since: iso(a.since),
       ...(a.last_wake ? { last_wake: iso(a.last_wake) } : {}),
+      attention: reach.attention,
+      wake: reach.wake,
+      ...(reach.last_wake_via ? { last_wake_via: reach.last_wake_via } : {}),
     };
     return { ...i, activity };
   });

@@ -14,6 +14,9 @@ import type { WireMessage } from "../protocol/messages.ts";
 import { logger } from "../log.ts";
 import {
   type AgentRecord,
+  type Reach,
+  reachOf,
+  readActivity,
   readOwnRecord,
   releaseSession,
   removeAgentRecord,
@@ -209,6 +212,11 @@ export class McpAgent implements AsyncDisposable {
   /** Why the session has its name: "as configured", or the name that was taken. */
   get how(): string {
     return this.#how;
+  }
+
+  /** How the session `name` is reached, from what its hooks recorded (undefined: no hooks ran). */
+  async reach(name: string): Promise<Reach | undefined> {
+    return reachOf(await readActivity(this.#o.client.dataDir, name));
   }
 
   /** The assistant's session id, if known. */

@@ -266,6 +266,11 @@ export const TOOL_SPECS = {
       name: z.string().optional(),
       broker: z.string().describe("host:port"),
       hosting: z.boolean().describe("this process hosts the broker"),
+      attention: z.boolean().optional().describe("messages are shown at your prompts"),
+      wake: z.string().optional().describe(
+        "how an idle session is woken: claude-socket, asyncRewake, codex-queue, " +
+          "gemini-waiter, cursor-followup, notify or none",
+      ),
     },
     hints: READ,
   }),

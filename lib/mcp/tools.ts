@@ -276,9 +276,20 @@ function toolActions(agent: McpAgent) {
       }
       const w = await c.whoami();
       const how = agent.how ? `; name ${agent.how}` : "";
+      const reach = await agent.reach(w.name);
+      const reached = reach
+        ? ` Messages reach you ${
+          reach.attention ? "at your prompts and tool calls" : "only when you check"
+        }; while idle you are woken by ${reach.wake}.`
+        : "";
       return {
-        text: `You are ${w.name} on agent-ipc (broker ${agent.address}, ${role}${how}).`,
-        data: { registered: true, name: w.name, ...base },
+        text: `You are ${w.name} on agent-ipc (broker ${agent.address}, ${role}${how}).${reached}`,
+        data: {
+          registered: true,
+          name: w.name,
+          ...base,
+          ...(reach ? { attention: reach.attention, wake: reach.wake } : {}),
+        },
       };
     },
     async claim(

@@ -69,6 +69,43 @@ export interface AgentActivity {
   last_wake_via?: string;
 }
 
+/** How a session is reached, from what its hooks recorded. */
+export interface Reach {
+  /** Messages are shown to its model at its prompts and tool calls (its hooks run). */
+  attention: boolean;
+  /**
+   * How an idle session is woken: "claude-socket", "asyncRewake",
+   * "codex-queue", "gemini-waiter", "cursor-followup", "notify" or "none".
+   */
+  wake: string;
+  /** When it was last woken (ms since the epoch), and how. */
+  last_wake?: number;
+  last_wake_via?: string;
+}
+
+/**
+ * How the session with `activity` is reached; undefined when its hooks never
+ * ran here (an agent of another machine, a script, or no hooks at all).
+ *
+ * @example
+ * ```ts
+ * reachOf({ name: "c", state: "idle", since: 0, wakes: [], assistant: "codex", wake: "codex-queue" });
+ * // { attention: true, wake: "codex-queue" }
+ * ```
+ */
+export function reachOf(activity: AgentActivity | undefined): Reach | undefined {
+  if (!activity) return undefined;
+  // Activity written before the hooks said how: Claude Code's wake hook was asyncRewake.
+  const wake = activity.wake ?? (activity.assistant === "claude" ? "asyncRewake" : "none");
+  return {
+    // Windsurf's hooks show its model nothing.
+    attention: activity.assistant !== "windsurf",
+    wake,
+    ...(activity.last_wake ? { last_wake: activity.last_wake } : {}),
+    ...(activity.last_wake_via ? { last_wake_via: activity.last_wake_via } : {}),
+  };
+}
+
 /** The folder of these files. */
 export function agentsDir(dataDir: string): string {
   return join(dataDir, "agents");

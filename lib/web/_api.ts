@@ -14,6 +14,7 @@ import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { shortId } from "../protocol/short_id.ts";
 import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
+import { reachOf } from "../state/agent_records.ts";
 import type { HistoryQuery, MessageRecord, StoredMessage } from "../state/store.ts";
 import { securityHeaders } from "./_guard.ts";
 
@@ -236,7 +237,16 @@ export interface PageInstance {
   /** Earlier names, newest first. */
   renamed_from: { name: string; at: number }[];
   /** What its assistant's hooks last said: in a turn (awake) or waiting (idle), and the last wake. */
-  activity?: { state: "awake" | "idle"; since: number; last_wake?: number };
+  activity?: {
+    state: "awake" | "idle";
+    since: number;
+    last_wake?: number;
+    /** Messages are shown to its model at prompts and tool calls. */
+    attention: boolean;
+    /** How an idle session is woken (claude-socket, codex-queue, asyncRewake, ...). */
+    wake: string;
+    last_wake_via?: string;
+  };
 }
 
 /** `GET /api/instances`: every known instance with its renames. */
@@ -285,9 +295,11 @@ export async function listInstances(
     if (r.host) i.host = r.host;
     if (r.lastRenameAt !== undefined) i.last_rename_at = r.lastRenameAt;
     const a = activity.get(r.name);
-    if (a) {
-      i.activity = { state: a.state, since: a.since };
+    const reach = reachOf(a);
+    if (a && reach) {
+      i.activity = { state: a.state, since: a.since, attention: reach.attention, wake: reach.wake };
       if (a.last_wake) i.activity.last_wake = a.last_wake;
+      if (reach.last_wake_via) i.activity.last_wake_via = reach.last_wake_via;
     }
     return i;
   });

@@ -39,12 +39,35 @@ Deno.test("cli: send --no-wake marks the message; list and status show awake/idl
     state: "idle",
     since: "2026-12-03T07:00:01.000Z",
     last_wake: "2026-12-03T07:00:00.000Z",
+    attention: true,
+    wake: "none",
   });
   const text = ok(await place.run("alice", ["list"]), "list");
-  assert.match(text.stdout, /^NAME +STATUS +QUEUED +ASSISTANT +LAST WAKE +LAST SEEN +HOST\n/);
+  assert.match(
+    text.stdout,
+    /^NAME +STATUS +QUEUED +ATTENTION +WAKE +ASSISTANT +LAST WAKE +LAST SEEN +HOST\n/,
+  );
   assert.match(text.stdout, /\nbob +online|offline/);
-  assert.match(text.stdout, /\nbob .* idle +2026-12-03/);
-  assert.match(text.stdout, /\nalice \(you\) .* - +- /);
+  assert.match(text.stdout, /\nbob .* yes +none +idle +2026-12-03/);
+  assert.match(text.stdout, /\nalice \(you\) .* - +- +- +- /);
+  // Its hooks say how it is reached: list and whoami show it.
+  await writeActivity(b.dataDir, {
+    name: "bob",
+    state: "idle",
+    since: wake + 1000,
+    last_wake: wake,
+    wakes: [wake],
+    assistant: "codex",
+    wake: "codex-queue",
+    last_wake_via: "codex-queue",
+  });
+  const list2 = ok(await place.run("alice", ["list"]), "list");
+  assert.match(list2.stdout, /\nbob .* yes +codex-queue +idle +2026-12-03/);
+  const who = ok(await place.run("bob", ["whoami"]), "whoami");
+  assert.match(
+    who.stdout,
+    /Reached: attention yes, wake codex-queue, last wake 2026-12-03T07:00:00.000Z \(codex-queue\)/,
+  );
   const status = ok(await place.run("alice", ["status", "--json"]), "status --json");
   const inst = (jsonOf(status).instances as Record<string, unknown>[]).find((i) => i.id === "bob")!;
   assert.equal((inst.activity as { state: string }).state, "idle");

@@ -376,7 +376,7 @@ Deno.test("console: /api/instances lists online state, last seen, queue depth an
   assert.equal(after.instances.find((i) => i.name === "alice")!.online, false);
 });
 
-Deno.test("console: /api/instances shows each assistant awake or idle and its last wake, from its hooks", async () => {
+Deno.test("console: /api/instances shows each assistant awake or idle, how it is reached and its last wake, from its hooks", async () => {
   await using f = await consoleFixture();
   await f.agent("alice");
   await f.agent("bob");
@@ -386,11 +386,22 @@ Deno.test("console: /api/instances shows each assistant awake or idle and its la
     since: 1_000,
     last_wake: 900,
     wakes: [900],
+    assistant: "claude",
+    wake: "claude-socket",
+    last_wake_via: "claude-socket",
   });
-  type Inst = { name: string; activity?: { state: string; since: number; last_wake?: number } };
+  type Inst = { name: string; activity?: Record<string, unknown> };
   const { instances } = (await f.get("/api/instances")).json<{ instances: Inst[] }>();
   const by = Object.fromEntries(instances.map((i) => [i.name, i]));
-  assert.deepEqual(by.alice.activity, { state: "idle", since: 1_000, last_wake: 900 });
+  // How it is reached, too: messages shown at its prompts, woken through Claude Code's socket.
+  assert.deepEqual(by.alice.activity, {
+    state: "idle",
+    since: 1_000,
+    last_wake: 900,
+    attention: true,
+    wake: "claude-socket",
+    last_wake_via: "claude-socket",
+  });
   assert.equal(by.bob.activity, undefined, "no hooks ran for bob");
 });
 

@@ -442,7 +442,15 @@
         const a = el("span", "", i.activity.state + ", " + ago(i.activity.since));
         a.title = fullFmt.format(i.activity.since);
         row("Assistant", a);
-        row("Last wake", i.activity.last_wake ? ago(i.activity.last_wake) : "never");
+        row("Attention", i.activity.attention ? "yes (messages shown at its prompts)" : "no");
+        row("Wake", i.activity.wake);
+        row(
+          "Last wake",
+          i.activity.last_wake
+            ? ago(i.activity.last_wake) +
+              (i.activity.last_wake_via ? " (" + i.activity.last_wake_via + ")" : "")
+            : "never",
+        );
       }
       const seen = el("span", "", ago(i.last_seen));
       seen.title = fullFmt.format(i.last_seen);
