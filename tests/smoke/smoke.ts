@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { VERSION } from "../../lib/version.ts";
+import { RUN_FLAGS } from "../../lib/permissions.ts";
 import {
   bundleProgram,
   bundleVersion,
@@ -19,6 +20,7 @@ import {
   checkHelp,
   checkMcp,
   checkMessaging,
+  deno,
   serveSources,
   type Target,
 } from "./_smoke.ts";
@@ -81,6 +83,28 @@ export async function runSmoke(print: (row: Row) => void = () => {}): Promise<Ro
           const version = await bundleVersion(output, scratch);
           if (version !== `agent-ipc ${VERSION}`) throw new Error(`--version printed "${version}"`);
           return `bundled from the URL (--allow-import=${new URL(url.entry).host}): ${version}`;
+        }, print),
+      );
+      rows.push(
+        await timed("url", "install -g", async () => {
+          // docs/install.md's install from a URL, into a root of its own; then the command runs.
+          const root = join(scratch, "install-root");
+          const install = await deno(
+            ["install", "-g", "-f", "-n", "agent-ipc", ...RUN_FLAGS, url.entry],
+            { cwd: scratch, env: { ...Deno.env.toObject(), DENO_INSTALL_ROOT: root } },
+          );
+          if (install.code !== 0) throw new Error(`deno install -g failed:\n${install.stderr}`);
+          const out = await new Deno.Command(join(root, "bin", "agent-ipc"), {
+            args: ["--version"],
+            cwd: scratch,
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const version = new TextDecoder().decode(out.stdout).trim();
+          if (version !== `agent-ipc ${VERSION}`) {
+            throw new Error(`--version: "${version}" ${new TextDecoder().decode(out.stderr)}`);
+          }
+          return `${join("install-root", "bin", "agent-ipc")} --version: ${version}`;
         }, print),
       );
       rows.push(
