@@ -64,6 +64,14 @@ export interface Delivered {
   duplicate: boolean;
 }
 
+/** A message queued, as stored (see {@linkcode Delivered}). */
+interface Queued {
+  stored: StoredMessage;
+  forwardedFrom?: string;
+  future: boolean;
+  duplicate: boolean;
+}
+
 /** What the mailbox needs from the broker. */
 export interface MailboxOptions {
   store: Store;
@@ -100,13 +108,25 @@ export class Mailbox {
    * resolved recipient) stores nothing: `message` carries the first one's id
    * and `duplicate` is true.
    */
-  deliver(
+  async deliver(
     from: string,
     to: string,
     body: MessageBody,
     clientId?: string,
     conversation?: Conversation,
   ): Promise<Delivered> {
+    const { stored, ...rest } = await this.#queue(from, to, body, clientId, conversation);
+    return { message: toWire(stored), ...rest };
+  }
+
+  /** {@linkcode deliver}, with the message as stored (the replies to `send` and `reply` need no wire form). */
+  #queue(
+    from: string,
+    to: string,
+    body: MessageBody,
+    clientId?: string,
+    conversation?: Conversation,
+  ): Promise<Queued> {
     try {
       this.#checkData(body);
     } catch (e) {
@@ -135,7 +155,7 @@ export class Mailbox {
     before: Promise<unknown> | undefined,
     clientId: string | undefined,
     conversation: Conversation | undefined,
-  ): Promise<Delivered> {
+  ): Promise<Queued> {
     let target = to;
     let forwardedFrom: string | undefined;
     // A name connected here has a live session: it neither forwards nor is a
@@ -155,7 +175,7 @@ export class Mailbox {
       this.#message(from, target, body, now, clientId, conversation),
       bytes,
     );
-    return { message: toWire(stored), forwardedFrom, future, duplicate };
+    return { stored, forwardedFrom, future, duplicate };
   }
 
   /**
@@ -294,7 +314,7 @@ export class Mailbox {
     if (req.to_id === "system") {
       throw new IpcError("E_RESERVED_NAME", `Cannot send to "system"`);
     }
-    const { message, forwardedFrom, future, duplicate } = await this.deliver(
+    const { stored: message, forwardedFrom, future, duplicate } = await this.#queue(
       from,
       req.to_id,
       req.message,
@@ -310,7 +330,7 @@ export class Mailbox {
       reply: {
         message: text,
         message_id: message.id,
-        short_id: message.short_id,
+        short_id: shortId(message.id),
         to_id: message.to,
         queued_for_future: future,
         ...(message.large ? { large: message.large } : {}),

@@ -19,6 +19,8 @@ export interface Peer {
   ownerKey?: string;
   /** Looks up (once) and sets {@linkcode ownerKey}; absent when it cannot be known. */
   owner?: () => Promise<string>;
+  /** When the service last recorded this connection's activity (broker clock). */
+  touchedAt?: number;
   /** Aborted when the connection closes. */
   readonly signal: AbortSignal;
 }

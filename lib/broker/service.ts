@@ -55,6 +55,8 @@ export const FORWARD_MS = TTLS.forwardMs;
 /** Seven days: how long a queue with no live session is kept. */
 export const UNCLAIMED_QUEUE_MS = TTLS.unclaimedQueueMs;
 
+/** The least time between two activity records of one connection. */
+const TOUCH_EVERY_MS = 100;
 /** Token hashes the service remembers at most (then it starts again). */
 const TOKEN_HASHES_MAX = 4096;
 
@@ -270,9 +272,23 @@ export class BrokerService {
     if (token !== undefined && token !== "") {
       const memo = this.#shown.get(peer);
       if (memo?.token !== token || peer.tokenHash !== memo.hash) return undefined;
-      this.#o.store.touch(name, this.#now()).catch(() => {});
+      this.#touch(peer, name);
     }
     return name;
+  }
+
+  /**
+   * Records that `name` was active, at most every {@linkcode TOUCH_EVERY_MS}
+   * per connection: "last seen" is shown to the second and judged by the
+   * minute, and a touch per request was a promise and three map writes.
+   */
+  #touch(peer: Peer, name: string): void {
+    const now = this.#now();
+    if (
+      peer.touchedAt !== undefined && now - peer.touchedAt < TOUCH_EVERY_MS && now >= peer.touchedAt
+    ) return;
+    peer.touchedAt = now;
+    this.#o.store.touch(name, now).catch(() => {});
   }
 
   async #authenticate(token: string | undefined, peer: Peer): Promise<string> {
@@ -285,7 +301,7 @@ export class BrokerService {
     }
     const hash = this.#hashOf(peer, token);
     if (peer.tokenHash === hash && peer.name) {
-      this.#o.store.touch(peer.name, this.#now()).catch(() => {});
+      this.#touch(peer, peer.name);
       return peer.name;
     }
     if (this.#limiter.limited(peer, false)) throw rateLimited();
@@ -298,7 +314,7 @@ export class BrokerService {
       );
     }
     this.#bind(peer, name, hash);
-    this.#o.store.touch(name, this.#now()).catch(() => {});
+    this.#touch(peer, name);
     return name;
   }
 

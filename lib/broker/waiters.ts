@@ -64,6 +64,7 @@ export class WaiterRegistry {
   wake(name: string, replyTo?: string): void {
     const entry = this.#byName.get(name);
     if (!entry) return;
+    if (entry.any.size === 0 && (replyTo === undefined || !entry.replies.has(replyTo))) return;
     const woken: Waiter[] = [...entry.any];
     entry.any.clear();
     if (replyTo !== undefined) {
