@@ -46,7 +46,13 @@ export function editJsonConfig(request: ConfigEditRequest): ConfigEdit {
   try {
     if (entry === undefined) {
       if (existing === undefined) return { outcome: "absent", text };
-      return { outcome: "removed", text: setJsoncValue(text, at, undefined) };
+      let out = setJsoncValue(text, at, undefined);
+      // A servers object left empty goes too, as setup found the file without one; but not
+      // when it is all the file holds: Windsurf and Cursor write `{"mcpServers": {}}` themselves.
+      if (Object.keys(servers!).length === 1 && Object.keys(root).length > 1) {
+        out = setJsoncValue(out, [serversKey], undefined);
+      }
+      return { outcome: "removed", text: out };
     }
     const wanted = mergeEntry(existing, entry);
     if (existing !== undefined && isDeepStrictEqual(existing, wanted)) {

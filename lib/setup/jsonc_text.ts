@@ -191,27 +191,31 @@ function addChild(
   return splice(text, end, 0, `, ${label}${JSON.stringify(value)}`);
 }
 
-/** Takes a property or element out; on its own lines, the lines go (with a comment at their end). */
+/**
+ * Takes a property or element out, as the exact inverse of {@link addChild}
+ * whatever the layout: on its own lines, the lines go (with a comment at
+ * their end) and the comma before them; on a line with others, the `, ` and
+ * the item go (or the item and its `, ` when it comes first); the only item
+ * leaves `{}` (or `[]`) as it was before anything was added.
+ */
 function removeNode(text: string, path: JsonPath, node: JsonNode, style: Formatting): string {
   const target = node.parent?.type === "property" ? node.parent : node;
-  const siblings = target.parent?.children ?? [];
+  const parent = target.parent!;
+  const siblings = parent.children ?? [];
   const index = siblings.indexOf(target);
   const start = target.offset;
   let end = target.offset + target.length;
   const comma = /^\s*,/.exec(text.slice(end));
   if (comma) end += comma[0].length;
   const lineEnd = endOfLine(text, end);
+  const inner = (shrink: number) => [parent.offset + 1, parent.offset + parent.length - 1 - shrink];
   if (startsLine(text, start) && /^\s*(\/\/.*|\/\*.*\*\/\s*)?$/.test(text.slice(end, lineEnd))) {
     const from = lineStart(text, start);
     let out = splice(text, from, Math.min(lineEnd + style.eol.length, text.length) - from, "");
-    const parent = target.parent!;
-    const inner = [
-      parent.offset + 1,
-      parent.offset + parent.length - 1 - (text.length - out.length),
-    ];
-    if (out.slice(inner[0], inner[1]).trim() === "") {
+    const [a, b] = inner(text.length - out.length);
+    if (out.slice(a, b).trim() === "") {
       // Emptied: `{}` again, as it was before anything was added.
-      return splice(out, inner[0], inner[1] - inner[0], "");
+      return splice(out, a, b - a, "");
     }
     if (!comma && index > 0) {
       // It was the last one: the one before it loses its comma.
@@ -221,6 +225,24 @@ function removeNode(text: string, path: JsonPath, node: JsonNode, style: Formatt
       if (previousComma) out = splice(out, after, previousComma[0].length, "");
     }
     return out;
+  }
+  const previous = siblings[index - 1];
+  const next = siblings[index + 1];
+  const itemEnd = target.offset + target.length;
+  if (previous && !next) {
+    // Inline and last: what addChild appended was `, ` and the item.
+    const after = previous.offset + previous.length;
+    if (/^\s*,\s*$/.test(text.slice(after, start))) return splice(text, after, itemEnd - after, "");
+  } else if (next) {
+    // Inline and followed: the item, its comma and the space up to the next one.
+    if (/^\s*,\s*$/.test(text.slice(itemEnd, next.offset))) {
+      return splice(text, start, next.offset - start, "");
+    }
+  } else {
+    const [a, b] = inner(0);
+    if (text.slice(a, start).trim() === "" && text.slice(itemEnd, b).trim() === "") {
+      return splice(text, a, b - a, "");
+    }
   }
   return applyEdits(text, modify(text, path, undefined, {}));
 }

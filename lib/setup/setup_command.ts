@@ -119,10 +119,41 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
       continue;
     }
     run.done++;
+    if (!request.dryRun && !await appliesCleanly(target, request, launch, run, io)) continue;
     await applyToTarget(target, request, launch, run, io);
     if (request.hooks || request.remove) await applyHooks(target, request, launch, run, io);
   }
   return summarize(request, run, io);
+}
+
+/**
+ * All or nothing per assistant: every edit of `target` is first made as a
+ * dry run that writes nothing and says nothing. When one of its files cannot
+ * be edited (an invalid `~/.claude.json`, a `hooks` that is not an object),
+ * the errors are reported, the run fails, and none of its files is touched
+ * (setup used to refuse `~/.claude.json` and still write hooks and the
+ * permission into `settings.json`).
+ */
+async function appliesCleanly(
+  target: TargetConfig,
+  request: SetupRequest,
+  launch: ServerLaunch | undefined,
+  run: SetupRun,
+  io: SetupIo,
+): Promise<boolean> {
+  const errors: string[] = [];
+  const quiet: SetupIo = { ...io, stdout: () => {}, stderr: (s) => void errors.push(s) };
+  const trial: SetupRun = { ...run, failed: false, backedUp: new Set(), pending: new Map() };
+  const dry = { ...request, dryRun: true };
+  await applyToTarget(target, dry, launch, trial, quiet);
+  if (request.hooks || request.remove) await applyHooks(target, dry, launch, trial, quiet);
+  if (!trial.failed) return true;
+  run.failed = true;
+  for (const e of errors) io.stderr(e);
+  io.stderr(
+    `agent-ipc setup: ${target.label}: nothing changed (setup is all or nothing per assistant)\n`,
+  );
+  return false;
 }
 
 /** What the arguments ask for. */
@@ -527,7 +558,8 @@ async function editFile(
     const label = what();
     if (request.dryRun) {
       if (label) {
-        io.stdout(`${target.label}: would write ${label} ${path} (dry run, nothing written)\n`);
+        const would = request.remove ? `would have ${label}` : `would write ${label}`;
+        io.stdout(`${target.label}: ${would} ${path} (dry run, nothing written)\n`);
       }
       const from = pending !== undefined
         ? `${path} (with the entry)`
@@ -542,7 +574,11 @@ async function editFile(
     run.backedUp.add(file.realPath);
     run.changed++;
     if (label) {
-      io.stdout(`${target.label}: wrote ${label} ${path}${backup ? ` (backup: ${backup})` : ""}\n`);
+      // ("removed agent-ipc's hooks (…) from PATH" needs no "wrote".)
+      const verb = request.remove ? "" : "wrote ";
+      io.stdout(
+        `${target.label}: ${verb}${label} ${path}${backup ? ` (backup: ${backup})` : ""}\n`,
+      );
     }
     return true;
   } catch (error) {

@@ -45,6 +45,11 @@ export function setTomlTable(text: string, path: string[], table: TomlTable | un
   const section = table && formatSection(path, table, eol);
   let result = rebuild(text, doc.spans, path, section);
   if (table === undefined) result = tidyEnd(result);
+  // A file without a final line ending keeps it so: an appended section ends without one
+  // (see rebuild), and taking it out again leaves none.
+  if (text !== "" && !text.endsWith("\n") && result.endsWith("\n")) {
+    result = result.replace(/\r?\n$/, "");
+  }
   if (!isDeepStrictEqual(valueAfterEdit(result, path), table)) {
     throw new TypeError(`Could not place [${path.map(formatKey).join(".")}] in this file`);
   }
@@ -242,7 +247,11 @@ function rebuild(
   }
   if (insertAt === undefined && section !== undefined) {
     const last = out[out.length - 1];
-    if (last !== undefined && !last.endsWith("\n")) out.push(eol);
+    if (last !== undefined && !last.endsWith("\n")) {
+      // No final line ending: nor after our section, so that removing it gives the bytes back.
+      out.push(eol, eol, section.replace(/\r?\n$/, ""));
+      return out.join("");
+    }
     if (last !== undefined && !isBlank(last)) out.push(eol);
     out.push(section);
   }
