@@ -30,7 +30,12 @@ import type {
   StoredMessage,
 } from "../state/store.ts";
 import { VERSION } from "../version.ts";
-import { type AgentActivity, readAllActivity } from "../state/agent_records.ts";
+import {
+  type AgentActivity,
+  type Reach,
+  reachOf,
+  readAllActivity,
+} from "../state/agent_records.ts";
 import {
   authToken,
   brokerProof,
@@ -159,9 +164,13 @@ export class BrokerService {
     return this.#claims.live();
   }
 
-  /** What the assistants' hooks report (awake or idle, wakes) by instance name, from the data dir. */
-  activity(): Promise<Map<string, AgentActivity>> {
-    return readAllActivity(this.#o.dataDir);
+  /**
+   * What the assistants' hooks report (awake or idle, wakes) by instance name, from the data
+   * dir, each with how its session is reached (`reach`: undefined where no hook ran here).
+   */
+  async activity(): Promise<Map<string, AgentActivity & { reach?: Reach }>> {
+    const all = await readAllActivity(this.#o.dataDir);
+    return new Map([...all].map(([name, a]) => [name, { ...a, reach: reachOf(a) }]));
   }
 
   /** The full text of large message `msg`, wherever this broker keeps it. */

@@ -14,7 +14,6 @@ import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { shortId } from "../protocol/short_id.ts";
 import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
-import { reachOf } from "../state/agent_records.ts";
 import type { HistoryQuery, MessageRecord, StoredMessage } from "../state/store.ts";
 import { securityHeaders } from "./_guard.ts";
 
@@ -295,7 +294,7 @@ export async function listInstances(
     if (r.host) i.host = r.host;
     if (r.lastRenameAt !== undefined) i.last_rename_at = r.lastRenameAt;
     const a = activity.get(r.name);
-    const reach = reachOf(a);
+    const reach = a?.reach;
     if (a && reach) {
       i.activity = { state: a.state, since: a.since, attention: reach.attention, wake: reach.wake };
       if (a.last_wake) i.activity.last_wake = a.last_wake;
