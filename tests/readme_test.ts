@@ -215,7 +215,21 @@ Deno.test("`deno task start` serves, prints how to connect, and stops on SIGTERM
       out += value;
     }
     assert.match(out, new RegExp(`serving on 127\\.0\\.0\\.1:${port}, web console http://`));
-    assert.match(out, /(agent-ipc|deno task ipc) setup all --name NAME/);
+    // The banner names the settings setup must remember (the port and data dir are not the defaults).
+    assert.match(
+      out,
+      new RegExp(
+        `IPC_PORT=${port} IPC_DATA_DIR=${
+          dataDir.replaceAll("/", "\\/")
+        } (agent-ipc|deno task ipc) setup all\n`,
+      ),
+    );
+    assert.match(
+      out,
+      new RegExp(
+        `"IPC_PORT=${port} IPC_DATA_DIR=.* (agent-ipc|deno task ipc) stop" stops the broker`,
+      ),
+    );
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.close();
   } finally {

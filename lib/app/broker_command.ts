@@ -10,7 +10,13 @@ import { selfCommand } from "../self_command.ts";
 import { usageLine } from "../command_table.ts";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { type EnvReader, natsReplicasFrom, type Settings, settingsFromEnv } from "../config.ts";
+import {
+  defaultDataDir,
+  type EnvReader,
+  natsReplicasFrom,
+  type Settings,
+  settingsFromEnv,
+} from "../config.ts";
 import { DEFAULT_HOST, type NumericSetting, SETTINGS as S } from "../defaults.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { fileSink, logger, setLogLevel, setLogSink } from "../log.ts";
@@ -175,25 +181,41 @@ export async function startBrokerFromSettings(
   return await hostBroker({ ...await brokerOptionsFromSettings(s), listener });
 }
 
-/** What `broker` prints once it serves: where it is and how to connect assistants. */
+/**
+ * What `broker` prints once it serves: where it is and how to connect
+ * assistants, with the settings a client needs to find it (a port or data
+ * dir that is not the default; setup writes them into the assistants' configs).
+ */
 export function connectHint(
   host: string,
   port: number,
   consoleUrl?: string,
   command = "agent-ipc",
+  dataDir?: string,
 ): string {
-  // Copyable as printed: the command this program is run with (selfCommand()).
-  const env = (port === S.port.default ? "" : `${S.port.env}=${port} `) + command;
+  // Copyable as printed: the settings a client needs to find this broker (a port or
+  // data dir that is not the default; setup writes them into the assistants' configs),
+  // then the command this program is run with (selfCommand()).
+  const vars = [
+    ...(port === S.port.default ? [] : [`${S.port.env}=${port}`]),
+    ...(dataDir && dataDir !== defaultDataDir() ? [`IPC_DATA_DIR=${quoted(dataDir)}`] : []),
+  ];
+  const env = [...vars, command].join(" ");
   return [
     `agent-ipc broker serving on ${host}:${port}${consoleUrl ? `, web console ${consoleUrl}` : ""}`,
     `Connect assistants:`,
-    `  MCP (Claude Code, Gemini CLI, Codex, Cursor, Windsurf): ${env} setup all --name NAME`,
+    `  MCP (Claude Code, Gemini CLI, Codex, Cursor, Windsurf): ${env} setup all`,
+    `    (each assistant registers under its own name: claude, codex, gemini, cursor, windsurf)`,
     `  shell or scripts:  ${env} register NAME; ${env} send TO "hello"; ${env} check`,
     `  web console login: ${env} web`,
     command === "agent-ipc"
-      ? "(Ctrl-C stops the broker)"
-      : '(Ctrl-C stops the broker; "deno task install" in the checkout installs the agent-ipc command)',
+      ? `(Ctrl-C or "${env} stop" stops the broker)`
+      : `(Ctrl-C or "${env} stop" stops the broker; "deno task install" in the checkout installs the agent-ipc command)`,
   ].join("\n");
+}
+
+function quoted(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Runs `broker`; returns the exit code. */
@@ -270,7 +292,15 @@ export async function runBrokerCommand(
     logHandle?.close();
     return 1;
   }
-  io.stdout(connectHint(broker.hostname, broker.port, broker.consoleUrl, await selfCommand()));
+  io.stdout(
+    connectHint(
+      broker.hostname,
+      broker.port,
+      broker.consoleUrl,
+      await selfCommand(),
+      settings.dataDir,
+    ),
+  );
   const stop = () => void broker.close();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
