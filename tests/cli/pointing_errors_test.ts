@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { START_FAILED } from "../../lib/client/spawn.ts";
-import { parseLockText } from "../../lib/state/data_dir.ts";
+import { lockHolder, parseLockText } from "../../lib/state/data_dir.ts";
+import { waitFor } from "../_wait.ts";
 import { editDistance, nearest, parseErrorMessage } from "../../lib/suggest.ts";
 import { parseArgs } from "node:util";
 import { brokerLog, brokerProcess, countEvents, freePort, MAIN, testBroker } from "../_helpers.ts";
@@ -54,6 +55,10 @@ Deno.test("a client on the wrong port is told where the broker of its data dir r
   const dataDir = join(dir, "data");
   const broker = await brokerProcess(port, dataDir);
   try {
+    // The broker records its address right after it binds (a connect may come first).
+    await waitFor(async () => (await lockHolder(dataDir))?.port === port, {
+      what: "the broker's address in broker.lock",
+    });
     const wrong = freePort();
     await using place = await CliPlace.create(wrong, dataDir);
     const r = await place.run("alice", ["status"]);
