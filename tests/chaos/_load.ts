@@ -115,6 +115,8 @@ export interface Ledger {
   delivered: number;
   /** Acknowledged sends whose recipient never recorded them. */
   lost: string[];
+  /** The recipient of each lost send. */
+  lostTo?: Map<string, string>;
   /** A delivery of an id seen before (allowed before its ack). */
   redelivered: number;
   /** One (sender, inc, k) under two ids: a send retried across a failover (allowed). */
@@ -198,8 +200,24 @@ export function readLedger(outDir: string, names: string[]): Ledger {
   const lost: string[] = [];
   let delivered = 0;
   for (const s of seenBy.values()) delivered += s.size;
-  for (const [id, l] of acked) if (!seenBy.get(l.to)?.has(id)) lost.push(id);
-  return { failed, acked: acked.size, delivered, lost, redelivered, resent, afterAck, disorder };
+  const lostTo = new Map<string, string>();
+  for (const [id, l] of acked) {
+    if (!seenBy.get(l.to)?.has(id)) {
+      lost.push(id);
+      lostTo.set(id, l.to);
+    }
+  }
+  return {
+    failed,
+    acked: acked.size,
+    delivered,
+    lost,
+    lostTo,
+    redelivered,
+    resent,
+    afterAck,
+    disorder,
+  };
 }
 
 /** Waits until every acknowledged send is recorded (or `ms` passes); returns the last ledger. */

@@ -49,6 +49,8 @@ interface Host {
 class Probe {
   readonly acks: number[] = [];
   readonly failures: string[] = [];
+  /** The first distinct error messages, for the report. */
+  readonly messages = new Set<string>();
   #stop = false;
   #run: Promise<void> | undefined;
   constructor(readonly client: AgentClient, readonly to: string) {}
@@ -60,6 +62,7 @@ class Probe {
           this.acks.push(Date.now());
         } catch (e) {
           this.failures.push((e as { code?: string }).code ?? (e as Error).message);
+          if (this.messages.size < 3) this.messages.add((e as Error).message.slice(0, 300));
         }
         await sleep(20);
       }
@@ -218,7 +221,9 @@ export async function cluster(o: ScenarioOptions): Promise<Row> {
       for (const [k, v] of Object.entries(sum.errors)) errors[k] = (errors[k] ?? 0) + v;
     }
     for (const p of probes) for (const f of p.failures) errors[f] = (errors[f] ?? 0) + 1;
-    if (probes.some((p) => p.failures.length)) failures.push("a probe send failed");
+    if (probes.some((p) => p.failures.length)) {
+      failures.push(`a probe send failed: ${probes.flatMap((p) => [...p.messages]).join(" | ")}`);
+    }
 
     // Sessions and the claim, read through the other host.
     const claims = await clients[1].claims(repo);
@@ -234,6 +239,21 @@ export async function cluster(o: ScenarioOptions): Promise<Row> {
       const h = await store.health();
       const notR3 = h.streams.filter((s) => s.replicas !== 3).map((s) => s.name);
       if (notR3.length) failures.push(`not R3: ${notR3.join(", ")}`);
+      // Where each lost message is: still queued (a delivery problem), in history
+      // (acknowledged without being recorded), or nowhere (NATS lost it).
+      for (const id of ledger.lost.slice(0, 5)) {
+        const to = ledger.lostTo?.get(id) ?? "";
+        const found = to ? await store.findMessages(id, to).catch(() => []) : [];
+        failures.push(
+          `lost ${id} to ${to}: ${
+            found.length === 0
+              ? "in neither queue nor history"
+              : found[0].readAt !== undefined
+              ? "in history (acknowledged)"
+              : "still queued"
+          }`,
+        );
+      }
     } finally {
       await store.close();
     }
