@@ -7,8 +7,11 @@
  * @module
  */
 
-import { runCli } from "./lib/app/run.ts";
-
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args));
+  // A hook runs on the assistant's path: it loads its own modules, not the whole CLI.
+  Deno.exit(
+    Deno.args[0] === "hook"
+      ? await (await import("./lib/app/hook_main.ts")).runHookCli(Deno.args.slice(1))
+      : await (await import("./lib/app/run.ts")).runCli(Deno.args),
+  );
 }

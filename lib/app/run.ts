@@ -130,22 +130,7 @@ const COMMANDS: Record<string, Command> = {
   hook: {
     summary: commandSpec("hook").summary,
     help: ownHelp("hook"),
-    run: async (args, io) => {
-      const mod = await load("hook", () => import("../hooks/hook_command.ts"), io);
-      if (!mod) return 0; // never fail the assistant
-      return await mod.runHook(args, {
-        stdout: io.stdout,
-        stderr: io.stderr,
-        env: io.env,
-        readStdin: (ms) => {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          return Promise.race([
-            io.readStdin(),
-            new Promise<string>((resolve) => timer = setTimeout(() => resolve(""), ms)),
-          ]).finally(() => clearTimeout(timer));
-        },
-      });
-    },
+    run: async (args, io) => (await import("./hook_main.ts")).runHookCli(args, io),
   },
   web: {
     summary: commandSpec("web").summary,

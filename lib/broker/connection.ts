@@ -148,7 +148,9 @@ export class BrokerConnection {
     const id = nextPeerId++;
     const owners = limits.owners;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    const peer: Peer = { id, legacy: false, failures: 0, signal: this.#abort.signal };
+    const local = remote?.transport === "tcp" &&
+      (remote.hostname === "::1" || /^(::ffff:)?127\./.test(remote.hostname));
+    const peer: Peer = { id, legacy: false, local, failures: 0, signal: this.#abort.signal };
     if (owners && remote?.transport === "tcp") {
       peer.owner = () =>
         this.#ownerLookup ??= owners.keyOf(remote, `conn:${id}`).then((key) => {

@@ -29,6 +29,7 @@ import type { MessageRecord, Store, StoredMessage } from "../state/store.ts";
 import type { BrokerEvents } from "./events.ts";
 import { LARGE_MESSAGE_BYTES, largeInline, writeLargeMessage } from "./large_messages.ts";
 import type { HandlerResult, Peer } from "./peer.ts";
+import type { QuietMarkers } from "./quiet_markers.ts";
 import type { WaiterRegistry } from "./waiters.ts";
 import type { WaitQuota } from "./wait_quota.ts";
 import { fitReply, newMessageId, toReceipt, toWire } from "./wire_messages.ts";
@@ -81,6 +82,8 @@ export interface MailboxOptions {
   waiters: WaiterRegistry;
   /** Pending waits per session and per process (E_LIMIT past a share). */
   quota: WaitQuota;
+  /** The hooks' quiet markers (see `quiet_markers.ts`). */
+  quiet?: QuietMarkers;
   events: BrokerEvents;
   /** True when `name` has a session connected to this broker. */
   isOnline: (name: string) => boolean;
@@ -301,6 +304,7 @@ export class Mailbox {
 
   #delivered(msg: StoredMessage): void {
     this.#o.waiters.wake(msg.to, msg.replyTo);
+    this.#o.quiet?.arrived(msg.to);
     if (this.#o.events.active) this.#o.events.emit({ type: "message", message: toWire(msg) });
   }
 
@@ -404,12 +408,14 @@ export class Mailbox {
   async check(req: CheckRequest, name: string, peer: Peer): Promise<HandlerResult> {
     const limit = req.limit ?? DEFAULT_CHECK_LIMIT;
     if (peer.legacy) return await this.#legacyCheck(name, limit);
+    const quiet = this.#quietStep(req.quiet_pid, name, peer);
     const messages = await this.#o.store.peek(name, limit, this.#o.maxFrame / 2);
     // The store counts content only: data and escapes could push the reply past
     // what a client reads, and a reply it cannot read would block its queue.
     const wire = fitReply(messages.map(toWire), this.#o.maxFrame);
     if (req.ack && wire.length) await this.#ackIds(name, wire.map((m) => m.id));
     const remaining = await this.#o.store.depth(name);
+    quiet?.(remaining);
     return {
       reply: {
         message: wire.length ? `${wire.length} messages` : "No new messages",
@@ -422,6 +428,19 @@ export class Mailbox {
         ? () => this.#markDelivered(name, wire.map((m) => m.id))
         : undefined,
     };
+  }
+
+  /**
+   * The quiet marker a hook asked for (`quiet_pid`), begun before its queue
+   * is read; only for a client on this machine (a pid names a process here).
+   */
+  #quietStep(
+    pid: number | undefined,
+    name: string,
+    peer: Peer,
+  ): ((remaining: number) => void) | undefined {
+    if (pid === undefined || !peer.local || !this.#o.quiet) return undefined;
+    return this.#o.quiet.begin(name, pid);
   }
 
   async #markDelivered(name: string, ids: string[]): Promise<void> {
@@ -469,8 +488,10 @@ export class Mailbox {
     return acked;
   }
 
-  async ack(req: AckRequest, name: string): Promise<HandlerResult> {
+  async ack(req: AckRequest, name: string, peer?: Peer): Promise<HandlerResult> {
+    const quiet = peer && this.#quietStep(req.quiet_pid, name, peer);
     const acked = await this.#ackIds(name, req.ids);
+    if (quiet) quiet(await this.#o.store.depth(name));
     const set = new Set(acked);
     const unknown = req.ids.filter((id) => !set.has(id));
     return {

@@ -9,6 +9,8 @@
 export interface Peer {
   readonly id: number;
   readonly legacy: boolean;
+  /** Connected over loopback: a client on this machine (its pids mean something here). */
+  readonly local?: boolean;
   /** The name this connection's session belongs to, once it has shown one. */
   name?: string;
   /** The hash of the session token it showed. */

@@ -44,6 +44,7 @@ import {
   sessionHash,
 } from "../protocol/auth.ts";
 import { BrokerEvents } from "./events.ts";
+import { QuietMarkers } from "./quiet_markers.ts";
 import { WaiterRegistry } from "./waiters.ts";
 import { WaitQuota } from "./wait_quota.ts";
 import { AuthLimiter, rateLimited } from "./auth_limiter.ts";
@@ -86,6 +87,8 @@ export class BrokerService {
   readonly waiters = new WaiterRegistry();
   /** Pending waits per session and per process. */
   readonly waitQuota = new WaitQuota(LIMITS.maxWaitsPerSession, LIMITS.maxWaitsPerPeer);
+  /** The hooks' quiet markers in the data dir. */
+  readonly quiet: QuietMarkers;
   readonly startedAt: number;
   /** The web console's address (without token), shown by `status`; set by whoever starts the console. */
   consoleUrl?: string;
@@ -115,6 +118,10 @@ export class BrokerService {
     this.#now = options.now ?? Date.now;
     this.#limiter = new AuthLimiter(this.#now);
     this.events = options.events ?? new BrokerEvents();
+    this.quiet = new QuietMarkers({
+      dataDir: options.dataDir,
+      depth: (name) => options.store.depth(name),
+    });
     this.#mail = new Mailbox({
       store: options.store,
       dataDir: options.dataDir,
@@ -122,6 +129,7 @@ export class BrokerService {
       maxFrame: options.maxFrame,
       waiters: this.waiters,
       quota: this.waitQuota,
+      quiet: this.quiet,
       events: this.events,
       isOnline: (name) => this.#online.has(name),
       now: this.#now,
@@ -198,6 +206,7 @@ export class BrokerService {
   stop(): void {
     this.#stopping = true;
     this.waiters.clear();
+    this.quiet.close();
   }
 
   /** Handles one request. Throws {@linkcode IpcError} for error replies. */
@@ -233,7 +242,7 @@ export class BrokerService {
       case "check":
         return await this.#mail.check(req, name, peer);
       case "ack":
-        return await this.#mail.ack(req, name);
+        return await this.#mail.ack(req, name, peer);
       case "wait":
         return await this.#mail.wait(req, name, peer);
       case "reply":
@@ -455,6 +464,7 @@ export class BrokerService {
     if (replies === undefined) this.waiters.wakeAll(name);
     else if (replies.length === 0) this.waiters.wake(name);
     else for (const r of replies) this.waiters.wake(name, r);
+    this.quiet.arrived(name);
   }
 
   // --- instances -----------------------------------------------------------
@@ -511,6 +521,7 @@ export class BrokerService {
     }
     peer.name = to;
     this.waiters.rename(name, to);
+    this.quiet.renamed(name, to);
     await this.#claims.renamed(name, to);
     this.events.emit({ type: "renamed", from: name, to });
     // Tell everybody else, from "system".

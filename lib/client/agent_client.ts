@@ -391,18 +391,31 @@ export class AgentClient implements AsyncDisposable {
     };
   }
 
-  /** Reads queued messages; with `ack` they leave the queue in the same step. */
+  /**
+   * Reads queued messages; with `ack` they leave the queue in the same step.
+   * With `quietPid`, an empty queue leaves that assistant's hooks a quiet
+   * marker (see `broker/quiet_markers.ts`).
+   */
   async check(
-    opts: { ack?: boolean; limit?: number } = {},
+    opts: { ack?: boolean; limit?: number; quietPid?: number } = {},
   ): Promise<{ messages: WireMessage[]; remaining: number }> {
-    const r = await this.call({ action: "check", ack: opts.ack ?? false, limit: opts.limit });
+    const r = await this.call({
+      action: "check",
+      ack: opts.ack ?? false,
+      limit: opts.limit,
+      ...(opts.quietPid === undefined ? {} : { quiet_pid: opts.quietPid }),
+    });
     return { messages: r.messages as WireMessage[], remaining: Number(r.remaining ?? 0) };
   }
 
-  /** Acknowledges delivered messages by id. */
-  async ack(ids: string[]): Promise<number> {
+  /** Acknowledges delivered messages by id (`quietPid` as for {@linkcode check}). */
+  async ack(ids: string[], opts: { quietPid?: number } = {}): Promise<number> {
     if (ids.length === 0) return 0;
-    const r = await this.call({ action: "ack", ids });
+    const r = await this.call({
+      action: "ack",
+      ids,
+      ...(opts.quietPid === undefined ? {} : { quiet_pid: opts.quietPid }),
+    });
     return Number(r.acked);
   }
 

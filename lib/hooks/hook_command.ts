@@ -46,6 +46,7 @@ import { noteHook } from "./hook_log.ts";
 import { idleSince, wake, watch } from "./idle_events.ts";
 import { markAwake, markIdle, showUnread, stopped } from "./turn_events.ts";
 import { discoverSession, sessionClues } from "./session_discovery.ts";
+import { recordsOf } from "../state/agent_records.ts";
 
 export { HOOK_ASSISTANTS, HOOK_EVENTS, type HookAssistant, type HookEvent, type HookIo };
 export { HOOK_LOG_MAX_BYTES } from "./hook_log.ts";
@@ -263,7 +264,13 @@ async function hook(spec: EventSpec, run: HookRun): Promise<number> {
     return 0;
   }
   const found = discovery.found;
-  const session: SessionHook = { ...run, found, name: found.record.name, armedAt: 0 };
+  const session: SessionHook = {
+    ...run,
+    found,
+    name: found.record.name,
+    armedAt: 0,
+    quietPid: await quietPidOf(dataDir, found.record.assistant_pid),
+  };
   // State first: it needs no broker, and `list` shows it even when the broker is away.
   if (spec.mark) session.armedAt = await spec.mark(session);
   let client: AgentClient;
@@ -306,4 +313,15 @@ async function readInput(io: HookIo): Promise<Record<string, unknown>> {
     // Not JSON.
   }
   return {};
+}
+
+/**
+ * The assistant process whose quiet marker and shell stamps are this
+ * session's: only one that runs this one session (Codex's shared daemon runs
+ * a session per window: no shell test can tell them apart), never on Windows
+ * (setup writes no shell test there).
+ */
+async function quietPidOf(dataDir: string, pid: number): Promise<number | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  return (await recordsOf(dataDir, pid)).length === 1 ? pid : undefined;
 }

@@ -8,7 +8,7 @@
 
 import type { Settings } from "../config.ts";
 import type { AgentClient } from "../client/agent_client.ts";
-import { type AgentActivity, readActivity } from "../state/agent_records.ts";
+import { type AgentActivity, readActivity, readPromptStamp } from "../state/agent_records.ts";
 import { attentionText, type WakePolicy } from "./attention.ts";
 import type { HookAssistant } from "./hook_output.ts";
 import type { FoundSession } from "./session_discovery.ts";
@@ -56,16 +56,50 @@ export interface SessionHook extends HookRun {
   name: string;
   /** When this hook marked its session idle (wake, stop) or found it idle (watch). */
   armedAt: number;
+  /** The state stamp's text as this hook armed (see `state/agent_records.ts`). */
+  armedStamp?: string;
+  /**
+   * The assistant process whose hooks may skip the broker while the queue is
+   * empty (the broker's quiet marker) and whose shell stamps are this
+   * session's: set only when it runs this one session (not Codex's shared
+   * daemon with several windows) and not on Windows (setup writes no shell
+   * test there).
+   */
+  quietPid?: number;
 }
 
-/** The activity of the hook's session (idle since 0 when its hooks never ran). */
+/**
+ * The activity of the hook's session (idle since 0 when its hooks never ran),
+ * with the person's last prompt as the hook command's shell saw it. Its state
+ * and time stay the JSON's: what a hook writes back must not move them (a
+ * waiting hook compares them with when it armed; it reads the shell's state
+ * stamp itself).
+ */
 export async function activityOf(hook: SessionHook): Promise<AgentActivity> {
-  return await readActivity(hook.settings.dataDir, hook.name) ??
+  const dataDir = hook.settings.dataDir;
+  const a = await readActivity(dataDir, hook.name) ??
     { name: hook.name, state: "idle", since: 0, wakes: [], assistant: hook.assistant };
+  const prompted = hook.quietPid === undefined
+    ? undefined
+    : await readPromptStamp(dataDir, hook.quietPid);
+  if (prompted !== undefined && prompted > (a.last_prompt ?? 0)) a.last_prompt = prompted;
+  return a;
 }
 
-/** The unread messages, bounded, as attention text (nothing acknowledged). */
-export async function unreadText(client: AgentClient) {
-  const r = await client.check({ ack: false, limit: 20 });
+/**
+ * The unread messages, bounded, as attention text (nothing acknowledged);
+ * an empty queue leaves the quiet marker for the next hooks.
+ */
+export async function unreadText(hook: SessionHook, client: AgentClient) {
+  const r = await client.check({ ack: false, limit: 20, quietPid: hook.quietPid });
   return { r, shown: attentionText(r.messages, Math.max(r.remaining, r.messages.length)) };
+}
+
+/** Acknowledges what a hook showed; an emptied queue leaves the quiet marker. */
+export async function acknowledge(
+  hook: SessionHook,
+  client: AgentClient,
+  ids: string[],
+): Promise<void> {
+  await client.ack(ids, { quietPid: hook.quietPid });
 }

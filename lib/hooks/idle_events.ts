@@ -10,11 +10,12 @@
 import type { AgentClient } from "../client/agent_client.ts";
 import { HOOK_TIMEOUTS } from "../defaults.ts";
 import type { WireMessage } from "../protocol/messages.ts";
-import { readActivity, writeActivity } from "../state/agent_records.ts";
+import { readActivity, readStateStamp, writeActivity } from "../state/agent_records.ts";
 import { wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
-import { activityOf, type SessionHook, unreadText } from "./hook_context.ts";
+import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { notify as desktopNotify } from "./notifier.ts";
+import { stamp } from "./turn_events.ts";
 import { isAlive } from "./process_tree.ts";
 import {
   claudeSocketOf,
@@ -27,6 +28,10 @@ import {
 /** watch: armed as of the stop that started it (or now). */
 export async function idleSince(hook: SessionHook): Promise<number> {
   const a = await readActivity(hook.settings.dataDir, hook.name);
+  if (hook.quietPid !== undefined) {
+    const s = await readStateStamp(hook.settings.dataDir, hook.quietPid);
+    if (s?.state === "idle") hook.armedStamp = s.text;
+  }
   return a?.state === "idle" ? a.since : Date.now();
 }
 
@@ -42,6 +47,7 @@ async function woken(hook: SessionHook, via: WakeMechanism): Promise<void> {
     wake: via,
     last_wake_via: via,
   });
+  await stamp(hook, "awake");
 }
 
 /**
@@ -71,12 +77,12 @@ export async function wake(hook: SessionHook, client: AgentClient): Promise<numb
       await hook.log({ outcome: "socket-failed", name: hook.name, error: (e as Error).message });
     }
   }
-  const { shown } = await unreadText(client);
+  const { shown } = await unreadText(hook, client);
   if (!shown) return 0;
   await woken(hook, "asyncRewake");
   const out = OUTPUT_ADAPTERS[hook.assistant].wake(shown.text);
   hook.io.stderr(out.stderr + "\n");
-  await client.ack(shown.shown);
+  await acknowledge(hook, client, shown.shown);
   await hook.log({
     outcome: "woken",
     name: hook.name,
@@ -162,9 +168,15 @@ async function waitWhileIdle(
   const { name, armedAt } = hook;
   const assistantPid = hook.found.record.assistant_pid;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Busy once anyone recorded a state after this hook armed: in the JSON (a
+  // hook run by Deno) or in the stamp (the hook command's shell, which has no
+  // millisecond clock: any other text than the one armed).
   const busy = async () => {
     const a = await readActivity(hook.settings.dataDir, name);
-    return a !== undefined && a.since > armedAt;
+    if (a !== undefined && a.since > armedAt) return true;
+    if (hook.armedStamp === undefined || hook.quietPid === undefined) return false;
+    const s = await readStateStamp(hook.settings.dataDir, hook.quietPid);
+    return s?.text !== hook.armedStamp;
   };
   // Hooks of the same moment (SessionStart's attention hook) show what waits now.
   await sleep(HOOK_TIMEOUTS.graceMs);

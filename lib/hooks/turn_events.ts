@@ -8,9 +8,9 @@
  */
 
 import type { AgentClient } from "../client/agent_client.ts";
-import { writeActivity } from "../state/agent_records.ts";
+import { writeActivity, writeStateStamp } from "../state/agent_records.ts";
 import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
-import { activityOf, type SessionHook, unreadText } from "./hook_context.ts";
+import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
 import { codexCommand, type WakeMechanism } from "./wake_channels.ts";
@@ -28,7 +28,20 @@ export async function markAwake(hook: SessionHook): Promise<number> {
     since: now,
     ...(person ? { last_prompt: now } : {}),
   });
+  await stamp(hook, "awake");
   return 0;
+}
+
+/**
+ * Records the state where the hook command's shell records it too (see
+ * `state/agent_records.ts`); returns the text written.
+ */
+export async function stamp(
+  hook: SessionHook,
+  state: "awake" | "idle",
+): Promise<string | undefined> {
+  if (hook.quietPid === undefined) return undefined;
+  return await writeStateStamp(hook.settings.dataDir, hook.quietPid, state).catch(() => undefined);
 }
 
 /**
@@ -44,6 +57,7 @@ export async function markIdle(hook: SessionHook): Promise<number> {
     state: "idle",
     since: now,
   });
+  hook.armedStamp = await stamp(hook, "idle");
   return now;
 }
 
@@ -51,14 +65,14 @@ export async function markIdle(hook: SessionHook): Promise<number> {
 export async function showUnread(hook: SessionHook, client: AgentClient): Promise<number> {
   const attention = OUTPUT_ADAPTERS[hook.assistant].attention;
   if (!attention) return 0;
-  const { shown } = await unreadText(client);
+  const { shown } = await unreadText(hook, client);
   if (!shown) return 0;
   const named = typeof hook.input.hook_event_name === "string"
     ? hook.input.hook_event_name
     : undefined;
   hook.io.stdout(attention(shown.text, hook.event as AttentionEvent, named) + "\n");
   // Written: now it counts as delivered (at least once, as everywhere).
-  await client.ack(shown.shown);
+  await acknowledge(hook, client, shown.shown);
   await hook.log({
     outcome: "shown",
     name: hook.name,
@@ -97,7 +111,7 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
   }
   const followup = OUTPUT_ADAPTERS[hook.assistant].followup;
   if (followup) {
-    const { r, shown } = await unreadText(client);
+    const { r, shown } = await unreadText(hook, client);
     const verdict = wakeVerdict(await activityOf(hook), Date.now(), hook.policy);
     if (shown && r.messages.some(wakeWorthy) && verdict.ok) {
       hook.io.stdout(followup(shown.text) + "\n");
@@ -106,7 +120,8 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
         wake: "cursor-followup",
         last_wake_via: "cursor-followup",
       });
-      await client.ack(shown.shown);
+      await stamp(hook, "awake");
+      await acknowledge(hook, client, shown.shown);
       await hook.log({ outcome: "followup", name: hook.name, shown: shown.shown.length });
       return 0;
     }

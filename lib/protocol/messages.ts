@@ -90,11 +90,20 @@ export interface CheckRequest extends RequestBase {
   action: "check";
   ack?: boolean;
   limit?: number;
+  /**
+   * An assistant process on the broker's machine whose hooks may skip the
+   * broker while this queue stays empty: when the check finds it empty, the
+   * broker keeps `agents/pid-<quiet_pid>.quiet` in its data dir until
+   * anything arrives (loopback clients only; see `broker/quiet_markers.ts`).
+   */
+  quiet_pid?: number;
 }
 /** `ack`: remove delivered messages from the caller's queue. */
 export interface AckRequest extends RequestBase {
   action: "ack";
   ids: string[];
+  /** As for `check`: when the ack leaves the queue empty. */
+  quiet_pid?: number;
 }
 /** `wait`: like check, but the reply waits up to `timeout_ms` for a message. */
 export interface WaitRequest extends RequestBase {

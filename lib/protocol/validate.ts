@@ -162,6 +162,12 @@ function optInt(raw: JsonObject, field: string, min: number, max: number): numbe
   return v;
 }
 
+/** `quiet_pid` of `check` and `ack`, as a spread (absent: no key). */
+function optQuietPid(raw: JsonObject): { quiet_pid?: number } {
+  const pid = optInt(raw, "quiet_pid", 2, 2 ** 31 - 1);
+  return pid === undefined ? {} : { quiet_pid: pid };
+}
+
 function optClientId(raw: JsonObject): string | undefined {
   const v = raw.client_id;
   if (v === undefined || v === null) return undefined;
@@ -343,6 +349,7 @@ export function parseRequest(raw: JsonObject): Request {
         action: "check",
         ack: optBool(raw, "ack"),
         limit: optInt(raw, "limit", 1, 10_000),
+        ...optQuietPid(raw),
       };
     case "ack": {
       const ids = raw.ids;
@@ -355,7 +362,7 @@ export function parseRequest(raw: JsonObject): Request {
           `Field "ids" must be a list of message ids (at most 10000)`,
         );
       }
-      return { ...base, action: "ack", ids: ids as string[] };
+      return { ...base, action: "ack", ids: ids as string[], ...optQuietPid(raw) };
     }
     case "wait":
       return {

@@ -69,7 +69,56 @@ function quote(arg: string, os: typeof Deno.build.os): string {
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The shell command of one hook: the server's launcher with `hook ASSISTANT EVENT` for `mcp`. */
+/**
+ * The data dir as `config.ts` finds it, in POSIX shell: IPC_DATA_DIR, else
+ * the OS's per-user folder. Fixed text: nothing of the user's is put in.
+ */
+function shellDataDir(os: typeof Deno.build.os): string {
+  return os === "darwin"
+    ? "${IPC_DATA_DIR:-$HOME/Library/Application Support/agent-ipc}"
+    : "${IPC_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/agent-ipc}";
+}
+
+/**
+ * What the hook command's shell does, without Deno, when the broker's quiet
+ * marker says the session's queue is empty (`broker/quiet_markers.ts`):
+ * records what Deno would have recorded (`state/agent_records.ts`: the state
+ * stamp; at a prompt, the person's prompt unless it is a woken turn's, which
+ * carries our marker) and exits 0. Undefined: the event always needs Deno
+ * (Claude Code's wake waits; `--notify` starts a watch).
+ */
+function quietPath(event: string, extra: string[]): string | undefined {
+  if (extra.includes("--notify")) return undefined;
+  switch (event) {
+    case "start":
+      return "exit 0";
+    case "tool":
+      return `printf 'awake sh\\n' >"$f.state" 2>/dev/null; exit 0`;
+    case "prompt":
+      return `printf 'awake sh\\n' >"$f.state" 2>/dev/null; ` +
+        `grep -cF '[agent-ipc]' >/dev/null || printf 'prompt sh\\n' >"$f.prompt" 2>/dev/null; exit 0`;
+    case "stop":
+      return `printf 'idle sh\\n' >"$f.state" 2>/dev/null; exit 0`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The shell command of one hook: the server's launcher with `hook ASSISTANT
+ * EVENT` for `mcp`. Outside Windows, the attention and stop hooks first test
+ * the broker's quiet marker for their assistant (`$PPID`, the process that
+ * runs the hook's shell, the one the MCP server recorded as its parent) with
+ * shell built-ins alone: a pid read from the file and `kill -0` on it (a
+ * broker that died leaves no valid marker). Only when that fails does Deno
+ * start.
+ *
+ * @example
+ * ```ts
+ * hookCommand({ command: "/usr/bin/agent-ipc", args: ["mcp"] }, "claude", "tool", "linux");
+ * // 'f="${IPC_DATA_DIR:-…}/agents/pid-$PPID"; … exec /usr/bin/agent-ipc hook claude tool'
+ * ```
+ */
 export function hookCommand(
   launch: ServerLaunch,
   assistant: TargetId,
@@ -78,8 +127,18 @@ export function hookCommand(
   extra: string[] = [],
 ): string {
   const args = launch.args.at(-1) === "mcp" ? launch.args.slice(0, -1) : [...launch.args];
-  return [launch.command, ...args, "hook", assistant, event, ...extra]
+  const run = [launch.command, ...args, "hook", assistant, event, ...extra]
     .map((a) => quote(a, os)).join(" ");
+  const quiet = os === "windows" ? undefined : quietPath(event, extra);
+  if (quiet === undefined) return run;
+  // The data dir the hook will use: its --data-dir (setup remembered it), else as config.ts finds it.
+  const flag = extra.indexOf("--data-dir");
+  const path = flag >= 0 && extra[flag + 1] !== undefined
+    ? `${quote(extra[flag + 1], os)}"/agents/pid-$PPID"`
+    : `"${shellDataDir(os)}/agents/pid-$PPID"`;
+  return `f=${path}; ` +
+    `if read -r p 2>/dev/null <"$f.quiet" && kill -0 "$p" 2>/dev/null; then ${quiet}; fi; ` +
+    `exec ${run}`;
 }
 
 /** Where an assistant keeps its hooks, from where it keeps its MCP servers. */

@@ -13,6 +13,14 @@
  * - `<name>.activity.json`: written by the hooks: awake or idle, the last
  *   wake and the recent wakes (for the wake budget). Read by `list`,
  *   `status` and the web console.
+ * - `pid-<assistant pid>.state` and `.prompt`: what the hook command's shell
+ *   records when it needs no Deno (nothing to show), for an assistant
+ *   process that runs one session: the state (`awake` or `idle`, then who
+ *   wrote it: `sh` or a hook's pid) with its time as the file's mtime, and
+ *   the person's last prompt as the mtime of `.prompt`. Plain files a shell
+ *   writes with a redirection; they override the JSON's state when newer.
+ * - `pid-<assistant pid>.quiet`: the broker's marker that the queue of that
+ *   process's one session is empty (`broker/quiet_markers.ts`).
  *
  * @module
  */
@@ -122,6 +130,11 @@ function activityPath(dataDir: string, name: string): string {
   return join(agentsDir(dataDir), `${name}.activity.json`);
 }
 
+/** The files of assistant process `pid` beside its records: `.state`, `.prompt`, `.quiet`. */
+export function pidFile(dataDir: string, pid: number, kind: "state" | "prompt" | "quiet"): string {
+  return join(agentsDir(dataDir), `pid-${pid}.${kind}`);
+}
+
 /** Writes `value` as JSON atomically (temp file + rename), readable by the user only. */
 async function writeJson(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
@@ -163,6 +176,8 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
 export async function writeAgentRecord(dataDir: string, record: AgentRecord): Promise<void> {
   await ensurePrivateDir(agentsDir(dataDir));
   await writeJson(recordPath(dataDir, record.assistant_pid, record.mcp_pid), record);
+  // A quiet marker spoke of the queue of the session recorded before.
+  await Deno.remove(pidFile(dataDir, record.assistant_pid, "quiet")).catch(() => {});
 }
 
 /** Removes the record the server `mcpPid` wrote for `assistantPid`. */
@@ -172,6 +187,12 @@ export async function removeAgentRecord(
   mcpPid: number,
 ): Promise<void> {
   await Deno.remove(recordPath(dataDir, assistantPid, mcpPid)).catch(() => {});
+  await Deno.remove(pidFile(dataDir, assistantPid, "quiet")).catch(() => {});
+  if ((await recordsOf(dataDir, assistantPid)).length === 0) {
+    for (const kind of ["state", "prompt"] as const) {
+      await Deno.remove(pidFile(dataDir, assistantPid, kind)).catch(() => {});
+    }
+  }
 }
 
 /** The record the server `mcpPid` wrote for `assistantPid`, if any. */
@@ -292,8 +313,87 @@ export async function bindSession(
   return bound;
 }
 
-/** The activity of `name`, if its hooks ever ran. */
+/** The state a hook last recorded in `pid-<P>.state`. */
+export interface StateStamp {
+  state: "awake" | "idle";
+  /** Its mtime, ms since the epoch. */
+  since: number;
+  /** The whole text: tells one writer from another. */
+  text: string;
+}
+
+/** Reads `pid-<pid>.state`; undefined when missing or not a state. */
+export async function readStateStamp(
+  dataDir: string,
+  pid: number,
+): Promise<StateStamp | undefined> {
+  const path = pidFile(dataDir, pid, "state");
+  try {
+    const [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
+    const state = text.split(/\s/, 1)[0];
+    if ((state !== "awake" && state !== "idle") || !info.mtime) return undefined;
+    return { state, since: info.mtime.getTime(), text: text.trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records `state` in `pid-<pid>.state` as this process (`"idle 4242"`), the
+ * way the hook command's shell does (`"awake sh"`); returns the text written.
+ */
+export async function writeStateStamp(
+  dataDir: string,
+  pid: number,
+  state: "awake" | "idle",
+): Promise<string> {
+  const text = `${state} ${Deno.pid}`;
+  await ensurePrivateDir(agentsDir(dataDir));
+  await Deno.writeTextFile(pidFile(dataDir, pid, "state"), text + "\n", { mode: 0o600 });
+  return text;
+}
+
+async function mtimeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).mtime?.getTime();
+  } catch {
+    return undefined;
+  }
+}
+
+/** When the hook command's shell last saw the person's prompt (`pid-<pid>.prompt`), if ever. */
+export function readPromptStamp(dataDir: string, pid: number): Promise<number | undefined> {
+  return mtimeOf(pidFile(dataDir, pid, "prompt"));
+}
+
+/**
+ * The activity of `name`, if its hooks ever ran; with `assistantPid` (a
+ * process that runs this one session), what the hook command's shell
+ * recorded since (state, the person's last prompt) is merged in.
+ */
 export async function readActivity(
+  dataDir: string,
+  name: string,
+  assistantPid?: number,
+): Promise<AgentActivity | undefined> {
+  const json = await readActivityJson(dataDir, name);
+  if (assistantPid === undefined) return json;
+  const [stamp, prompted] = await Promise.all([
+    readStateStamp(dataDir, assistantPid),
+    mtimeOf(pidFile(dataDir, assistantPid, "prompt")),
+  ]);
+  if (!json && !stamp) return undefined;
+  const a: AgentActivity = json ?? { name, state: stamp!.state, since: stamp!.since, wakes: [] };
+  if (stamp && stamp.since > a.since) {
+    a.state = stamp.state;
+    a.since = stamp.since;
+  }
+  if (prompted !== undefined && prompted > (a.last_prompt ?? 0)) a.last_prompt = prompted;
+  return a;
+}
+
+/** The activity JSON of `name` alone. */
+async function readActivityJson(
   dataDir: string,
   name: string,
 ): Promise<AgentActivity | undefined> {
@@ -317,11 +417,25 @@ export async function writeActivity(dataDir: string, activity: AgentActivity): P
 /** The activity of every agent whose hooks ran, by name. */
 export async function readAllActivity(dataDir: string): Promise<Map<string, AgentActivity>> {
   const out = new Map<string, AgentActivity>();
+  // Where a name's shell stamps are: the process of its newest session, when
+  // that process runs this session alone.
+  const records = await listAgentRecords(dataDir);
+  const perPid = new Map<number, number>();
+  for (const r of records) perPid.set(r.assistant_pid, (perPid.get(r.assistant_pid) ?? 0) + 1);
+  const pids = new Map<string, AgentRecord>();
+  for (const r of records) {
+    const seen = pids.get(r.name);
+    if (!seen || Date.parse(r.started) > Date.parse(seen.started)) pids.set(r.name, r);
+  }
+  const pidOf = (name: string) => {
+    const r = pids.get(name);
+    return r && perPid.get(r.assistant_pid) === 1 ? r.assistant_pid : undefined;
+  };
   try {
     for await (const e of Deno.readDir(agentsDir(dataDir))) {
       const m = /^(.+)\.activity\.json$/.exec(e.name);
       if (!e.isFile || !m) continue;
-      const a = await readActivity(dataDir, m[1]);
+      const a = await readActivity(dataDir, m[1], pidOf(m[1]));
       if (a) out.set(m[1], a);
     }
   } catch {

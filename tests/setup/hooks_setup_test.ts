@@ -7,7 +7,7 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
 import { parseToml } from "../../lib/setup/toml_document.ts";
-import { CLAUDE_PERMISSION } from "../../lib/setup/hooks.ts";
+import { CLAUDE_PERMISSION, hookCommand } from "../../lib/setup/hooks.ts";
 import { listAgentRecords } from "../../lib/state/agent_records.ts";
 import { MAIN, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
@@ -102,6 +102,10 @@ class Home implements Disposable {
 const commands = (groups: { hooks?: { command: string }[]; command?: string }[]) =>
   groups.flatMap((g) => g.hooks ? g.hooks.map((h) => h.command) : [g.command]);
 
+/** A hook command with the shell's quiet-marker test in front of `run` (see lib/setup/hooks.ts). */
+const QUIET_TEST = 'f="${IPC_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/agent-ipc}' +
+  '/agents/pid-$PPID"; if read -r p 2>/dev/null <"$f.quiet" && kill -0 "$p" 2>/dev/null; then ';
+
 Deno.test("setup claude: hooks and permission merged with the user's, idempotent, removed exactly", async () => {
   using home = new Home();
   home.write(".claude/settings.json", CLAUDE_SETTINGS);
@@ -112,10 +116,18 @@ Deno.test("setup claude: hooks and permission merged with the user's, idempotent
   assert.equal(s.hooks.Stop[1].hooks[0].asyncRewake, true);
   assert.deepEqual(commands(s.hooks.PreToolUse), ["check-bash"], "the user's other hooks stay");
   assert.deepEqual(commands(s.hooks.SessionStart), [
-    `${BINARY} hook claude start`,
+    `${QUIET_TEST}exit 0; fi; exec ${BINARY} hook claude start`,
     `${BINARY} hook claude wake`,
   ]);
-  assert.deepEqual(commands(s.hooks.UserPromptSubmit), [`${BINARY} hook claude prompt`]);
+  assert.deepEqual(commands(s.hooks.UserPromptSubmit), [
+    `${QUIET_TEST}printf 'awake sh\\n' >"$f.state" 2>/dev/null; ` +
+    `grep -cF '[agent-ipc]' >/dev/null || printf 'prompt sh\\n' >"$f.prompt" 2>/dev/null; ` +
+    `exit 0; fi; exec ${BINARY} hook claude prompt`,
+  ]);
+  assert.deepEqual(commands(s.hooks.PostToolUse), [
+    `${QUIET_TEST}printf 'awake sh\\n' >"$f.state" 2>/dev/null; exit 0; fi; ` +
+    `exec ${BINARY} hook claude tool`,
+  ]);
   assert.equal(s.hooks.PostToolUse[0].matcher, "*");
   assert.match(home.out, /allows agent-ipc's tools without a prompt/);
   const once = home.read(".claude/settings.json");
@@ -273,4 +285,36 @@ Deno.test("setup cursor and windsurf: hook files match their schema and their co
   }, env);
   assert.equal(ws.code, 0);
   assert.equal(ws.stdout, "", "Windsurf: notification only, nothing for the model");
+});
+
+Deno.test("hook command: the shell's quiet test reads the marker in the data dir the hook is given, quoted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "it's a dir " });
+  try {
+    await Deno.mkdir(join(dir, "agents"));
+    const marker = join(dir, "agents", `pid-${Deno.pid}.quiet`);
+    const state = join(dir, "agents", `pid-${Deno.pid}.state`);
+    // The launcher would fail loudly if the shell ran it: the marker must settle the hook.
+    const cmd = hookCommand(
+      { command: "/nonexistent/agent-ipc", args: ["mcp"] },
+      "claude",
+      "tool",
+      "linux",
+      [
+        "--data-dir",
+        dir,
+      ],
+    );
+    await Deno.writeTextFile(marker, `${Deno.pid}\n`); // a live "broker": this process
+    const quiet = await runAsAssistant(cmd, {}, {});
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(await Deno.readTextFile(state), "awake sh\n");
+    // A marker whose broker is gone is not believed: the launcher runs.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(marker, `${gone.pid}\n`);
+    const loud = await runAsAssistant(cmd, {}, {});
+    assert.equal(loud.code, 127, "the launcher was started");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
