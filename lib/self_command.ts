@@ -102,3 +102,19 @@ export async function selfCommand(ctx: SelfContext = currentContext()): Promise<
     : ctx.mainModule;
   return ["deno", "run", ...RUN_FLAGS, module].map(shellWord).join(" ");
 }
+
+let current: string = EXECUTABLE_NAME;
+
+/**
+ * The command words the CLI's hints print (`run "… register NAME"`): what
+ * {@linkcode selfCommand} found when the command line started, else
+ * `agent-ipc`.
+ */
+export function selfName(): string {
+  return current;
+}
+
+/** Sets what {@linkcode selfName} returns (once, at the start of the command line). */
+export function setSelfName(words: string): void {
+  current = words;
+}

@@ -91,3 +91,35 @@ Deno.test("the broker's banner prints the command it was started with", async ()
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("the CLI's hints name the command it was run with", async () => {
+  const base = {
+    PATH: "/usr/bin:/bin", // no agent-ipc installed
+    DENO_DIR: await realDenoDir(),
+    IPC_SESSION_FILE: "/nonexistent/agent-ipc.session",
+    IPC_PORT: "1",
+    NO_COLOR: "1",
+  };
+  const inCheckout = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "ipc", "whoami"],
+    cwd: ROOT,
+    env: base,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(inCheckout.stderr);
+  assert.equal(inCheckout.code, 1, err);
+  assert.match(err, /not registered: run "deno task ipc register NAME" first/);
+  const elsewhere = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "--config", join(ROOT, "deno.json"), "ipc", "check", "--bogus"],
+    cwd: "/",
+    env: base,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(elsewhere.code, 2);
+  assert.match(
+    new TextDecoder().decode(elsewhere.stderr),
+    new RegExp(`Run "deno task --config ${join(ROOT, "deno.json")} ipc check --help" for usage`),
+  );
+});

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { selfCommand, setSelfName } from "../self_command.ts";
 import { VERSION } from "../version.ts";
 import { didYouMean } from "../suggest.ts";
 import { homeDir } from "../config.ts";
@@ -220,7 +221,12 @@ async function help(args: string[], io: CliIo): Promise<number> {
  * const code = await runCli(["send", "bob", "hello"]);
  * ```
  */
-export async function runCli(args: string[], io: CliIo = denoIo()): Promise<number> {
+export async function runCli(args: string[], io?: CliIo): Promise<number> {
+  if (!io) {
+    // The real command line: hints name the command this person can type (tests pass an io).
+    io = denoIo();
+    setSelfName(await selfCommand());
+  }
   const [command, ...rest] = args;
   if (command === undefined) {
     io.stderr(generalHelp());

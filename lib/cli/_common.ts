@@ -8,6 +8,7 @@
  * @module
  */
 
+import { selfName } from "../self_command.ts";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type Settings, settingsFromEnv } from "../config.ts";
 import { DEFAULT_HOST, SETTINGS } from "../defaults.ts";
@@ -167,7 +168,7 @@ export async function requireSession(s: Settings): Promise<Session> {
   if (!session) {
     throw new IpcError(
       "E_SESSION",
-      `not registered: run "agent-ipc register NAME" first (no session in "${s.sessionFile}")`,
+      `not registered: run "${selfName()} register NAME" first (no session in "${s.sessionFile}")`,
     );
   }
   return session;
@@ -178,7 +179,7 @@ export function expiredSession(session: Session): IpcError {
   return new IpcError(
     "E_SESSION",
     `The session of "${session.name}" is no longer valid (revoked by a newer registration, ` +
-      `unregistered, or the broker's data was reset): run "agent-ipc register ${session.name}" again`,
+      `unregistered, or the broker's data was reset): run "${selfName()} register ${session.name}" again`,
   );
 }
 
@@ -222,7 +223,7 @@ export function reportError(
   const prefix = name ? `agent-ipc ${name}` : "agent-ipc";
   io.stderr(
     `${prefix}: ${message}\n` +
-      (usage ? `Run "agent-ipc ${name ? name + " " : ""}--help" for usage.\n` : ""),
+      (usage ? `Run "${selfName()} ${name ? name + " " : ""}--help" for usage.\n` : ""),
   );
   if (json) {
     try {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { selfName } from "../self_command.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { NAME_PATTERN } from "../protocol/validate.ts";
 import type { WireMessage } from "../protocol/messages.ts";
@@ -57,7 +58,7 @@ async function ackShown(
   } catch (e) {
     io.stderr(
       `agent-ipc ${name}: the reply above was printed but could not be acknowledged ` +
-        `(${(e as Error).message}): "agent-ipc check" will show it again\n`,
+        `(${(e as Error).message}): "${selfName()} check" will show it again\n`,
     );
     return 1;
   }
@@ -113,7 +114,7 @@ Example:
       throw new IpcError(
         "E_TIMEOUT",
         `No reply from ${question.to} within ${timeoutS} s: the question #${question.shortId} ` +
-          `stays queued for ${question.to}, and a later reply arrives with "agent-ipc check"`,
+          `stays queued for ${question.to}, and a later reply arrives with "${selfName()} check"`,
         { question: q },
       );
     }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { selfName } from "../self_command.ts";
 import type { WireClaim, WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
 import { peerLines, quoted, visible } from "../protocol/peer_text.ts";
 import { shortId } from "../protocol/short_id.ts";
@@ -248,7 +249,7 @@ export function formatStatus(
     ...(broker.store_health ? formatStoreHealth(broker.store_health) : []),
     ["Connections:", `${broker.connections} (${broker.waiting} waiting)`],
     ...(broker.console_url
-      ? [["Console:", `${broker.console_url} ("agent-ipc web" to log in)`]]
+      ? [["Console:", `${broker.console_url} ("${selfName()} web" to log in)`]]
       : []),
     ["You:", me ? `${me} (session in ${sessionFile})` : "not registered"],
   ]);
@@ -257,7 +258,7 @@ export function formatStatus(
     out += `\n${plural(instances.length, "instance")}, ${plural(queued, "message")} queued\n`;
     if (instances.length) out += formatInstances(instances, me);
   } else {
-    out += `\nRegister ("agent-ipc register NAME") to see instances and queue depths\n`;
+    out += `\nRegister ("${selfName()} register NAME") to see instances and queue depths\n`;
   }
   return out;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { selfName } from "../self_command.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { MAX_WAIT_MS, NAME_PATTERN } from "../protocol/validate.ts";
 import type { WireMessage } from "../protocol/messages.ts";
@@ -242,7 +243,7 @@ Example:
     let human = n ? r.messages.map(formatMessage).join("") : "No new messages\n";
     if (peek && n) human += `(peek: ${plural(n, "message")} left in the queue)\n`;
     if (remaining > (peek ? n : 0)) {
-      human += `(${remaining - (peek ? n : 0)} more queued: run "agent-ipc check" again)\n`;
+      human += `(${remaining - (peek ? n : 0)} more queued: run "${selfName()} check" again)\n`;
     }
     ctx.print(human, { messages: r.messages, acked: !peek && n > 0, remaining });
     if (!peek && n) return await ackPrinted(ctx, client, r.messages);

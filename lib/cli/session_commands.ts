@@ -6,6 +6,7 @@
  * @module
  */
 
+import { selfName } from "../self_command.ts";
 import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 import type { WireInstance } from "../protocol/messages.ts";
 import type { Session } from "../client/agent_client.ts";
@@ -86,7 +87,9 @@ Example:
     const replaced = state.kind === "ok" && state.session.name !== name
       ? state.session.name
       : undefined;
-    const waiting = r.queued ? ` (${plural(r.queued, "message")} waiting: "agent-ipc check")` : "";
+    const waiting = r.queued
+      ? ` (${plural(r.queued, "message")} waiting: "${selfName()} check")`
+      : "";
     ctx.print(
       `Registered ${name}${waiting}\nSession saved to ${file}\n` +
         (replaced ? `(it replaces the saved session of "${replaced}")\n` : ""),
@@ -258,7 +261,7 @@ Example:
     if (session && !client.session) {
       ctx.io.stderr(
         `agent-ipc status: the saved session of "${session.name}" is no longer valid: ` +
-          `run "agent-ipc register ${session.name}" again\n`,
+          `run "${selfName()} register ${session.name}" again\n`,
       );
     }
     const r = await client.status();

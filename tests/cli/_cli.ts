@@ -21,10 +21,26 @@ export interface Result {
   stderr: string;
 }
 
-/** Environment variables of the parent that must not leak into the program. */
+/**
+ * A folder holding an installed-style `agent-ipc` (a script running MAIN), put first on the
+ * program's PATH: the CLI tests run as a user who ran `deno task install`, so the hints they
+ * check name `agent-ipc` (lib/self_command.ts; tests/self_command_test.ts covers the others).
+ */
+const INSTALLED_BIN = (() => {
+  const dir = Deno.makeTempDirSync({ prefix: "ipc-cli-bin-" });
+  Deno.writeTextFileSync(
+    join(dir, "agent-ipc"),
+    `#!/bin/sh\nexec '${Deno.execPath()}' run ${PERMISSION_FLAGS.join(" ")} '${MAIN}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return dir;
+})();
+
+/** Environment variables of the parent that must not leak into the program; PATH with `agent-ipc`. */
 function scrubbedIpcVars(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(Deno.env.toObject())) if (key.startsWith("IPC_")) out[key] = "";
+  out.PATH = `${INSTALLED_BIN}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`;
   return out;
 }
 
