@@ -123,8 +123,13 @@ export class ClaimDesk {
         paths.some((p) => claimsOverlap(c.path, p, budget))
       );
       if (conflicts.length > 0) return { next: null, result: { conflicts, granted: [] } };
+      // By path, not a search per path: 100 paths against 10,000 claims were 2 million compares.
+      const requested = new Set(paths);
+      const mineByPath = new Map(
+        kept.filter((c) => c.holder === name && requested.has(c.path)).map((c) => [c.path, c]),
+      );
       const granted = paths.map((path): ClaimRecord => {
-        const mine = kept.find((c) => c.holder === name && c.path === path);
+        const mine = mineByPath.get(path);
         const c: ClaimRecord = {
           root: req.root,
           path,
@@ -136,7 +141,7 @@ export class ClaimDesk {
         if (req.reason) c.reason = req.reason;
         return c;
       });
-      const next = kept.filter((c) => !(c.holder === name && paths.includes(c.path)));
+      const next = kept.filter((c) => !(c.holder === name && requested.has(c.path)));
       return { next: [...next, ...granted], result: { conflicts: [], granted } };
     });
     if (outcome.conflicts.length > 0) {

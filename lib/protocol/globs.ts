@@ -11,7 +11,7 @@
  * where both accept, so `src/*.ts` and `src/x/**` do not overlap while
  * `src/**` and `src/a.ts` do. Pure: no I/O.
  *
- * Bounded work: every limit of a path (length, alternatives, automaton size)
+ * Bounded work: every limit of a path (length, alternatives, wildcards, automaton size)
  * is checked when it is claimed ({@linkcode checkClaimPath}, which also folds
  * runs of `**` segments into one), and the overlap tests of one request draw
  * on one {@linkcode GlobBudget}: past it the request is refused with
@@ -33,6 +33,12 @@ export const MAX_CLAIM_PATH = LIMITS.maxClaimPathChars;
 const MAX_ALTERNATIVES = 16;
 /** Most automaton steps (tokens, over all alternatives) one claim path compiles to. */
 export const MAX_GLOB_TOKENS = 1024;
+/**
+ * Most wildcards (`*`, `**`, `?`, `[…]`, over all alternatives) in one claim
+ * path. Real claims use a handful (`src/**` + `/*.{ts,tsx}`: 4); each one
+ * multiplies the states an overlap test with another glob can visit.
+ */
+export const MAX_GLOB_WILDCARDS = 32;
 /**
  * Most steps of glob matching one request may take: a plain path against a
  * plain path is one step, a search of two globs' automata 20 plus one per
@@ -94,7 +100,8 @@ export function foldGlobstars(path: string): string {
  * Throws `E_PATH_ESCAPE` unless `path` is a clean relative path inside its
  * root (no `..`, no leading `/`, no empty or `.` segment) and `E_BAD_FIELD`
  * when it is too long, holds a control character, expands to more than 16
- * alternatives or compiles to more than {@linkcode MAX_GLOB_TOKENS} steps.
+ * alternatives, has more than {@linkcode MAX_GLOB_WILDCARDS} wildcards or
+ * compiles to more than {@linkcode MAX_GLOB_TOKENS} steps.
  * Returns the path with runs of `**` segments folded into one.
  *
  * @example
@@ -142,7 +149,20 @@ export function checkClaimPath(path: string): string {
         { limit: MAX_ALTERNATIVES },
       );
     }
-    const tokens = alternatives.reduce((n, q) => n + compile(q).length + 1, 0);
+    const compiledAlternatives = alternatives.map(compile);
+    const tokens = compiledAlternatives.reduce((n, t) => n + t.length + 1, 0);
+    const wildcards = compiledAlternatives.reduce(
+      (n, t) => n + t.filter((k) => k.kind !== "char" || k.set.kind !== "lit").length,
+      0,
+    );
+    if (wildcards > MAX_GLOB_WILDCARDS) {
+      throw new IpcError(
+        "E_BAD_FIELD",
+        `Claim path "${path}" has ${wildcards} wildcards over its alternatives, at most ` +
+          `${MAX_GLOB_WILDCARDS}`,
+        { limit: MAX_GLOB_WILDCARDS },
+      );
+    }
     if (tokens > MAX_GLOB_TOKENS) {
       throw new IpcError(
         "E_BAD_FIELD",

@@ -119,8 +119,12 @@ Deno.test("checkClaimPath: every limit is checked when the path is claimed", () 
   refused("{a,b}/{c,d}/{e,f}/{g,h}/{i,j}", /more than 16 alternatives/);
   assert.equal(checkClaimPath("{a,b}/{c,d}/{e,f}/{g,h}"), "{a,b}/{c,d}/{e,f}/{g,h}");
   // An automaton past MAX_GLOB_TOKENS steps over its alternatives.
-  refused("{a,b}{c,d}{e,f}{g,h}/" + "*x".repeat(60), /at most 1024/);
-  assert.ok(checkClaimPath("*a".repeat(250)));
+  refused("{a,b}{c,d}{e,f}{g,h}/" + "x".repeat(70) + "*", /at most 1024/);
+  // More than 32 wildcards (each multiplies an overlap test's states).
+  refused("*a".repeat(33), /33 wildcards over its alternatives, at most 32/);
+  refused("{a,b}{c,d}{e,f}{g,h}/" + "*x".repeat(3), /48 wildcards/);
+  assert.equal(checkClaimPath("*a".repeat(32)), "*a".repeat(32));
+  assert.equal(checkClaimPath("src/**/*.{ts,tsx}"), "src/**/*.{ts,tsx}");
 });
 
 Deno.test("claimsOverlap: a stored path that would fail today's checks never throws", () => {
