@@ -95,7 +95,8 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
     const codex = thread ? await codexCommand(hook.io.env) : undefined;
     if (thread && codex) {
       (hook.io.spawnWatch ?? spawnDetachedWatch)(
-        [hook.assistant, "watch"],
+        // The settings setup wrote into this hook (--port ...): the watch needs them too.
+        [hook.assistant, "watch", ...hook.settingArgs],
         hook.found.record.assistant_pid,
         { IPC_HOOK_SESSION_ID: thread, IPC_HOOK_WAKE: "codex-queue", IPC_CODEX_BIN: codex },
       );

@@ -258,6 +258,16 @@ Deno.test("hook stop --notify (Codex, Gemini): a detached watch notifies when a 
   assert.equal(await watching, 0);
   assert.deepEqual(notes, ["1 new message for codex from bob"]);
   assert.equal((await agent.unread()).count, 1, "a notification shows nothing: still unread");
+  // The settings setup writes into a hook as flags (the assistant's environment has none)
+  // reach the watch it starts.
+  spawned.length = 0;
+  const { IPC_PORT: _p, IPC_DATA_DIR: _d, ...bare } = envOf(b);
+  const flags = ["--port", String(b.port), "--data-dir", b.dataDir];
+  assert.equal(
+    await run(["codex", "stop", "--notify", ...flags], { ...io({}), env: bare }),
+    0,
+  );
+  assert.deepEqual(spawned, [{ args: ["codex", "watch", ...flags], pid: Deno.pid }]);
 });
 
 Deno.test("hook: hooks.log says why and does not grow without bound", async () => {
