@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { editPreCommit } from "../../lib/setup/git_hook.ts";
 import { writeSessionFile } from "../../lib/client/session_file.ts";
+import { repoKey } from "../../lib/client/repo_paths.ts";
 import { brokerProcess, freePort, testBroker } from "../_helpers.ts";
 import { git, gitRepo } from "../_git.ts";
 import { CliPlace } from "../cli/_cli.ts";
@@ -145,6 +146,36 @@ Deno.test("git hook: fails open on a missing deno, a deleted checkout, no broker
     broker.kill("SIGKILL");
     await broker.status;
   }
+});
+
+Deno.test("git hook: a stored claim the check cannot match lets the commit through", async () => {
+  await using b = await testBroker();
+  await using place = await CliPlace.create(b.port, b.dataDir);
+  const repo = await gitRepo(place.dir);
+  await register(place, "alice", "bob");
+  await setupHook(place, repo);
+  // Stored by an older version that checked less: 250 stars, against a long staged name the
+  // match runs past its budget (E_BAD_FIELD) in the check. Not a conflict: through, one line.
+  const now = Date.now();
+  const root = await repoKey(repo);
+  await b.broker.store.updateClaims(root, () => ({
+    next: [{
+      root,
+      path: "*a".repeat(250),
+      holder: "alice",
+      shared: false,
+      createdAt: now,
+      expiresAt: now + 3_600_000,
+    }],
+    result: undefined,
+  }));
+  const name = "a".repeat(200) + ".ts";
+  await Deno.writeTextFile(join(repo, name), "x\n");
+  await git(repo, "add", name);
+  const c = await commit(place, repo, "bob");
+  assert.equal(c.ok, true, c.err);
+  assert.equal(warnings(c.err).length, 1, c.err);
+  assert.match(c.err, /steps of glob matching.*staged files not checked against claims/);
 });
 
 /** A user's hook: set up, commit (their hook runs), stopped by a claim, removed byte for byte. */
