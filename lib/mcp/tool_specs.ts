@@ -151,6 +151,9 @@ export const TOOL_SPECS = {
       short_id: z.string().describe("follow it with message_status"),
       to: z.string().describe("the recipient (after a rename: its new name)"),
       queued_for_future: z.boolean().describe("the name has not registered yet"),
+      near_names: z.array(z.string()).optional().describe(
+        "when the name has not registered: registered names near it (a typo?)",
+      ),
       large: z.object({ path: z.string(), size: z.number() }).optional(),
     },
     hints: WRITE,

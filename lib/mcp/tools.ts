@@ -15,6 +15,8 @@
 
 import type { CallToolResult, McpServer } from "../deps.ts";
 import { IpcError } from "../protocol/errors.ts";
+import { TTLS } from "../defaults.ts";
+import { nearest } from "../suggest.ts";
 import { MAX_WAIT_MS } from "../protocol/validate.ts";
 import type { McpAgent, Unread } from "./agent.ts";
 import {
@@ -129,12 +131,22 @@ function toolActions(agent: McpAgent) {
       let text = r.queuedForFuture || r.to !== to ? `${r.message}.` : `Sent to ${r.to}.`;
       text += ` Message id #${r.shortId}${urgent ? " (urgent)" : ""}.`;
       if (r.large) text += ` The text was long: stored at ${r.large.path}.`;
+      // A name never seen is most often a typo: name the registered ones near it.
+      const near = r.queuedForFuture
+        ? await c.list().then((l) => nearest(to, l.map((i) => i.id)), () => [])
+        : [];
+      if (r.queuedForFuture) {
+        text += ` No agent named "${r.to}" has registered yet: it waits for it up to ` +
+          `${Math.round(TTLS.unclaimedQueueMs / 86_400_000)} days` +
+          (near.length ? `; did you mean ${near.join(" or ")}?` : ".");
+      }
       const data: ToolData<"send"> = {
         message_id: r.messageId,
         short_id: r.shortId,
         to: r.to,
         queued_for_future: r.queuedForFuture,
       };
+      if (r.queuedForFuture) data.near_names = near;
       if (r.large) data.large = { path: r.large.path, size: r.large.size };
       return { text, data };
     },

@@ -248,6 +248,11 @@ Deno.test("mcp: register, whoami, send, check, ack after the response is written
 
   const bob = await r.peer("bob");
   assert.match(text(await r.call("send", { to: "bob", message: "hello bob" })), /Sent to bob/);
+  // A name never registered: queued, with the near names (a typo?).
+  const typo = await r.call("send", { to: "bbo", message: "hello bob" });
+  assert.equal(typo.isError, undefined);
+  assert.match(text(typo), /No agent named "bbo" has registered yet: .*; did you mean bob\?/);
+  assert.deepEqual(typo.structuredContent?.near_names, ["bob"]);
   const got = await bob.check({ ack: true });
   assert.equal(got.messages[0].message.content, "hello bob");
   assert.equal(got.messages[0].from, "alice");
