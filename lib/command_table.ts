@@ -189,7 +189,7 @@ export const COMMAND_TABLE: readonly CommandSpec[] = [
       "setup TARGET... [--name NAME] [--project DIR] [--ask] [--no-hooks] [--notify] [--remove] [--dry-run]",
     summary: "add agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf",
     reference:
-      "Adds agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf, with its hooks and approvals.",
+      "Adds agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf, with its hooks and approvals. Each assistant registers under its own name (`claude`, `codex`, …; `--name X`: `X`, or `X-claude`, … for several), and every setting it runs with that is not the default (`--port`, `--data-dir`, `--store`, `--tls-*`, `--secret-file` or their `IPC_*` variables) goes into each entry and hook: [assistants.md](assistants.md#connecting-your-assistants).",
   },
   {
     name: "hook",
