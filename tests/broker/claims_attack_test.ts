@@ -54,37 +54,43 @@ Deno.test("claims attack: pathological globs never stall the broker's event loop
   await mallory.register("mallory");
   await eve.register("eve");
   await ann.register("ann");
-  const root = "/attacked";
   const globstars = (tail: string) => "**/".repeat(120) + tail;
   const stars = (n: number, last: string) => "*a".repeat(n) + "*" + last;
-  // Stored first (no overlap test yet: nothing else is claimed). 241 wildcards: refused when
-  // claimed; 31 is within the limit of 32.
-  await mallory.claim(root, Array.from({ length: 10 }, (_, i) => globstars(`x${i}.ts`)));
-  const many = await failure(mallory.claim(root, [stars(240, "c")]));
+  const many = await failure(mallory.claim("/attacked", [stars(240, "c")]));
   assert.equal(many.code, "E_BAD_FIELD");
   assert.match(many.message, /241 wildcards over its alternatives, at most 32/);
-  await mallory.claim(root, Array.from({ length: 10 }, (_, i) => stars(30 - i, "c")));
-  // Runs of ** were folded when claimed.
-  assert.ok((await ann.claims(root)).every((c) => !c.path.includes("**/**")));
 
-  const monitor = stallMonitor();
-  const t0 = performance.now();
-  // 3 globs of 120 "**" against 10 stored: froze the broker for 5-16 s.
-  const granted = await eve.claim(root, ["a.js", "b.js", "c.js"].map(globstars));
-  assert.deepEqual(granted.map((c) => c.path), ["**/a.js", "**/b.js", "**/c.js"]);
-  // Long star chains against long star chains: refused, naming the limit.
-  const e = await failure(eve.claim(root, [stars(30, "b"), stars(29, "b"), stars(28, "b")]));
-  assert.equal(e.code, "E_BAD_FIELD");
-  assert.match(e.message, new RegExp(`more than ${MAX_GLOB_WORK} steps of glob matching`));
-  // Meanwhile an ordinary claim is answered as usual.
-  await ann.claim(root, ["src/[a].ts", "docs/*.md"]); // (a plain path claims its subtree too)
-  const ms = performance.now() - t0;
-  const stall = monitor.stop();
+  /** One round in its own repository; the longest stall while it ran, in ms. */
+  const round = async (root: string) => {
+    // Stored first (no overlap test yet: nothing else is claimed); 31 wildcards are within 32.
+    await mallory.claim(root, Array.from({ length: 10 }, (_, i) => globstars(`x${i}.ts`)));
+    await mallory.claim(root, Array.from({ length: 10 }, (_, i) => stars(30 - i, "c")));
+    // Runs of ** were folded when claimed.
+    assert.ok((await ann.claims(root)).every((c) => !c.path.includes("**/**")));
+    const monitor = stallMonitor();
+    // 3 globs of 120 "**" against 10 stored: froze the broker for 5-16 s.
+    const granted = await eve.claim(root, ["a.js", "b.js", "c.js"].map(globstars));
+    assert.deepEqual(granted.map((c) => c.path), ["**/a.js", "**/b.js", "**/c.js"]);
+    // Star chains against star chains: refused, naming the limit.
+    const e = await failure(eve.claim(root, [stars(30, "b"), stars(29, "b"), stars(28, "b")]));
+    assert.equal(e.code, "E_BAD_FIELD");
+    assert.match(e.message, new RegExp(`more than ${MAX_GLOB_WORK} steps of glob matching`));
+    // Meanwhile an ordinary claim is answered as usual.
+    await ann.claim(root, ["src/[a].ts", "docs/*.md"]); // (a plain path claims its subtree too)
+    return monitor.stop();
+  };
+  // The first round also compiles the matcher (JIT): measured, reported, bound loosely.
+  const cold = await round("/attacked/1");
+  const warm = Math.max(await round("/attacked/2"), await round("/attacked/3"));
   console.log(
-    `claims attack: longest event-loop stall ${stall.toFixed(1)} ms, ${ms.toFixed(0)} ms in all`,
+    `claims attack: longest event-loop stall ${cold.toFixed(1)} ms cold, ${
+      warm.toFixed(1)
+    } ms warm`,
   );
-  // A few ms warm; cold (JIT) on our shared 2 cores 25-115 ms seen. It was 5-16 s.
-  assert.ok(stall < 250, `the event loop stalled ${stall.toFixed(1)} ms`);
+  // On our shared 2 cores (load 8-15) warm rounds stall 3-40 ms, the cold one 20-115 ms: the
+  // wall clock of a few ms of CPU. It was 5-16 s.
+  assert.ok(cold < 500, `the event loop stalled ${cold.toFixed(1)} ms (cold)`);
+  assert.ok(warm < 250, `the event loop stalled ${warm.toFixed(1)} ms (warm)`);
 });
 
 Deno.test("claims: every limit is checked when claimed; a stored claim never fails another request", async () => {
