@@ -33,6 +33,11 @@ export class Samples {
     return sorted[rank];
   }
 
+  /** The samples, in the order they were added. */
+  values(): number[] {
+    return Array.from(this.#data.subarray(0, this.#n));
+  }
+
   /** p50, p99 and max in one sort. */
   summary(): LatencySummary {
     if (this.#n === 0) return { count: 0, p50: null, p99: null, max: null };

@@ -45,7 +45,7 @@ Options:
   --recipients N          recipients of the backlog (default 100)
   --samples N             one-at-a-time sends measured for latency (default 2000, quick 300)
   --failover-agents N     senders (and receivers) of the failover scenario (default 4)
-  --only LIST             comma-separated scenarios: ${"latency,throughput,legacy,backlog,mcp,failover"}
+  --only LIST             comma-separated scenarios: ${"latency,throughput,legacy,backlog,mcp,failover,hooks,reach"}
   --json PATH             where to write the JSON figures (default bench/results.json)
   --cpu-prof DIR          write V8 CPU profiles of the broker and load processes to DIR
   -h, --help              show this help
@@ -64,6 +64,8 @@ const SCENARIOS: Record<string, () => Promise<(o: BenchOptions) => Promise<Scena
   backlog: async () => (await import("./scenarios/backlog.ts")).run,
   mcp: async () => (await import("./scenarios/mcp.ts")).run,
   failover: async () => (await import("./scenarios/failover.ts")).run,
+  hooks: async () => (await import("./scenarios/hooks.ts")).run,
+  reach: async () => (await import("./scenarios/reach.ts")).run,
 };
 
 function int(value: string | undefined, flag: string, fallback: number, min = 1): number {

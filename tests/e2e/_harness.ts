@@ -68,6 +68,13 @@ function binaryOf(id: CliId, dir: string): string[] {
   return [join(nm, ".bin", id)];
 }
 
+/** The path of a pinned assistant CLI if it is installed already (never installs it). */
+export async function installedCli(id: CliId): Promise<string | undefined> {
+  const dir = join(cacheRoot(), `${id}@${PINNED[id].version}`);
+  for (const bin of binaryOf(id, dir)) if (await exists(bin)) return bin;
+  return undefined;
+}
+
 const installing = new Map<CliId, Promise<string>>();
 
 /**

@@ -31,7 +31,7 @@ async function works(cmd: string[]): Promise<boolean> {
 }
 
 /** The command prefix that runs a program with loopback only, or [] when unavailable. */
-async function isolation(): Promise<string[]> {
+export async function isolation(): Promise<string[]> {
   if (Deno.build.os !== "linux" || Deno.env.get("AGENT_IPC_E2E_NO_NETNS")) return [];
   const root = Deno.uid() === 0;
   const unshare = root ? ["unshare", "--net"] : ["unshare", "--net", "--map-root-user"];
