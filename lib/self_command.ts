@@ -78,21 +78,48 @@ export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** {@linkcode findExecutable}, synchronously (for hints, which are built synchronously). */
+export function findExecutableSync(
+  name: string,
+  os: typeof Deno.build.os,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const windows = os === "windows";
+  const path = windows ? win32 : posix;
+  const dirs = (env.PATH ?? env.Path ?? "").split(windows ? ";" : ":").filter((d) => d !== "");
+  const exts = windows ? (env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").filter(Boolean) : [""];
+  for (const dir of dirs) {
+    if (!path.isAbsolute(dir)) continue;
+    for (const ext of exts) {
+      const candidate = path.join(dir, name + ext.toLowerCase());
+      try {
+        const info = Deno.statSync(candidate);
+        if (info.isFile && (windows || info.mode === null || (info.mode & 0o111) !== 0)) {
+          return candidate;
+        }
+      } catch {
+        // Not here; try the next directory.
+      }
+    }
+  }
+  return undefined;
+}
+
 /** The command words to type to run this program (without its arguments). */
-export async function selfCommand(ctx: SelfContext = currentContext()): Promise<string> {
+export function selfCommand(ctx: SelfContext = currentContext()): string {
   if (ctx.standalone) {
     const path = ctx.os === "windows" ? win32 : posix;
     const name = path.basename(ctx.execPath).replace(/\.exe$/i, "");
-    const onPath = await findExecutable(name, ctx.os, ctx.env);
+    const onPath = findExecutableSync(name, ctx.os, ctx.env);
     return onPath === ctx.execPath ? name : shellWord(ctx.execPath);
   }
-  if (await findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env)) return EXECUTABLE_NAME;
+  if (findExecutableSync(EXECUTABLE_NAME, ctx.os, ctx.env)) return EXECUTABLE_NAME;
   if (ctx.mainModule.startsWith("file:") && ctx.os !== "windows") {
     const main = decodeURIComponent(new URL(ctx.mainModule).pathname);
     const root = posix.dirname(main);
     const config = posix.join(root, "deno.json");
     try {
-      await Deno.stat(config);
+      Deno.statSync(config);
       const inside = ctx.cwd === root || ctx.cwd.startsWith(root + "/");
       return inside ? "deno task ipc" : `deno task --config ${shellWord(config)} ipc`;
     } catch { /* no checkout around it */ }
@@ -103,18 +130,29 @@ export async function selfCommand(ctx: SelfContext = currentContext()): Promise<
   return ["deno", "run", ...RUN_FLAGS, module].map(shellWord).join(" ");
 }
 
-let current: string = EXECUTABLE_NAME;
+let current: string | undefined;
+let resolve: (() => string) | undefined;
 
 /**
  * The command words the CLI's hints print (`run "… register NAME"`): what
- * {@linkcode selfCommand} found when the command line started, else
+ * {@linkcode selfCommand} finds, once {@linkcode useSelfCommand} was called
+ * (the real command line), looked up on first use (a command that prints no
+ * hint needs no permission for it); else, or when it cannot be found out,
  * `agent-ipc`.
  */
 export function selfName(): string {
+  if (current === undefined) {
+    try {
+      current = resolve ? resolve() : EXECUTABLE_NAME;
+    } catch {
+      current = EXECUTABLE_NAME; // e.g. no --allow-env or --allow-read
+    }
+  }
   return current;
 }
 
-/** Sets what {@linkcode selfName} returns (once, at the start of the command line). */
-export function setSelfName(words: string): void {
-  current = words;
+/** Makes {@linkcode selfName} name this process's own command (`runCli` from main.ts). */
+export function useSelfCommand(ctx: () => SelfContext = currentContext): void {
+  resolve = () => selfCommand(ctx());
+  current = undefined;
 }

@@ -27,14 +27,14 @@ Deno.test("selfCommand: the installed agent-ipc, the binary, the task, or deno r
   const bin = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(join(bin, "agent-ipc"), "#!/bin/sh\n", { mode: 0o755 });
-    assert.equal(await selfCommand(ctx({ env: { PATH: bin } })), "agent-ipc");
+    assert.equal(selfCommand(ctx({ env: { PATH: bin } })), "agent-ipc");
     // A compiled binary: its name when PATH finds it, else its path.
     assert.equal(
-      await selfCommand(ctx({ standalone: true, execPath: join(bin, "agent-ipc") })),
+      selfCommand(ctx({ standalone: true, execPath: join(bin, "agent-ipc") })),
       join(bin, "agent-ipc"),
     );
     assert.equal(
-      await selfCommand(
+      selfCommand(
         ctx({ standalone: true, execPath: join(bin, "agent-ipc"), env: { PATH: bin } }),
       ),
       "agent-ipc",
@@ -42,15 +42,15 @@ Deno.test("selfCommand: the installed agent-ipc, the binary, the task, or deno r
   } finally {
     await Deno.remove(bin, { recursive: true });
   }
-  assert.equal(await selfCommand(ctx({})), "deno task ipc");
-  assert.equal(await selfCommand(ctx({ cwd: join(ROOT, "lib") })), "deno task ipc");
+  assert.equal(selfCommand(ctx({})), "deno task ipc");
+  assert.equal(selfCommand(ctx({ cwd: join(ROOT, "lib") })), "deno task ipc");
   assert.equal(
-    await selfCommand(ctx({ cwd: "/" })),
+    selfCommand(ctx({ cwd: "/" })),
     `deno task --config ${shellWord(join(ROOT, "deno.json"))} ipc`,
   );
   const url = "https://example.com/agent-ipc/v1.0.0/main.ts";
   assert.equal(
-    await selfCommand(ctx({ mainModule: url })),
+    selfCommand(ctx({ mainModule: url })),
     ["deno", "run", ...RUN_FLAGS, url].join(" "),
   );
   assert.equal(shellWord("/a b/c"), "'/a b/c'");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { selfCommand } from "../self_command.ts";
+import { selfName } from "../self_command.ts";
 import { usageLine } from "../command_table.ts";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
@@ -297,7 +297,7 @@ export async function runBrokerCommand(
       broker.hostname,
       broker.port,
       broker.consoleUrl,
-      await selfCommand(),
+      selfName(),
       settings.dataDir,
     ),
   );

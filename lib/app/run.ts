@@ -9,7 +9,7 @@
  * @module
  */
 
-import { selfCommand, setSelfName } from "../self_command.ts";
+import { useSelfCommand } from "../self_command.ts";
 import { VERSION } from "../version.ts";
 import { didYouMean } from "../suggest.ts";
 import { homeDir } from "../config.ts";
@@ -225,7 +225,7 @@ export async function runCli(args: string[], io?: CliIo): Promise<number> {
   if (!io) {
     // The real command line: hints name the command this person can type (tests pass an io).
     io = denoIo();
-    setSelfName(await selfCommand());
+    useSelfCommand();
   }
   const [command, ...rest] = args;
   if (command === undefined) {
