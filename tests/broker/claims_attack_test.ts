@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
+import { ClaimDesk } from "../../lib/broker/claims.ts";
+import { sessionHash } from "../../lib/protocol/auth.ts";
 import type { ClaimRecord } from "../../lib/state/store.ts";
 import { testBroker } from "../_helpers.ts";
 
@@ -149,4 +151,21 @@ Deno.test("claims: a conflict with 10,000 claims names 20 and counts the rest", 
   assert.match(e.message, /; and 9980 more\. /);
   const size = JSON.stringify({ message: e.message, ...details }).length;
   assert.ok(size < 20_000, `the refusal is ${size} bytes`);
+});
+
+Deno.test("claims: a holder another broker added, then dead, does not block (holders cache)", async () => {
+  await using b = await testBroker();
+  await using ann = await client(b.port, b.dataDir);
+  await using bob = await client(b.port, b.dataDir);
+  await ann.register("ann");
+  await bob.register("bob");
+  const root = "/multi";
+  await ann.claim(root, ["docs/a.md"]); // this broker now knows the holders of /multi: ann
+  // Another broker on the same store grants bob a claim this one has not seen.
+  const other = new ClaimDesk(b.broker.store, Date.now);
+  await other.claim({ action: "claim", root, paths: ["src/**"] }, "bob");
+  assert.equal((await failure(ann.claim(root, ["src/x.ts"]))).code, "E_CLAIMED");
+  // bob's session ends without an unregister: its claims stop blocking at once.
+  assert.equal(await b.broker.store.removeSession(sessionHash(bob.session!.token, b.secret)), true);
+  assert.equal((await ann.claim(root, ["src/x.ts"])).length, 1);
 });
