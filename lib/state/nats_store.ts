@@ -180,6 +180,10 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
       { retry: (e) => !isJetStreamOff(e) && isTransient(e) },
     );
     const js = jetstream(link.nc, { timeout: timeoutMs });
+    link.scanJsm = await jetstreamManager(link.nc, {
+      timeout: Math.min(timeoutMs, 1_500),
+      checkAPI: false,
+    });
     const streams = NatsQueues.streamNames(prefix);
     const base: Partial<NatsStreamConfig> = {
       storage: StorageType.File,
@@ -222,7 +226,10 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
     }, {
       // "No suitable peers" is transient while a node is down, final when
       // the cluster has fewer servers than replicas asked for.
-      retry: (e) => isTransient(e) && !(replicas > serverCount(link) && isNoPeers(e)),
+      // "Stream not found" is another broker's creation still under way (its
+      // create made ours fail, our open came before the stream was there).
+      retry: (e) =>
+        (isTransient(e) || isNotFound(e)) && !(replicas > serverCount(link) && isNoPeers(e)),
     });
     const [instances, sessions, seen, forwards, claims, receipts, dedupe] = opened;
     const queues = new NatsQueues(link, jsm, prefix, dedupe, receipts);
