@@ -318,3 +318,20 @@ Deno.test("hook command: the shell's quiet test reads the marker in the data dir
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("setup over an earlier setup's plain hook commands replaces them in place; --remove takes them out", async () => {
+  using home = new Home();
+  const old = (e: string) => ({
+    hooks: [{ type: "command", command: `${BINARY} hook claude ${e}` }],
+  });
+  home.write(
+    ".claude/settings.json",
+    JSON.stringify({ hooks: { PostToolUse: [{ matcher: "*", ...old("tool") }] } }, null, 2),
+  );
+  assert.equal(await home.run("claude", "--name", "claude"), 0, home.err);
+  const tool = commands(home.json(".claude/settings.json").hooks.PostToolUse);
+  assert.equal(tool.length, 1, "replaced, not added beside");
+  assert.ok(tool[0]?.startsWith(QUIET_TEST), tool[0]);
+  assert.equal(await home.run("claude", "--remove"), 0, home.err);
+  assert.equal(home.json(".claude/settings.json").hooks, undefined);
+});
