@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { COMMAND_TABLE, commandSpec, referenceRows, usageLine } from "../lib/command_table.ts";
 import { COMMAND_NAMES, runCli } from "../lib/app/run.ts";
 import { TOOL_SPECS } from "../lib/mcp/tool_specs.ts";
+import { BROKER_FLAGS, BROKER_HELP } from "../lib/app/broker_command.ts";
+import { MCP_FLAGS, MCP_HELP } from "../lib/app/mcp_command.ts";
+import { WEB_FLAGS, WEB_HELP } from "../lib/web/web_command.ts";
 import * as session from "../lib/cli/session_commands.ts";
 import * as message from "../lib/cli/message_commands.ts";
 import * as claim from "../lib/cli/claim_commands.ts";
@@ -141,4 +144,15 @@ Deno.test("docs/cli.md's command table is the one lib/command_table.ts makes", a
   assert.match(flat, /`reply ID MESSAGE\.\.\. \[--urgent\] \[--data JSON\]`/);
   assert.match(flat, /`web \[--no-open\]`/);
   assert.throws(() => withTable("no markers", "| x |"), /lacks the markers/);
+});
+
+Deno.test("broker, mcp and web help name every flag their parsers take", () => {
+  const missing = (flags: object, help: string, skip: string[] = []) =>
+    Object.keys(flags).filter((f) => !skip.includes(f) && !help.includes(`--${f}`));
+  assert.deepEqual(missing(BROKER_FLAGS, BROKER_HELP), []);
+  assert.deepEqual(missing(WEB_FLAGS, WEB_HELP), []);
+  // mcp takes every broker flag (it may host one) and says so; its own must be listed.
+  assert.match(MCP_HELP, /Every option of "agent-ipc broker" applies/);
+  assert.deepEqual(missing(MCP_FLAGS, MCP_HELP, Object.keys(BROKER_FLAGS)), []);
+  assert.deepEqual(missing({ bogus: {} }, BROKER_HELP), ["bogus"]); // the check can fail
 });

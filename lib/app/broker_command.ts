@@ -57,6 +57,7 @@ Options:
   --queue-cap N         messages per recipient queue (default ${S.queueCap.default}, ${S.queueCap.env})
   --tls-cert FILE       PEM certificate: required to bind a non-loopback --host
   --tls-key FILE        PEM private key
+  --tls-ca FILE         CA certificate to trust for a TLS broker on another host (IPC_TLS_CA)
   --log-file FILE       append logs to FILE instead of stderr
   --log-level LEVEL     debug, info, warn, error, silent (IPC_LOG)
   -h, --help            show this help

@@ -64,7 +64,7 @@ Example (Claude Code):
 `;
 
 /** The flags of `mcp`: the broker's (for hosting) and the name. */
-const MCP_FLAGS = {
+export const MCP_FLAGS = {
   ...BROKER_FLAGS,
   name: { type: "string" },
   help: { type: "boolean", short: "h" },

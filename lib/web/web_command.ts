@@ -123,7 +123,8 @@ export async function openBrowser(
   }
 }
 
-const FLAGS = {
+/** The flags of `web`. */
+export const WEB_FLAGS = {
   "no-open": { type: "boolean" },
   host: { type: "string" },
   port: { type: "string" },
@@ -204,7 +205,7 @@ export async function runWebCommand(
   };
   let settings: Settings;
   try {
-    ({ values } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args, options: WEB_FLAGS, strict: true, allowPositionals: false }));
     if (values.help) {
       io.stdout(WEB_HELP);
       return 0;
