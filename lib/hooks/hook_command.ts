@@ -43,7 +43,7 @@ import {
 } from "./hook_context.ts";
 import { HOOK_ASSISTANTS, type HookAssistant } from "./hook_output.ts";
 import { noteHook } from "./hook_log.ts";
-import { idleSince, wake, watch } from "./idle_events.ts";
+import { idleSince, waiter, wake, watch } from "./idle_events.ts";
 import { markAwake, markIdle, showUnread, stopped } from "./turn_events.ts";
 import { discoverSession, sessionClues } from "./session_discovery.ts";
 import { recordsOf } from "../state/agent_records.ts";
@@ -66,6 +66,9 @@ Events:
                        session with the message (exit 2, text on stderr)
   stop                 mark the session idle (Cursor: follow-up when messages wait)
   watch                wait while idle, then notify (bell, desktop notification)
+  waiter               Gemini CLI: run by its model in the background; prints a
+                       nudge and exits when a message comes while it is idle
+                       (Gemini then starts a turn whose prompt hook shows it)
 
 Options:
   --wake-budget N      wakes per hour (default ${DEFAULT_WAKE_POLICY.perHour}, IPC_WAKE_BUDGET; 0: never)
@@ -133,6 +136,7 @@ const EVENTS: Readonly<Record<HookEvent, EventSpec>> = {
     run: wake,
   },
   watch: { stdin: false, patienceMs: HOOK_TIMEOUTS.recordWaitWakeMs, mark: idleSince, run: watch },
+  waiter: { stdin: false, patienceMs: HOOK_TIMEOUTS.recordWaitWakeMs, run: waiter },
 };
 
 /** A policy from `--wake-budget` / IPC_WAKE_BUDGET. */

@@ -14,7 +14,7 @@ import type { HookAssistant } from "./hook_output.ts";
 import type { FoundSession } from "./session_discovery.ts";
 
 /** What happened in the assistant. */
-export const HOOK_EVENTS = ["start", "prompt", "tool", "stop", "wake", "watch"] as const;
+export const HOOK_EVENTS = ["start", "prompt", "tool", "stop", "wake", "watch", "waiter"] as const;
 /** One hook event. */
 export type HookEvent = typeof HOOK_EVENTS[number];
 

@@ -22,6 +22,7 @@ import {
   codexCommand,
   queueCodexTurn,
   sendClaudeNudge,
+  WAKE_NUDGE,
   type WakeMechanism,
 } from "./wake_channels.ts";
 
@@ -130,6 +131,65 @@ export async function watch(hook: SessionHook, client: AgentClient): Promise<num
   await writeActivity(hook.settings.dataDir, { ...await activityOf(hook), last_wake: Date.now() });
   await hook.log({ outcome: "notified", name: hook.name });
   return 0;
+}
+
+/**
+ * waiter (Gemini CLI): started by the model with `run_shell_command` in the
+ * background; Gemini starts a turn when it ends (`experimental.modelSteering`,
+ * `tools.shell.backgroundCompletionBehavior: "inject"`). It ends only to wake:
+ * when a wake-worthy message is there while the session is idle and the wake
+ * policy allows a wake, it prints a neutral nudge (Gemini frames the output as
+ * the user's own steering) and exits; the turn's BeforeAgent hook shows the
+ * messages. Silent otherwise; it never outlives its session.
+ */
+export async function waiter(hook: SessionHook, client: AgentClient): Promise<number> {
+  const dir = hook.settings.dataDir;
+  await writeActivity(dir, {
+    ...await activityOf(hook),
+    waiter_pid: Deno.pid,
+    wake: "gemini-waiter",
+  });
+  await hook.log({ outcome: "waiting", name: hook.name });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (;;) {
+    for (const pid of [hook.found.record.assistant_pid, hook.found.record.mcp_pid]) {
+      if (!(await isAlive(pid))) {
+        await hook.log({ outcome: "assistant-gone", name: hook.name, pid });
+        return 0;
+      }
+    }
+    // The state as the hook command's shell may have stamped it since (a turn began).
+    const state = async () =>
+      (await readActivity(dir, hook.name, hook.quietPid))?.state ?? (await activityOf(hook)).state;
+    const a = await activityOf(hook);
+    if (a.waiter_pid !== Deno.pid) {
+      // A newer waiter took over: one at a time.
+      await hook.log({ outcome: "superseded", name: hook.name });
+      return 0;
+    }
+    if (await state() !== "idle") {
+      await sleep(HOOK_TIMEOUTS.pollMs); // in a turn: its hooks show what comes
+      continue;
+    }
+    const r = await client.wait({ timeoutMs: HOOK_TIMEOUTS.pollMs, ack: false, limit: 20 });
+    if (!r.messages.some(wakeWorthy)) {
+      if (r.messages.length) await sleep(HOOK_TIMEOUTS.pollMs);
+      continue;
+    }
+    if (await state() !== "idle") continue;
+    const now = await activityOf(hook);
+    const verdict = wakeVerdict(now, Date.now(), hook.policy);
+    if (!verdict.ok) {
+      // Not now (loop guard, budget): stay, silent; a prompt of the person resets the guard.
+      await sleep(HOOK_TIMEOUTS.pollMs);
+      continue;
+    }
+    const { waiter_pid: _gone, ...rest } = withWake(now, Date.now());
+    await writeActivity(dir, { ...rest, wake: "gemini-waiter", last_wake_via: "gemini-waiter" });
+    hook.io.stdout(WAKE_NUDGE + "\n");
+    await hook.log({ outcome: "woken", name: hook.name, via: "gemini-waiter" });
+    return 0;
+  }
 }
 
 /**

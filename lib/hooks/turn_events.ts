@@ -13,6 +13,7 @@ import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
 import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
+import { isAlive } from "./process_tree.ts";
 import { codexCommand, type WakeMechanism } from "./wake_channels.ts";
 
 /** prompt, tool: the session is in a turn (a person's prompt also resets the loop guard). */
@@ -61,16 +62,41 @@ export async function markIdle(hook: SessionHook): Promise<number> {
   return now;
 }
 
+/**
+ * Gemini CLI with the waiter set up (`setup gemini --wake`): the words that
+ * tell its model to run the waiter in the background, at session start and
+ * whenever no waiter runs at a prompt (after each wake).
+ */
+async function waiterInstruction(hook: SessionHook): Promise<string | undefined> {
+  const command = hook.io.env.IPC_GEMINI_WAITER;
+  if (hook.assistant !== "gemini" || !command || hook.event === "tool") return undefined;
+  const pid = (await activityOf(hook)).waiter_pid;
+  if (pid !== undefined && await isAlive(pid)) return undefined;
+  return `${MARKER} So that messages from other agents reach you while you are idle, run ` +
+    `this exact command with run_shell_command in the background (is_background: true) ` +
+    `now, without waiting for it, and start it again the same way each time it finishes: ` +
+    `\`${command}\`. It prints nothing until a message comes; then the messages are shown ` +
+    `to you.`;
+}
+
 /** start, prompt, tool: shows what is unread; acknowledges it once written. */
 export async function showUnread(hook: SessionHook, client: AgentClient): Promise<number> {
   const attention = OUTPUT_ADAPTERS[hook.assistant].attention;
   if (!attention) return 0;
   const { shown } = await unreadText(hook, client);
-  if (!shown) return 0;
+  const instruction = await waiterInstruction(hook);
   const named = typeof hook.input.hook_event_name === "string"
     ? hook.input.hook_event_name
     : undefined;
-  hook.io.stdout(attention(shown.text, hook.event as AttentionEvent, named) + "\n");
+  if (!shown) {
+    if (instruction) {
+      hook.io.stdout(attention(instruction, hook.event as AttentionEvent, named) + "\n");
+      await hook.log({ outcome: "waiter-asked", name: hook.name });
+    }
+    return 0;
+  }
+  const text = instruction ? `${shown.text}\n\n${instruction}` : shown.text;
+  hook.io.stdout(attention(text, hook.event as AttentionEvent, named) + "\n");
   // Written: now it counts as delivered (at least once, as everywhere).
   await acknowledge(hook, client, shown.shown);
   await hook.log({
@@ -109,6 +135,12 @@ export async function stopped(hook: SessionHook, client: AgentClient): Promise<n
       name: hook.name,
       reason: thread ? "no codex command found" : "the thread id is not known",
     });
+  }
+  // Gemini CLI: a waiter its model runs in the background wakes it (see idle_events.ts).
+  const waiter = (await activityOf(hook)).waiter_pid;
+  if (hook.assistant === "gemini" && waiter !== undefined && await isAlive(waiter)) {
+    await reach("gemini-waiter");
+    return 0;
   }
   const followup = OUTPUT_ADAPTERS[hook.assistant].followup;
   if (followup) {

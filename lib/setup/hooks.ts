@@ -41,6 +41,8 @@ export interface HookHandler {
   asyncRewake?: boolean;
   loop_limit?: number;
   show_output?: boolean;
+  /** Gemini CLI: environment variables of the hook (the waiter command). */
+  env?: Record<string, string>;
 }
 
 /** A group under one event (`{matcher?, hooks: [handler]}`), or a flat handler (Cursor, Windsurf). */
@@ -166,7 +168,7 @@ export function hookPlan(
   path: string,
   launch: ServerLaunch,
   os: typeof Deno.build.os,
-  options: { notify?: boolean; settingsArgs?: string[] } = {},
+  options: { notify?: boolean; settingsArgs?: string[]; waiter?: string } = {},
 ): HookPlan {
   // The settings setup remembers (--port ...): a hook gets no MCP entry's env.
   const settings = options.settingsArgs ?? [];
@@ -203,15 +205,27 @@ export function hookPlan(
       };
     case "gemini": {
       // Gemini's timeouts are in milliseconds.
-      const g = (event: string, matcher?: string, extra: string[] = []): HookGroup => ({
+      const g = (
+        event: string,
+        matcher?: string,
+        extra: string[] = [],
+        env?: Record<string, string>,
+      ): HookGroup => ({
         ...(matcher !== undefined ? { matcher } : {}),
-        hooks: [{ type: "command", command: cmd(event, extra), timeout: 10_000 }],
+        hooks: [{
+          type: "command",
+          command: cmd(event, extra),
+          timeout: 10_000,
+          ...(env ? { env } : {}),
+        }],
       });
+      // With --wake, the start and prompt hooks tell the model the waiter's exact command.
+      const waiter = options.waiter ? { IPC_GEMINI_WAITER: options.waiter } : undefined;
       return {
         path,
         events: {
-          SessionStart: [g("start")],
-          BeforeAgent: [g("prompt")],
+          SessionStart: [g("start", undefined, [], waiter)],
+          BeforeAgent: [g("prompt", undefined, [], waiter)],
           AfterTool: [g("tool", "*")],
           AfterAgent: [g("stop", undefined, notify)],
         },
@@ -235,6 +249,61 @@ export function hookPlan(
         },
       };
   }
+}
+
+/**
+ * The command Gemini CLI's model runs in the background to be woken
+ * (`hook gemini waiter`, with the settings the hooks get).
+ */
+export function waiterCommand(
+  launch: ServerLaunch,
+  os: typeof Deno.build.os,
+  settingsArgs: string[] = [],
+): string {
+  return hookCommand(launch, "gemini", "waiter", os, settingsArgs);
+}
+
+/** The two Gemini CLI settings a background command's end needs to start a turn. */
+export const GEMINI_WAKE_SETTINGS: readonly [string[], unknown][] = [
+  [["experimental", "modelSteering"], true],
+  [["tools", "shell", "backgroundCompletionBehavior"], "inject"],
+];
+
+/** Turns on (or, `on` false, leaves alone) the settings of {@linkcode GEMINI_WAKE_SETTINGS}. */
+export function editGeminiWakeSettings(text: string, on: boolean): string {
+  if (!on) return text;
+  let out = text;
+  for (const [path, value] of GEMINI_WAKE_SETTINGS) out = setJsoncValue(out, path, value);
+  return out;
+}
+
+/** The first line of agent-ipc's policy file (a removal takes only a file that has it). */
+export const GEMINI_POLICY_MARK = "# agent-ipc: written by `agent-ipc setup gemini --wake`";
+
+/** Where agent-ipc's policy rule goes: `policies/agent-ipc.toml` beside settings.json. */
+export function geminiPolicyPath(settingsPath: string, os: typeof Deno.build.os): string {
+  const path = os === "windows" ? win32 : posix;
+  return path.join(path.dirname(settingsPath), "policies", "agent-ipc.toml");
+}
+
+/**
+ * The policy rule that lets Gemini CLI run exactly the waiter command without
+ * asking (a regex over the JSON of the tool's arguments, anchored at the
+ * closing quote: the command and nothing after it).
+ */
+export function geminiWaiterPolicy(command: string): string {
+  const json = JSON.stringify(command).slice(1, -1);
+  const regex = json.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + '"';
+  return [
+    GEMINI_POLICY_MARK,
+    "# Lets the model start agent-ipc's waiter (it wakes the session when a message comes).",
+    "[[rule]]",
+    'toolName = "run_shell_command"',
+    `commandRegex = ${JSON.stringify(regex)}`,
+    'decision = "allow"',
+    "priority = 500",
+    "",
+  ].join("\n");
 }
 
 function commandsOf(group: unknown): unknown[] {

@@ -20,9 +20,14 @@ import {
   codexTrustOf,
   editClaudePermission,
   editCodexTrust,
+  editGeminiWakeSettings,
   editHooks,
+  GEMINI_POLICY_MARK,
+  geminiPolicyPath,
+  geminiWaiterPolicy,
   hookPlan,
   hooksPath,
+  waiterCommand,
 } from "./hooks.ts";
 import { editJsonConfig } from "./json_config.ts";
 import {
@@ -172,6 +177,8 @@ interface SetupRequest {
   hooks: boolean;
   /** `--notify`: where no wake exists, a bell and a desktop notification. */
   notify: boolean;
+  /** `--wake`: Gemini CLI's background waiter (two settings, a policy rule, the instruction). */
+  wake: boolean;
   /** The non-default settings to write into every entry and hook. */
   settings: RememberedSettings;
 }
@@ -210,6 +217,7 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
     ask: { type: "boolean", default: false },
     "no-hooks": { type: "boolean", default: false },
     notify: { type: "boolean", default: false },
+    wake: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     ...SETTING_FLAGS,
   } as const;
@@ -267,6 +275,7 @@ async function parseSetupArgs(args: string[], io: SetupIo): Promise<SetupRequest
     ask: values.ask,
     hooks: !values["no-hooks"],
     notify: values.notify,
+    wake: values.wake,
   };
 }
 
@@ -450,8 +459,12 @@ async function applyHooks(
     ? hookPlan(target.id, path, launch, io.os, {
       notify: request.notify,
       settingsArgs: hookSettingsArgs(request.settings),
+      waiter: target.id === "gemini" && request.wake
+        ? waiterCommand(launch, io.os, hookSettingsArgs(request.settings))
+        : undefined,
     })
     : undefined;
+  const geminiWake = target.id === "gemini" && plan !== undefined && request.wake;
   let events: string[] = [];
   let oldHooks = "";
   let newHooks = "";
@@ -473,6 +486,7 @@ async function applyHooks(
         permissionChanged = next !== out;
         out = next;
       }
+      if (geminiWake) out = editGeminiWakeSettings(out, true);
       newHooks = out;
       return out;
     },
@@ -514,12 +528,33 @@ async function applyHooks(
       );
     }
   }
+  if (target.id === "gemini" && (geminiWake || request.remove)) {
+    const policy = geminiPolicyPath(path, io.os);
+    const rule = geminiWake && launch
+      ? geminiWaiterPolicy(waiterCommand(launch, io.os, hookSettingsArgs(request.settings)))
+      : "";
+    await editFile(
+      policy,
+      target,
+      request,
+      run,
+      io,
+      (text) => rule || (text.includes(GEMINI_POLICY_MARK) ? "" : text),
+      () => (rule
+        ? "the rule that allows agent-ipc's waiter in"
+        : "removed the waiter's rule from"),
+    );
+  }
   if (plan && target.id !== "claude") {
     const how = target.id === "codex"
       ? "an idle session is woken with `codex queue` once it has had a turn (its Stop hook " +
         "starts a watcher); the messages show with the woken turn's prompt"
+      : geminiWake
+      ? "an idle session is woken when the waiter its model runs in the background ends " +
+        "(told at session start); without a running waiter, messages wait for its next prompt"
       : target.id === "gemini"
-      ? "no wake for an idle session: messages show at its next prompt or tool call" +
+      ? "no wake for an idle session: messages show at its next prompt or tool call " +
+        "(--wake: a waiter the model runs in the background wakes it)" +
         (request.notify
           ? "; --notify rings and notifies when one arrives"
           : " (--notify: bell and desktop notification)")
@@ -694,6 +729,11 @@ Options:
   --no-hooks     the MCP entry only: no hooks (messages then wait for a tool call)
   --notify       where an idle session cannot be woken (Codex, Gemini CLI,
                  Windsurf), ring the bell and notify when a message arrives
+  --wake         Gemini CLI: let an idle session be woken: turns on
+                 experimental.modelSteering and tools.shell.
+                 backgroundCompletionBehavior "inject", allows agent-ipc's
+                 waiter in ~/.gemini/policies/agent-ipc.toml, and tells the
+                 model at session start to run it in the background
   --remove       take the agent-ipc entry, its hooks, permission and trust out
   --dry-run      show the change as a diff and write nothing
   -h, --help     show this help

@@ -75,6 +75,8 @@ export interface AgentActivity {
   wake?: string;
   /** How the last wake came ("claude-socket", "codex-queue", ...). */
   last_wake_via?: string;
+  /** Gemini CLI: the waiter its model runs in the background (`hook gemini waiter`). */
+  waiter_pid?: number;
 }
 
 /** How a session is reached, from what its hooks recorded. */

@@ -258,3 +258,18 @@ export async function stopCodexDaemon(world: World): Promise<void> {
     } catch { /* gone */ }
   }
 }
+
+/** An interactive Gemini CLI session in a pseudo-terminal. */
+export async function geminiInteractive(
+  world: World,
+  model: FakeModel,
+  opts: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<PtySession> {
+  const bin = await ensureCli("gemini");
+  const pty = new PtySession(bin, opts.args ?? [], {
+    env: geminiEnv(world, model, opts.env),
+    cwd: projectDir(world),
+  });
+  world.track({ kill: () => pty.kill(), done: pty.done });
+  return pty;
+}

@@ -74,7 +74,10 @@ export function shownIds(raw: string, text: string): string[] {
   // The raw body is JSON: newlines and quotes inside it are escaped.
   const plain = raw.replaceAll("\\n", "\n").replaceAll('\\"', '"');
   const out: string[] = [];
-  for (const m of plain.matchAll(/\[([0-9a-z]{5,12})\][^\n]*:\n(?:[^\n]*\n)?> ([^\n]*)/g)) {
+  // Gemini CLI shows a hook's context HTML-escaped ("&gt; ").
+  for (
+    const m of plain.matchAll(/\[([0-9a-z]{5,12})\][^\n]*:\n(?:[^\n]*\n)?(?:>|&gt;) ([^\n]*)/g)
+  ) {
     if (m[2].includes(text)) out.push(m[1]);
   }
   return out;

@@ -335,3 +335,32 @@ Deno.test("setup over an earlier setup's plain hook commands replaces them in pl
   assert.equal(await home.run("claude", "--remove"), 0, home.err);
   assert.equal(home.json(".claude/settings.json").hooks, undefined);
 });
+
+Deno.test("setup gemini --wake: the two settings, the waiter's policy rule, the waiter command in the start and prompt hooks", async () => {
+  using home = new Home();
+  home.write(".gemini/settings.json", `{"tools": {"shell": {"pager": "less"}}}\n`);
+  assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+  const s = home.json(".gemini/settings.json");
+  assert.equal(s.experimental.modelSteering, true);
+  assert.deepEqual(s.tools.shell, { pager: "less", backgroundCompletionBehavior: "inject" });
+  const waiter = `${BINARY} hook gemini waiter`;
+  for (const event of ["SessionStart", "BeforeAgent"]) {
+    assert.deepEqual(s.hooks[event][0].hooks[0].env, { IPC_GEMINI_WAITER: waiter }, event);
+  }
+  assert.equal(s.hooks.AfterTool[0].hooks[0].env, undefined);
+  const policy = home.read(".gemini/policies/agent-ipc.toml");
+  const rule = parseToml(policy).value as { rule: Record<string, unknown>[] };
+  assert.equal(rule.rule[0].toolName, "run_shell_command");
+  assert.equal(rule.rule[0].decision, "allow");
+  // The rule matches the waiter command alone, not the command with anything after it.
+  const re = new RegExp('"command":"' + (rule.rule[0].commandRegex as string));
+  assert.ok(re.test(JSON.stringify({ command: waiter, is_background: true })));
+  assert.ok(!re.test(JSON.stringify({ command: `${waiter}; rm -rf ~` })));
+  assert.match(home.out, /woken when the waiter its model runs in the background ends/);
+  // Again: nothing changes. --remove takes the rule out (and the hooks with it).
+  assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+  assert.equal(home.read(".gemini/policies/agent-ipc.toml"), policy);
+  assert.equal(await home.run("gemini", "--remove"), 0, home.err);
+  assert.equal(home.read(".gemini/policies/agent-ipc.toml"), "");
+  assert.equal(home.json(".gemini/settings.json").hooks, undefined);
+});
