@@ -131,7 +131,9 @@ export function hookCommand(
   const args = launch.args.at(-1) === "mcp" ? launch.args.slice(0, -1) : [...launch.args];
   const run = [launch.command, ...args, "hook", assistant, event, ...extra]
     .map((a) => quote(a, os)).join(" ");
-  const quiet = os === "windows" ? undefined : quietPath(event, extra);
+  // Codex's Stop hook arms the codex-queue watcher even when nothing waits now: always Deno.
+  const arms = assistant === "codex" && event === "stop";
+  const quiet = os === "windows" || arms ? undefined : quietPath(event, extra);
   if (quiet === undefined) return run;
   // The data dir the hook will use: its --data-dir (setup remembered it), else as config.ts finds it.
   const flag = extra.indexOf("--data-dir");
