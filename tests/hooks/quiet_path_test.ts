@@ -102,8 +102,9 @@ Deno.test("quiet path: the shell settles an empty inbox; a message is shown by t
   assert.equal(await stampedBy(b.dataDir), "sh");
   assert.ok(((await readActivity(b.dataDir, "claude", Deno.pid))?.last_prompt ?? 0) > before);
 
-  // A stop (Codex's, here for the same session) records idle, which `list` shows.
-  await runAsAssistant(command("codex", "stop"), { hook_event_name: "Stop" }, env);
+  // A stop (Gemini's AfterAgent, here for the same session) records idle, which `list` shows.
+  // (Codex's Stop always runs Deno: it arms the codex-queue watcher.)
+  await runAsAssistant(command("gemini", "stop"), { hook_event_name: "AfterAgent" }, env);
   assert.equal(await stampedBy(b.dataDir), "sh");
   assert.equal((await readAllActivity(b.dataDir)).get("claude")?.state, "idle");
 });
