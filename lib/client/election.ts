@@ -15,7 +15,7 @@ import { brokerProof, constantTimeEqual } from "../protocol/auth.ts";
 import { IpcError } from "../protocol/errors.ts";
 import { TIMEOUTS } from "../defaults.ts";
 import { logger } from "../log.ts";
-import { heldMessage, isDataDirLocked, lockHolder } from "../state/data_dir.ts";
+import { heldMessage, isDataDirLocked, lockHolder, lockRecord } from "../state/data_dir.ts";
 import {
   BrokerNotRespondingError,
   type ConnectOptions,
@@ -299,6 +299,11 @@ async function tryToHost(
  */
 async function brokerElsewhere(options: ElectionOptions): Promise<IpcError | undefined> {
   if (options.port === 0) return undefined;
+  // The record first, without a lock: during a failover every client looks here, and
+  // only a record of another port is worth checking (a shared lock for an instant,
+  // which a broker starting at that instant would take for a held data dir).
+  const recorded = await lockRecord(options.dataDir);
+  if (recorded?.port === undefined || recorded.port === options.port) return undefined;
   const holder = await lockHolder(options.dataDir);
   if (holder?.port === undefined || holder.port === options.port) return undefined;
   return new IpcError("E_UNAVAILABLE", heldMessage(options.dataDir, holder), {

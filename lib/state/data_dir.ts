@@ -60,6 +60,19 @@ export function parseLockText(text: string): LockHolder | undefined {
 }
 
 /**
+ * What the lock file of the data dir at `path` says, without checking that
+ * anybody holds the lock (no lock taken: cheap, and never in a starting
+ * broker's way); undefined when there is none.
+ */
+export async function lockRecord(path: string): Promise<LockHolder | undefined> {
+  try {
+    return parseLockText(await Deno.readTextFile(join(path, "broker.lock")));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The broker holding the data dir at `path`, or undefined when none does
  * (no lock file, or nobody holds its lock: a broker that died leaves its
  * text behind). Takes a shared lock for an instant to tell: a broker
