@@ -60,6 +60,7 @@ Deno.test("a reply waiter wakes only for its reply; plain waiters for any messag
   assert.equal(log.length, 1000 + 1);
   assert.equal(reg.size, 0);
   assert.equal(reg.has("b"), false);
+  reg.clear(); // stops the deadline timer
 });
 
 Deno.test("cancelled waiters do not pile up in the deadline heap", () => {
