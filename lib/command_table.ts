@@ -192,6 +192,14 @@ export const COMMAND_TABLE: readonly CommandSpec[] = [
       "Adds agent-ipc to Claude Code, Gemini CLI, Codex, Cursor, Windsurf, with its hooks and approvals. Each assistant registers under its own name (`claude`, `codex`, …; `--name X`: `X`, or `X-claude`, … for several), and every setting it runs with that is not the default (`--port`, `--data-dir`, `--store`, `--tls-*`, `--secret-file` or their `IPC_*` variables) goes into each entry and hook: [assistants.md](assistants.md#connecting-your-assistants).",
   },
   {
+    name: "doctor",
+    group: "Running and setting up",
+    synopsis: "doctor [--json]",
+    summary: "check every installed assistant's agent-ipc config and say what is missing",
+    reference:
+      "Checks every installed assistant's config (MCP entry, hooks, tool approval, Codex's hook trust, wake settings), says how an idle session is woken and exactly what is missing, with the setup command that adds it. Reads only; exit 1 when something is missing.",
+  },
+  {
     name: "hook",
     group: "Running and setting up",
     synopsis: "hook ASSISTANT EVENT [--wake-budget N] [--notify]",

@@ -128,6 +128,23 @@ const COMMANDS: Record<string, Command> = {
       });
     },
   },
+  doctor: {
+    summary: commandSpec("doctor").summary,
+    help: ownHelp("doctor"),
+    run: async (args, io) => {
+      const mod = await load("doctor", () => import("../setup/doctor.ts"), io);
+      if (!mod) return 1;
+      return await mod.runDoctor(args, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        env: io.env,
+        home: homeDir((name) => io.env[name]),
+        os: Deno.build.os,
+        isWsl: await isWsl(io),
+        cwd: Deno.cwd(),
+      });
+    },
+  },
   hook: {
     summary: commandSpec("hook").summary,
     help: ownHelp("hook"),
