@@ -161,7 +161,8 @@ async function connectVerified(options: ElectionOptions): Promise<FramedClient> 
 function secretMismatchMessage(options: ElectionOptions): string {
   const at = `${options.host}:${options.port}`;
   const likely = options.secretSource === "env"
-    ? "this shell's IPC_SHARED_SECRET differs from the broker's secret. Set the same value " +
+    ? "this shell's IPC_SHARED_SECRET (or IPC_SHARED_SECRET_FILE) differs from the broker's " +
+      "secret. Set the same value " +
       `where the broker runs, or unset it on both so both use ${options.dataDir}/secret`
     : `the broker does not use this data dir's secret (${options.dataDir}/secret): it was ` +
       "most likely started with IPC_SHARED_SECRET set (set the same value here) or with " +

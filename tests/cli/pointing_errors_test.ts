@@ -110,7 +110,7 @@ Deno.test("a shared secret that differs from the broker's is named first, an imp
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      /cannot prove it knows your shared secret\. Most likely this shell's IPC_SHARED_SECRET differs from the broker's secret/,
+      /cannot prove it knows your shared secret\. Most likely this shell's IPC_SHARED_SECRET \(or IPC_SHARED_SECRET_FILE\) differs from the broker's secret/,
     );
     const likely = r.stderr.indexOf("Most likely");
     const rare = r.stderr.indexOf("impostor");
