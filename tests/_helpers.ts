@@ -250,3 +250,14 @@ export function realDenoDir(): Promise<string> {
     return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
   })();
 }
+
+/**
+ * This process's environment without `INIT_CWD`, for a child that runs `deno task` as a person
+ * would from a shell: `deno task` keeps an `INIT_CWD` it inherits (from the `deno task test` that
+ * runs the suite) instead of naming the directory it was started in.
+ */
+export function shellEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return { ...env, ...extra };
+}

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RUN_FLAGS } from "../lib/permissions.ts";
-import { freePort, realDenoDir } from "./_helpers.ts";
+import { freePort, realDenoDir, shellEnv } from "./_helpers.ts";
 import { waitFor } from "./_wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -20,8 +20,15 @@ async function run(
   cwd: string,
   env: Record<string, string>,
 ): Promise<{ code: number; out: string }> {
-  const o = await new Deno.Command(cmd, { args, cwd, env, stdout: "piped", stderr: "piped" })
-    .output();
+  // A person's shell: no INIT_CWD of the suite's own `deno task test` (see shellEnv).
+  const o = await new Deno.Command(cmd, {
+    args,
+    cwd,
+    env: shellEnv(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const dec = new TextDecoder();
   return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { selfCommand, type SelfContext, shellWord } from "../lib/self_command.ts";
 import { RUN_FLAGS } from "../lib/permissions.ts";
-import { realDenoDir } from "./_helpers.ts";
+import { realDenoDir, shellEnv } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -103,7 +103,8 @@ Deno.test("the CLI's hints name the command it was run with", async () => {
   const inCheckout = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "ipc", "whoami"],
     cwd: ROOT,
-    env: base,
+    env: shellEnv(base),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -113,7 +114,8 @@ Deno.test("the CLI's hints name the command it was run with", async () => {
   const elsewhere = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "--config", join(ROOT, "deno.json"), "ipc", "check", "--bogus"],
     cwd: "/",
-    env: base,
+    env: shellEnv(base),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -87,7 +87,7 @@ export async function walkQuickStart(o: WalkOptions): Promise<{ steps: Step[]; h
   // user's state or settings: a new user's shell.
   const inherited = Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([k]) =>
-      !/^(IPC_|XDG_|DENO_INSTALL_ROOT$|DENO_DIR$|CLAUDE_|CODEX_HOME$|GEMINI_)/.test(k)
+      !/^(IPC_|XDG_|DENO_INSTALL_ROOT$|DENO_DIR$|INIT_CWD$|CLAUDE_|CODEX_HOME$|GEMINI_)/.test(k)
     ),
   );
   const env: Record<string, string> = {
