@@ -194,6 +194,11 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
       num_replicas: replicas,
     };
     const kvm = new Kvm(js);
+    // Direct gets are answered by any replica, also one still catching up: at
+    // more than one replica a session lookup or a compare-and-set read could
+    // miss a write just made (an unknown session, a claim not yet seen), so
+    // KV reads go through the bucket's leader there.
+    const direct = replicas === 1;
     // Creating a replicated asset can time out when another broker creates it
     // at the same moment (nats-server #3677, #3679): every step below is safe
     // to repeat, so the whole open is retried through transient failures.
@@ -211,10 +216,12 @@ export async function openNatsStore(url: string, opts: NatsStoreOptions = {}): P
         const extra = name === "dedupe" ? { ttl: DEDUPE_MS } : {};
         let kv: KV;
         try {
-          kv = await kvm.create(full, { history: 1, replicas, ...extra });
+          kv = await kvm.create(full, { history: 1, replicas, allow_direct: direct, ...extra });
         } catch (e) {
           if (isTransient(e)) throw e;
-          kv = await kvm.open(full); // created by an older or other broker
+          // Created by an older or other broker; at more than one replica, read
+          // through the leader even if the bucket allows direct gets.
+          kv = await kvm.open(full, direct ? {} : { allow_direct: false });
         }
         await ensureReplicas(jsm, `KV_${full}`, replicas);
         return kv;
