@@ -359,3 +359,66 @@ Deno.test("hook: every output passes a strict JSON parser and keeps peer text qu
     assert.ok(text.isWellFormed(), `${what}: a lone surrogate`);
   }
 });
+
+Deno.test("hook wake: with Claude Code's inbox socket, a neutral nudge starts the turn (exit 0, nothing acknowledged); a dead socket falls back to asyncRewake", async () => {
+  await using b = await testBroker();
+  await using agent = await agentFor(b, "claude");
+  await using bob = await sender(b);
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/claude.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const received = (async () => {
+    const conn = await listener.accept().catch(() => undefined);
+    if (!conn) return [];
+    let text = "";
+    for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
+    return text.trim().split("\n").map((l) => JSON.parse(l));
+  })();
+  try {
+    const env = {
+      ...envOf(b),
+      CLAUDE_CODE_MESSAGING_SOCKET: path,
+      CLAUDE_CODE_MESSAGING_TOKEN: "tok-123",
+    };
+    const pending = runHook(["claude", "wake"], { hook_event_name: "Stop" }, env);
+    // Idle, and the hook says how it will wake the session.
+    await waitFor(async () => {
+      const a = await readActivity(b.dataDir, "claude");
+      return a?.state === "idle" && a.wake === "claude-socket";
+    }, { what: "the session to be idle, to be woken through the socket" });
+    await bob.send("claude", "the secret plan");
+    const r = await pending;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const lines = await received;
+    assert.deepEqual(lines[0], { type: "auth", token: "tok-123" });
+    assert.equal(lines[1].type, "user");
+    assert.match(lines[1].message.content, /^\[agent-ipc\] New messages/);
+    assert.doesNotMatch(JSON.stringify(lines), /secret plan|bob/, "the nudge names no content");
+    // The woken turn's prompt hook shows (and acknowledges) the message.
+    assert.equal((await agent.unread()).count, 1);
+    const a = await readActivity(b.dataDir, "claude");
+    assert.equal(a?.last_wake_via, "claude-socket");
+    assert.equal(a?.wakes.length, 1);
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  // The socket gone: asyncRewake, the message on stderr.
+  const pending = runHook(["claude", "wake"], { hook_event_name: "Stop" }, {
+    ...envOf(b),
+    CLAUDE_CODE_MESSAGING_SOCKET: `${dir}/gone.sock`,
+    CLAUDE_CODE_MESSAGING_TOKEN: "tok-123",
+  });
+  await waitFor(async () => {
+    const a = await readActivity(b.dataDir, "claude");
+    return a?.state === "idle" && a.since > (a.last_wake ?? 0);
+  }, { what: "idle again" });
+  await bob.send("claude", "second");
+  const r = await pending;
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /second/);
+  const log = await Deno.readTextFile(`${b.dataDir}/hooks.log`);
+  assert.match(log, /"outcome":"socket-failed"/);
+  assert.match(log, /"via":"asyncRewake"/);
+});
