@@ -14,6 +14,7 @@ import type { WireMessage } from "../protocol/messages.ts";
 import { logger } from "../log.ts";
 import {
   type AgentRecord,
+  pruneDeadRecords,
   type Reach,
   reachOf,
   readActivity,
@@ -55,6 +56,22 @@ export interface McpAgentOptions {
   assistant?: { pid: number; sessionId?: string };
 }
 
+/** False once `pid` is known to be gone (`ps -p`); true when that cannot be told (Windows, no ps). */
+async function processAlive(pid: number): Promise<boolean> {
+  if (Deno.build.os === "windows") return true;
+  try {
+    const out = await new Deno.Command("ps", {
+      args: ["-o", "pid=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).output();
+    return out.success || new TextDecoder().decode(out.stdout).trim() !== "";
+  } catch {
+    return true;
+  }
+}
+
 /** How many numbered names (`NAME-2` …) a start-up name may fall back to. */
 export const NAME_FALLBACKS = 8;
 
@@ -82,6 +99,8 @@ export class McpAgent implements AsyncDisposable {
   #sessionId: string | undefined;
   /** The registered session last recorded (re-recorded when the session id is learnt). */
   #session: Session | null = null;
+  /** The records of dead servers of this assistant were removed (once, at the first record). */
+  #pruned = false;
   /** When this server started: stable across re-registrations (hooks bind by it). */
   readonly #startedAt = new Date().toISOString();
   #hosting = false;
@@ -262,6 +281,10 @@ export class McpAgent implements AsyncDisposable {
       } else if (own?.session_id) {
         record.session_id = own.session_id;
         record.session_from = own.session_from;
+      }
+      if (!this.#pruned) {
+        this.#pruned = true;
+        await pruneDeadRecords(dataDir, a.pid, Deno.pid, processAlive);
       }
       await writeAgentRecord(dataDir, record);
       if (record.session_from === "assistant") {

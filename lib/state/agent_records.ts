@@ -197,6 +197,24 @@ export async function removeAgentRecord(
   }
 }
 
+/**
+ * Removes the records of `assistantPid` that other servers wrote and that
+ * `alive` says are gone (a server killed without cleaning up): a process id
+ * the system gives again to a new assistant must not find a dead session.
+ */
+export async function pruneDeadRecords(
+  dataDir: string,
+  assistantPid: number,
+  mcpPid: number,
+  alive: (pid: number) => Promise<boolean>,
+): Promise<void> {
+  for (const r of await recordsOf(dataDir, assistantPid)) {
+    if (r.mcp_pid !== mcpPid && !(await alive(r.mcp_pid))) {
+      await removeAgentRecord(dataDir, assistantPid, r.mcp_pid);
+    }
+  }
+}
+
 /** The record the server `mcpPid` wrote for `assistantPid`, if any. */
 export async function readOwnRecord(
   dataDir: string,

@@ -132,3 +132,26 @@ Deno.test("naming: two servers of one assistant process (Codex's daemon) keep tw
   assert.equal(mine.session_from, "assistant");
   assert.equal(records.find((r) => r.mcp_pid === 999_999)!.session_id, undefined);
 });
+
+Deno.test("naming: a server's first record removes the records of dead servers of the same assistant pid", async () => {
+  await using b = await testBroker();
+  const dead = new Deno.Command("true").spawn();
+  await dead.status;
+  await writeAgentRecord(b.dataDir, {
+    name: "ghost",
+    token: "t",
+    assistant_pid: 6262,
+    mcp_pid: dead.pid,
+    how: "as configured",
+    started: new Date().toISOString(),
+  });
+  await using a = agent(b, "codex", 6262);
+  await a.start();
+  let records = await listAgentRecords(b.dataDir, 6262);
+  for (let i = 0; i < 100 && !records.some((r) => r.name === "codex"); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    records = await listAgentRecords(b.dataDir, 6262);
+  }
+  assert.deepEqual(records.map((r) => r.name), ["codex"]);
+  assert.equal((await readAgentRecord(b.dataDir, 6262))?.name, "codex");
+});
