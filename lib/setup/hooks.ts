@@ -87,13 +87,15 @@ function shellDataDir(os: typeof Deno.build.os): string {
  * records what Deno would have recorded (`state/agent_records.ts`: the state
  * stamp; at a prompt, the person's prompt unless it is a woken turn's, which
  * carries our marker) and exits 0. Undefined: the event always needs Deno
- * (Claude Code's wake waits; `--notify` starts a watch).
+ * (Claude Code's wake waits; `--notify` starts a watch; a session's start
+ * may come from a process that is starting another session, Codex's shared
+ * daemon opening a window, before that session's record exists: the marker
+ * still speaks of the first one, so the start hook, once per session, runs
+ * Deno).
  */
 function quietPath(event: string, extra: string[]): string | undefined {
   if (extra.includes("--notify")) return undefined;
   switch (event) {
-    case "start":
-      return "exit 0";
     case "tool":
       return `printf 'awake sh\\n' >"$f.state" 2>/dev/null; exit 0`;
     case "prompt":

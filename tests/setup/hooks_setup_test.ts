@@ -116,7 +116,7 @@ Deno.test("setup claude: hooks and permission merged with the user's, idempotent
   assert.equal(s.hooks.Stop[1].hooks[0].asyncRewake, true);
   assert.deepEqual(commands(s.hooks.PreToolUse), ["check-bash"], "the user's other hooks stay");
   assert.deepEqual(commands(s.hooks.SessionStart), [
-    `${QUIET_TEST}exit 0; fi; exec ${BINARY} hook claude start`,
+    `${BINARY} hook claude start`,
     `${BINARY} hook claude wake`,
   ]);
   assert.deepEqual(commands(s.hooks.UserPromptSubmit), [
