@@ -55,6 +55,10 @@ only when a scenario fails to run or messages are lost.
 
 BENCH_BROKER_ENTRY=/other/checkout/main.ts runs that program as the broker
 (A/B comparisons of broker changes under the same load).
+
+BENCH_ORIGINAL_BROKER=/path/to/claude-ipc-mcp/src/claude_ipc_server.py runs the
+legacy load against the original Python broker too, right after agent-ipc's
+(python3; rate limit off, see bench/original_broker.py), and prints the ratio.
 `;
 
 const SCENARIOS: Record<string, () => Promise<(o: BenchOptions) => Promise<ScenarioResult>>> = {

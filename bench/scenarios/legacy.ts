@@ -11,7 +11,7 @@
 import process from "node:process";
 import { authToken } from "../../lib/protocol/auth.ts";
 import { readSecret } from "../../lib/state/data_dir.ts";
-import { BrokerProcess, cpuSecondsOf, runLoad } from "../_processes.ts";
+import { BrokerProcess, childEnv, cpuSecondsOf, freePort, runLoad } from "../_processes.ts";
 import {
   type BenchOptions,
   content,
@@ -140,22 +140,86 @@ export async function load(cfg: LegacyConfig, io: LoadIo): Promise<Record<string
   };
 }
 
+/** The original Python broker's figures under the same load. */
+interface Original {
+  requestsPerS: number;
+  p50: number | null;
+  errors: number;
+  cpuUsPerRequest: number | null;
+}
+
+/**
+ * Runs the same legacy load against the original Python broker when
+ * BENCH_ORIGINAL_BROKER names its `src/claude_ipc_server.py` (claude-ipc-mcp
+ * 2.0.0; see bench/original_broker.py), so the ratio comes from one run on one
+ * machine. Undefined when it is not named.
+ */
+async function originalBroker(cfg: LegacyConfig): Promise<Original | undefined> {
+  const path = Deno.env.get("BENCH_ORIGINAL_BROKER");
+  if (!path) return undefined;
+  const home = await Deno.makeTempDir({ prefix: "agent-ipc-bench-original-" });
+  const dataDir = await Deno.makeTempDir({ prefix: "agent-ipc-bench-original-data-" });
+  // The load proves its registrations with a data dir's secret; the original checks
+  // none without IPC_SHARED_SECRET (which childEnv never passes on).
+  await Deno.writeTextFile(`${dataDir}/secret`, "0".repeat(64) + "\n", { mode: 0o600 });
+  const port = freePort();
+  const child = new Deno.Command("python3", {
+    args: [new URL("../original_broker.py", import.meta.url).pathname, path, String(port)],
+    clearEnv: true,
+    env: childEnv({ HOME: home }),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const first = await Promise.race([reader.read(), sleep(15_000).then(() => null)]);
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    if (!first?.value?.startsWith("ready")) {
+      throw new Error(`the original broker (${path}) did not start`);
+    }
+    const cpu: Record<string, number | null> = {};
+    const r = await runLoad("legacy", { ...cfg, port, dataDir }, async (mark) => {
+      cpu[mark] = await cpuSecondsOf(child.pid);
+    });
+    const perS = r.requests_per_s as number;
+    const used = cpu.start != null && cpu.end != null ? cpu.end - cpu.start : null;
+    return {
+      requestsPerS: perS,
+      p50: (r.latency_ms as LatencySummary).p50,
+      errors: r.errors as number,
+      cpuUsPerRequest: used === null || perS === 0
+        ? null
+        : round(used * 1e6 / (perS * (r.seconds as number)), 1),
+    };
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.status;
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Driver side. */
 export async function run(o: BenchOptions): Promise<ScenarioResult> {
   await using broker = await BrokerProcess.start({ store: o.nats?.url });
   const cpu: Record<string, number | null> = {};
   const natsCpu: Record<string, number | null> = {};
+  const cfg: LegacyConfig = {
+    host: broker.host,
+    port: broker.port,
+    dataDir: broker.dataDir,
+    agents: o.legacyAgents,
+    size: o.size,
+    warmupMs: o.quick ? 300 : 1_000,
+    durationMs: Math.min(o.durationS, 10) * 1000,
+  };
   const r = await runLoad(
     "legacy",
-    {
-      host: broker.host,
-      port: broker.port,
-      dataDir: broker.dataDir,
-      agents: o.legacyAgents,
-      size: o.size,
-      warmupMs: o.quick ? 300 : 1_000,
-      durationMs: Math.min(o.durationS, 10) * 1000,
-    } satisfies LegacyConfig,
+    { ...cfg },
     async (mark) => {
       cpu[mark] = await broker.cpuSeconds();
       if (o.nats) natsCpu[mark] = await cpuSecondsOf(o.nats.pid);
@@ -175,6 +239,28 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
   }
   const perS = r.requests_per_s as number;
   const lat = r.latency_ms as LatencySummary;
+  const orig = o.nats ? undefined : await originalBroker(cfg);
+  if (orig) r.original = orig;
+  const originalRows = orig
+    ? [{
+      scenario: "",
+      metric: "original Python broker, same load (rate limit off)",
+      value: orig.requestsPerS,
+      unit: "req/s",
+    }, {
+      scenario: "",
+      metric: "its request latency p50; its CPU per request",
+      value: `${orig.p50}; ${orig.cpuUsPerRequest ?? "?"}`,
+      unit: "ms; µs",
+    }, {
+      scenario: "",
+      metric: "agent-ipc / original",
+      value: orig.requestsPerS > 0 ? `${round(perS / orig.requestsPerS, 1)}x` : null,
+      unit: "",
+      target: "15x",
+      met: orig.requestsPerS > 0 && perS / orig.requestsPerS >= 15,
+    }]
+    : [];
   return {
     figures: r,
     rows: [
@@ -222,6 +308,7 @@ export async function run(o: BenchOptions): Promise<ScenarioResult> {
             : `${r.broker_cpu_cores} + ${r.load_cpu_cores}`,
           unit: "cores",
         }]),
+      ...originalRows,
     ],
   };
 }
