@@ -181,7 +181,14 @@ export class SqliteStore implements Store {
   #commits = 0;
   #batch: Batch | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
-  #flushNow = () => this.#flush();
+  /**
+   * The batch's own immediate: it has fired, so there is nothing to clear
+   * (clearImmediate of a fired immediate cost 1.4% of the busy broker).
+   */
+  #flushNow = () => {
+    this.#immediate = undefined;
+    this.#flush();
+  };
   /** Unacknowledged messages per recipient: keeps the cap check O(1). */
   #depth = new Map<string, number>();
   /** Latest `touch` per name, and what the file holds; `#dirty` differ. */
