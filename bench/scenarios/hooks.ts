@@ -60,6 +60,8 @@ export async function hookCases(): Promise<HookCase[]> {
         for (const h of handlers) {
           if (h.asyncRewake) continue;
           const event = / hook '?\w+'? '?(\w+)/.exec(h.command)?.[1] ?? "?";
+          // Codex's Stop arms its codex-queue wake (always Deno), like Claude's wake hook: left out.
+          if (assistant === "codex" && event === "stop") continue;
           const shows = event === "start" || event === "prompt" || event === "tool"
             ? assistant !== "windsurf"
             : event === "stop" && assistant === "cursor";

@@ -7,7 +7,7 @@ Deno.test("bench hooks: every synchronous hook command setup writes, as it write
   const cases = await hookCases();
   const of = (a: string) => cases.filter((c) => c.assistant === a).map((c) => c.event);
   assert.deepEqual(of("claude"), ["start", "prompt", "tool"], "Claude's async wake left out");
-  assert.deepEqual(of("codex"), ["start", "prompt", "tool", "stop"]);
+  assert.deepEqual(of("codex"), ["start", "prompt", "tool"], "Codex's wake-arming stop left out");
   assert.deepEqual(of("gemini"), ["start", "prompt", "tool", "stop"]);
   assert.deepEqual(of("cursor"), ["start", "stop"]);
   assert.deepEqual(of("windsurf"), ["stop"]);
