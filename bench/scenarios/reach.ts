@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { listAgentRecords, readActivity } from "../../lib/state/agent_records.ts";
 import { HOOK_TIMEOUTS } from "../../lib/defaults.ts";
-import { type CliId, installedCli, PINNED, World } from "../../tests/e2e/_harness.ts";
+import { type CliId, installedCli, PINNED, until, World } from "../../tests/e2e/_harness.ts";
 import {
   claudeInteractive,
   codexHeadless,
@@ -34,7 +34,7 @@ import {
   preseedGemini,
 } from "../../tests/e2e/_assistants.ts";
 import { isolation } from "../../tests/e2e/run_e2e.ts";
-import { quiet, sessionsOnline } from "../../tests/e2e/_sessions.ts";
+import { onlineNames, quiet, sessionsOnline } from "../../tests/e2e/_sessions.ts";
 import { startFakeAnthropic } from "../../tests/e2e/fake_models/anthropic.ts";
 import { startFakeOpenAI } from "../../tests/e2e/fake_models/openai.ts";
 import { startFakeGemini } from "../../tests/e2e/fake_models/gemini.ts";
@@ -163,7 +163,7 @@ export function rowsOf(f: ReachFigures): Row[] {
     rows.push({
       scenario: "reach",
       metric: `${who} next prompt to the model: plain / with a message (p50), added`,
-      value: `${p50(plain)} / ${p50(message)}, +${adds}`,
+      value: `${p50(plain)} / ${p50(message)}, ${adds >= 0 ? "+" : ""}${adds}`,
       unit: "ms",
       target: "added < 20",
       met: adds < 20,
@@ -315,17 +315,27 @@ async function headless(
   for (let i = 0; i < 2 * runs + 1; i++) {
     const withMessage = i % 2 === 1;
     const text = marker(`${id}-message-${i}`);
+    // The last run's session must be gone, or this run's server registers as "NAME-2".
+    await until(
+      "the last run's session to leave",
+      async () => !(await onlineNames(world, ["bob", "sender"])).includes(id) || undefined,
+      30_000,
+    );
     if (withMessage) await bob.send(id, text);
     const prompt = `prompt-${i}`;
     const t0 = performance.now();
+    // No wakes here: a finished run's Codex Stop hook would leave a watcher that wakes its old
+    // thread (`codex queue`) for the message meant for this run's prompt.
+    const env = { IPC_WAKE_BUDGET: "0" };
     const done = id === "codex"
-      ? codexHeadless(world, prompt)
-      : geminiHeadless(world, model, prompt);
+      ? codexHeadless(world, prompt, { env })
+      : geminiHeadless(world, model, prompt, { env });
     const t = await arrival(model, at, prompt, 90_000);
     const r = await done;
     if (r.code !== 0) throw new Error(`${id} exited ${r.code}: ${r.stderr.slice(-500)}`);
     if (withMessage && !model.shown(text).length) {
-      throw new Error(`${id}: the prompt came without the waiting message`);
+      const log = await world.read(".local/share/agent-ipc/hooks.log").catch(() => "(none)");
+      throw new Error(`${id}: the prompt came without the waiting message; hooks.log:\n${log}`);
     }
     if (i === 0) continue; // the first run warms caches
     (withMessage ? f[`${id}_prompt_message`] : f[`${id}_prompt_plain`]).push(t - t0);
