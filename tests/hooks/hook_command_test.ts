@@ -422,3 +422,51 @@ Deno.test("hook wake: with Claude Code's inbox socket, a neutral nudge starts th
   assert.match(log, /"outcome":"socket-failed"/);
   assert.match(log, /"via":"asyncRewake"/);
 });
+
+Deno.test("hook gemini waiter: silent while the session is in a turn or the loop guard holds; then a nudge that names no content, exit 0", async () => {
+  await using b = await testBroker();
+  await using agent = await agentFor(b, "gemini");
+  await using bob = await sender(b);
+  const now = Date.now();
+  // Four wakes in the last minute and no prompt from the person: the loop guard holds.
+  await writeActivity(b.dataDir, {
+    name: "gemini",
+    state: "idle",
+    since: now,
+    wakes: [now - 40_000, now - 30_000, now - 20_000, now - 10_000],
+    assistant: "gemini",
+  });
+  const pending = runHook(["gemini", "waiter"], {}, envOf(b));
+  await waitFor(async () => (await readActivity(b.dataDir, "gemini"))?.wake === "gemini-waiter", {
+    what: "the waiter to start",
+  });
+  await bob.send("gemini", "the secret plan");
+  let done = false;
+  void pending.then(() => done = true);
+  await new Promise((r) => setTimeout(r, 4_000));
+  assert.equal(done, false, "held by the loop guard: no wake");
+  // The person prompts: the guard is clear, but the session is in a turn (its hooks show messages).
+  const a = (await readActivity(b.dataDir, "gemini"))!;
+  await writeActivity(b.dataDir, {
+    ...a,
+    state: "awake",
+    since: Date.now(),
+    last_prompt: Date.now(),
+  });
+  await new Promise((r) => setTimeout(r, 3_500));
+  assert.equal(done, false, "in a turn: no wake");
+  // The turn ends: the waiter wakes it.
+  await writeActivity(b.dataDir, {
+    ...(await readActivity(b.dataDir, "gemini"))!,
+    state: "idle",
+    since: Date.now(),
+  });
+  const r = await pending;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\[agent-ipc\] New messages from other agents are waiting/);
+  assert.doesNotMatch(r.stdout, /secret plan|bob/);
+  assert.equal((await agent.unread()).count, 1, "the BeforeAgent hook shows it, not the waiter");
+  const after = await readActivity(b.dataDir, "gemini");
+  assert.equal(after?.last_wake_via, "gemini-waiter");
+  assert.equal(after?.waiter_pid, undefined, "gone: the next prompt hook asks for a new one");
+});
