@@ -249,7 +249,8 @@ export async function codexInteractive(world: World, args: string[] = []): Promi
 
 /** Ends the Codex app-server daemon of this world's HOME (and its updater), if running. */
 export async function stopCodexDaemon(world: World): Promise<void> {
-  for (const file of ["daemon.pid", "daemon-updater.pid"]) {
+  // The updater first: it would start the daemon again.
+  for (const file of ["daemon-updater.pid", "daemon.pid"]) {
     const text = await world.read(`.codex/app-server-daemon/${file}`).catch(() => "");
     const pid = Number(/\d+/.exec(text)?.[0]);
     if (!Number.isInteger(pid) || pid <= 1) continue;
