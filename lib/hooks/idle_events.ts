@@ -103,6 +103,13 @@ export async function watch(hook: SessionHook, client: AgentClient): Promise<num
   if (!messages) return 0;
   const thread = hook.found.record.session_id;
   if (hook.io.env.IPC_HOOK_WAKE === "codex-queue" && thread) {
+    // The window may have closed while the message came: never wake a thread nobody shows.
+    for (const pid of [hook.found.record.assistant_pid, hook.found.record.mcp_pid]) {
+      if (!(await isAlive(pid))) {
+        await hook.log({ outcome: "assistant-gone", name: hook.name, pid });
+        return 0;
+      }
+    }
     const codex = await codexCommand(hook.io.env);
     const t0 = Date.now();
     try {

@@ -74,6 +74,23 @@ export async function ancestors(
   return out;
 }
 
+/** The command line of `pid` (`ps -o args=`), or undefined when it cannot be told. */
+export async function commandLine(pid: number): Promise<string | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  try {
+    const out = await new Deno.Command("ps", {
+      args: ["-o", "args=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    return out.success && text ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * False once `pid` is known to be gone (`ps -p`); true when that cannot be
  * told (Windows, no `ps`).

@@ -13,7 +13,7 @@ import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
 import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
-import { isAlive } from "./process_tree.ts";
+import { commandLine, isAlive } from "./process_tree.ts";
 import { codexCommand, type WakeMechanism } from "./wake_channels.ts";
 
 /** prompt, tool: the session is in a turn (a person's prompt also resets the loop guard). */
@@ -108,6 +108,13 @@ export async function showUnread(hook: SessionHook, client: AgentClient): Promis
   return 0;
 }
 
+/** True for the command line of `codex exec …` (or its alias `codex e …`), not for a TUI's prompt. */
+export function isCodexExec(args: string): boolean {
+  const words = args.split(/\s+/);
+  const at = words.findIndex((w) => /(^|[\\/])codex(\.js|\.exe)?$/.test(w));
+  return at >= 0 && (words[at + 1] === "exec" || words[at + 1] === "e");
+}
+
 /**
  * stop: Cursor starts a follow-up turn when wake-worthy messages wait; Codex
  * gets a detached watch that wakes it with `codex queue` (its thread id and a
@@ -116,7 +123,11 @@ export async function showUnread(hook: SessionHook, client: AgentClient): Promis
 export async function stopped(hook: SessionHook, client: AgentClient): Promise<number> {
   const reach = async (wake: WakeMechanism) =>
     await writeActivity(hook.settings.dataDir, { ...await activityOf(hook), wake });
-  if (hook.assistant === "codex" && hook.policy.perHour > 0) {
+  // `codex exec` ends with its turn: a wake would run its old thread without anyone (headless).
+  const headlessCodex = hook.assistant === "codex" &&
+    isCodexExec(await commandLine(hook.found.record.assistant_pid) ?? "");
+  if (headlessCodex) await hook.log({ outcome: "headless", name: hook.name });
+  if (hook.assistant === "codex" && hook.policy.perHour > 0 && !headlessCodex) {
     const thread = hook.found.record.session_id;
     const codex = thread ? await codexCommand(hook.io.env) : undefined;
     if (thread && codex) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HOOK_ASSISTANTS, OUTPUT_ADAPTERS } from "../../lib/hooks/hook_output.ts";
+import { isCodexExec } from "../../lib/hooks/turn_events.ts";
 
 Deno.test("hook output: each assistant's attention shape, event names and wake", () => {
   const claude = JSON.parse(OUTPUT_ADAPTERS.claude.attention!("hi", "tool", undefined));
@@ -28,4 +29,19 @@ Deno.test("hook output: each assistant's attention shape, event names and wake",
     assert.deepEqual(OUTPUT_ADAPTERS[a].wake("w"), { stderr: "w", code: 2 });
     if (a !== "cursor") assert.equal(OUTPUT_ADAPTERS[a].followup, undefined);
   }
+});
+
+Deno.test("isCodexExec: codex exec (and e) from its command line; a TUI whose first prompt says exec is not", () => {
+  const bin = "/x/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex";
+  assert.equal(isCodexExec(`${bin} exec --skip-git-repo-check say hi`), true);
+  assert.equal(isCodexExec(`node /x/node_modules/.bin/codex e hi`), true);
+  assert.equal(isCodexExec(`${bin} exec`), true);
+  assert.equal(isCodexExec(`${bin} --no-daemon exec the tests`), false);
+  assert.equal(isCodexExec(`${bin} hello`), false);
+  assert.equal(
+    isCodexExec(
+      `/h/.codex/packages/app-server-daemon/releases/0.171.0/bin/codex app-server --listen unix://`,
+    ),
+    false,
+  );
 });
