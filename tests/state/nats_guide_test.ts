@@ -205,7 +205,11 @@ Deno.test({ name: "docs/nats.md: the three-host guide works as written", ignore 
         }
       })();
       nc.publish("payroll.salaries", "x");
-      const e = await Promise.race([denied, new Promise((r) => setTimeout(r, 5_000))]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const e = await Promise.race([
+        denied,
+        new Promise((r) => timer = setTimeout(r, 5_000)),
+      ]).finally(() => clearTimeout(timer));
       assert.ok(e instanceof Error && /permission/i.test(e.message), `publish refused: ${e}`);
     } finally {
       await nc.close();
