@@ -265,10 +265,23 @@ export async function runBrokerCommand(
       return 1;
     }
   }
-  let broker: BrokerAndConsole;
+  // Signals are taken before the port is bound: a SIGTERM that comes as soon as the port
+  // answers (a supervisor, `agent-ipc stop`) must stop the broker in order, not kill it.
+  let broker: BrokerAndConsole | undefined;
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    void broker?.close();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
+  const unlisten = () => {
+    for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  };
   try {
     broker = await startBrokerFromSettings(settings);
   } catch (e) {
+    unlisten();
     const addrInUse = e instanceof Deno.errors.AddrInUse;
     const held = isDataDirLocked(e) ? (e as IpcError).details : undefined;
     const msg = addrInUse
@@ -302,11 +315,9 @@ export async function runBrokerCommand(
       settings.dataDir,
     ),
   );
-  const stop = () => void broker.close();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const sig of signals) Deno.addSignalListener(sig, stop);
+  if (stopRequested) void broker.close();
   await broker.finished;
-  for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  unlisten();
   logHandle?.close();
   return 0;
 }
