@@ -42,44 +42,18 @@ export function currentContext(): SelfContext {
   };
 }
 
-/**
- * Finds an executable on `PATH` (with `PATHEXT` on Windows) and returns its
- * absolute path, or `undefined`. Assistants started from a desktop launcher
- * often have a shorter `PATH` than a shell, so entries use the full path.
- */
-export async function findExecutable(
-  name: string,
-  os: typeof Deno.build.os,
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<string | undefined> {
-  const windows = os === "windows";
-  const path = windows ? win32 : posix;
-  const dirs = (env.PATH ?? env.Path ?? "").split(windows ? ";" : ":").filter((d) => d !== "");
-  const exts = windows ? (env.PATHEXT ?? ".COM;.EXE;.BAT;.CMD").split(";").filter(Boolean) : [""];
-  for (const dir of dirs) {
-    if (!path.isAbsolute(dir)) continue;
-    for (const ext of exts) {
-      const candidate = path.join(dir, name + ext.toLowerCase());
-      try {
-        const info = await Deno.stat(candidate);
-        if (info.isFile && (windows || info.mode === null || (info.mode & 0o111) !== 0)) {
-          return candidate;
-        }
-      } catch {
-        // Not here; try the next directory.
-      }
-    }
-  }
-  return undefined;
-}
-
 /** Quotes a word for a POSIX shell when it needs it. */
 export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** {@linkcode findExecutable}, synchronously (for hints, which are built synchronously). */
-export function findExecutableSync(
+/**
+ * Finds an executable on `PATH` (with `PATHEXT` on Windows) and returns its
+ * absolute path, or `undefined`. Assistants started from a desktop launcher
+ * often have a shorter `PATH` than a shell, so entries use the full path.
+ * Synchronous: hints are built synchronously.
+ */
+export function findExecutable(
   name: string,
   os: typeof Deno.build.os,
   env: Readonly<Record<string, string | undefined>>,
@@ -110,10 +84,10 @@ export function selfCommand(ctx: SelfContext = currentContext()): string {
   if (ctx.standalone) {
     const path = ctx.os === "windows" ? win32 : posix;
     const name = path.basename(ctx.execPath).replace(/\.exe$/i, "");
-    const onPath = findExecutableSync(name, ctx.os, ctx.env);
+    const onPath = findExecutable(name, ctx.os, ctx.env);
     return onPath === ctx.execPath ? name : shellWord(ctx.execPath);
   }
-  if (findExecutableSync(EXECUTABLE_NAME, ctx.os, ctx.env)) return EXECUTABLE_NAME;
+  if (findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env)) return EXECUTABLE_NAME;
   if (ctx.mainModule.startsWith("file:") && ctx.os !== "windows") {
     const main = decodeURIComponent(new URL(ctx.mainModule).pathname);
     const root = posix.dirname(main);

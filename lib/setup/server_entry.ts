@@ -68,7 +68,7 @@ export interface LaunchContext {
  */
 export async function resolveLaunch(ctx: LaunchContext): Promise<ServerLaunch> {
   if (ctx.standalone) return { command: ctx.execPath, args: ["mcp"] };
-  const installed = await findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env);
+  const installed = findExecutable(EXECUTABLE_NAME, ctx.os, ctx.env);
   if (installed) return { command: installed, args: ["mcp"] };
   const args = ["run", ...RUN_FLAGS];
   let module = ctx.mainModule;

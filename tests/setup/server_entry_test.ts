@@ -33,7 +33,7 @@ Deno.test("resolveLaunch prefers an executable agent-ipc on PATH", async () => {
     await Deno.writeTextFile(join(empty, "agent-ipc"), "", { mode: 0o644 });
     await Deno.writeTextFile(join(bin, "agent-ipc"), "#!/bin/sh\n", { mode: 0o755 });
     const env = { PATH: `relative/dir:${empty}:${bin}` };
-    assert.equal(await findExecutable("agent-ipc", "linux", env), join(bin, "agent-ipc"));
+    assert.equal(findExecutable("agent-ipc", "linux", env), join(bin, "agent-ipc"));
     const launch = await resolveLaunch({
       os: "linux",
       env,
