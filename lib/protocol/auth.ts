@@ -32,11 +32,6 @@ export function newSecret(): string {
   return randomBytes(32).toString("hex");
 }
 
-/** What the store keeps of a session token: its SHA-256, hex. */
-export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
-}
-
 /**
  * What the broker stores of a session token: HMAC-SHA256 of the token keyed by
  * the shared secret, hex. Keyed so that changing the secret (and restarting

@@ -14,9 +14,6 @@ import { cutText } from "./peer_text.ts";
 const DIGITS = "0123456789abcdefghjkmnpqrstvwxyz";
 const CODES = Uint8Array.from(DIGITS, (d) => d.charCodeAt(0));
 
-/** Length of a short id. */
-export const SHORT_ID_LENGTH = 7;
-
 /** A short id: 7 of Crockford's base-32 digits. */
 export const SHORT_ID_PATTERN = /^[0-9a-hjkmnp-tv-z]{7}$/;
 

@@ -41,29 +41,6 @@ export function claudeSends(to: string | (() => string), message: string): Scrip
   };
 }
 
-/** Codex: on the user's turn call `send` in agent-ipc's namespace, then say "done". */
-export function codexSends(to: string, message: string): Script {
-  return (c) =>
-    c.last.kind === "user"
-      ? { tool: "send", namespace: CODEX_NAMESPACE, input: { to, message } }
-      : { text: "done" };
-}
-
-/** Gemini CLI: on the user's turn call `mcp_agent-ipc_send`, then say "done". */
-export function geminiSends(to: string, message: string): Script {
-  return (c) =>
-    c.last.kind === "user" && c.tools.includes(GEMINI_TOOL("send"))
-      ? { tool: GEMINI_TOOL("send"), input: { to, message } }
-      : { text: "done" };
-}
-
-/** The send tool's results the model was shown (any vendor). */
-export function sendResults(calls: ModelCall[]): string[] {
-  return calls.flatMap((c) =>
-    c.last.kind === "tool_result" && /send$/.test(c.last.tool) ? [c.last.text] : []
-  );
-}
-
 /** A marker unlikely to appear by chance, for "was the model shown this" checks. */
 export function marker(label: string): string {
   return `${label}-${crypto.randomUUID().slice(0, 8)}`;
