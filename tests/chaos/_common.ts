@@ -232,6 +232,23 @@ export async function rssMiB(pid: number): Promise<number> {
   }
 }
 
+/**
+ * The first line a child process prints, parsed as JSON (`{}` when it prints
+ * none); its output after that is dropped.
+ */
+export async function firstLine(child: Deno.ChildProcess): Promise<Record<string, unknown>> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return JSON.parse(text.split("\n")[0] || "{}");
+}
+
 /** True while a process exists. */
 export function alive(pid: number): boolean {
   try {

@@ -18,6 +18,7 @@ import {
   BrokerProcess,
   brokerStatus,
   bump,
+  firstLine,
   formatCounts,
   percentile,
   prover,
@@ -39,19 +40,6 @@ function asker(args: string[], stdin: "null" | "piped"): Deno.ChildProcess {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-}
-
-async function firstLine(child: Deno.ChildProcess): Promise<Record<string, unknown>> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return JSON.parse(text.split("\n")[0] || "{}");
 }
 
 /** Polls the broker's status until `ok` holds; the status, or null after `ms`. */

@@ -26,6 +26,7 @@ import {
   BrokerProcess,
   brokerStatus,
   bump,
+  firstLine,
   formatCounts,
   freePort,
   MAIN,
@@ -73,20 +74,6 @@ function attacker(args: string[], stdin: "null" | "piped" = "null"): Deno.ChildP
     stdout: "piped",
     stderr: "null",
   }).spawn();
-}
-
-/** The first line the child prints, parsed. */
-async function firstLine(child: Deno.ChildProcess): Promise<Record<string, unknown>> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return JSON.parse(text.split("\n")[0] || "{}");
 }
 
 async function events(dataDir: string): Promise<Record<string, number>> {
