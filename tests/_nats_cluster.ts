@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { loadNats } from "../lib/deps.ts";
-import { NATS_SKIP_REASON } from "./_nats_server.ts";
+import { freePort, NATS_SKIP_REASON, waitServing } from "./_nats_server.ts";
 
 export { NATS_SKIP_REASON };
 
@@ -57,36 +57,6 @@ export interface NatsClusterOptions {
   clusterExtra?: string;
   /** Account info is asked with these (when `extraConfig` sets users). */
   auth?: { user: string; pass: string };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function waitServing(port: number, proc: Deno.ChildProcess, log: string): Promise<void> {
-  let exited = false;
-  proc.status.then(() => exited = true);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (exited) {
-      const tail = await Deno.readTextFile(log).catch(() => "");
-      throw new Error(`nats-server on port ${port} exited during start:\n${tail.slice(-2000)}`);
-    }
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const buf = new Uint8Array(8);
-      const n = await conn.read(buf);
-      conn.close();
-      if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("INFO")) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nats-server on port ${port} did not start within 15 s`);
 }
 
 /**
@@ -161,7 +131,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
         proc.stderr.pipeTo(log.writable).catch(() => {});
         procs.set(name, proc);
         try {
-          await waitServing(p.port, proc, logFile);
+          await waitServing(p.port, proc, 15_000, logFile);
         } catch (e) {
           await node.kill();
           throw e;

@@ -53,18 +53,34 @@ export interface NatsServerOptions {
   jetstream?: boolean;
 }
 
-function freePort(): number {
+/** A free TCP port on loopback (bind port 0, read it, release it). */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
 }
 
-async function waitReady(port: number, proc: Deno.ChildProcess, deadline: number): Promise<void> {
+/**
+ * Waits until the nats-server `proc` on `port` greets clients, for at most
+ * `ms`; throws when it exits first (with the tail of its `log`, if given).
+ */
+export async function waitServing(
+  port: number,
+  proc: Deno.ChildProcess,
+  ms: number,
+  log?: string,
+): Promise<void> {
   let exited = false;
   proc.status.then(() => exited = true);
+  const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`nats-server on port ${port} exited during start`);
+    if (exited) {
+      const tail = log === undefined ? "" : await Deno.readTextFile(log).catch(() => "");
+      throw new Error(
+        `nats-server on port ${port} exited during start` + (tail ? `:\n${tail.slice(-2000)}` : ""),
+      );
+    }
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       // The server greets every client with an INFO line once it is serving.
@@ -77,7 +93,7 @@ async function waitReady(port: number, proc: Deno.ChildProcess, deadline: number
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`nats-server on port ${port} did not start within 10 s`);
+  throw new Error(`nats-server on port ${port} did not start within ${ms / 1000} s`);
 }
 
 /**
@@ -109,7 +125,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       stderr: "null",
     }).spawn();
     try {
-      await waitReady(port, proc, Date.now() + 10_000);
+      await waitServing(port, proc, 10_000);
     } catch (e) {
       await stop();
       throw e;
