@@ -1,12 +1,18 @@
 /**
  * Helpers for tests with interactive sessions: which sessions are online (by
- * the broker's list) and when the fake models have gone quiet.
+ * the broker's list), when the fake models have gone quiet, what the hooks logged.
  *
  * @module
  */
 
 import { until, type World } from "./_harness.ts";
 import type { FakeModel } from "./fake_models/_fake_model.ts";
+
+/** The hooks' log (hooks.log in the data dir), its lines parsed; empty before the first hook ran. */
+export async function hookLog(world: World): Promise<Record<string, unknown>[]> {
+  const text = await world.read(".local/share/agent-ipc/hooks.log").catch(() => "");
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
 
 /** The names online now, other than the test's own agents. */
 export async function onlineNames(world: World, except: string[]): Promise<string[]> {

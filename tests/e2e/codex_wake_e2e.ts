@@ -13,18 +13,12 @@
 import assert from "node:assert/strict";
 import { until, World } from "./_harness.ts";
 import { codexInteractive, preseedCodex } from "./_assistants.ts";
-import { sessionsOnline } from "./_sessions.ts";
+import { hookLog, sessionsOnline } from "./_sessions.ts";
 import { startFakeOpenAI } from "./fake_models/openai.ts";
 import type { FakeModel } from "./fake_models/_fake_model.ts";
 import { codexReplies, marker } from "./_scripts.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-/** hooks.log lines (parsed). */
-async function hookLog(world: World): Promise<Record<string, unknown>[]> {
-  const text = await world.read(".local/share/agent-ipc/hooks.log").catch(() => "");
-  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
 
 /** Waits until `name`'s Stop hook started a codex-queue watcher (count: how many so far). */
 function watching(world: World, name: string, count: number): Promise<true> {

@@ -20,10 +20,10 @@ import {
   preseedClaude,
   preseedCodex,
 } from "./_assistants.ts";
-import { quiet, sessionsOnline } from "./_sessions.ts";
+import { hookLog, quiet, sessionsOnline } from "./_sessions.ts";
 import { startFakeAnthropic } from "./fake_models/anthropic.ts";
 import { startFakeOpenAI } from "./fake_models/openai.ts";
-import type { Script } from "./fake_models/_fake_model.ts";
+import type { FakeModel, Script } from "./fake_models/_fake_model.ts";
 import {
   CLAUDE_TOOL,
   claudeCalls,
@@ -38,11 +38,6 @@ import {
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function hookLog(world: World): Promise<Record<string, unknown>[]> {
-  const text = await world.read(".local/share/agent-ipc/hooks.log").catch(() => "");
-  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
-
 /** Waits until the Codex session `name` is idle with a codex-queue watcher armed. */
 function codexArmed(world: World, name: string): Promise<true> {
   return until(
@@ -56,6 +51,22 @@ function codexArmed(world: World, name: string): Promise<true> {
   );
 }
 
+/** Codex and Claude Code configured by `setup` alone (as codex and claude); bob registered. */
+async function setUp(world: World, codexModel: FakeModel): Promise<void> {
+  await preseedCodex(world, codexModel);
+  await preseedClaude(world);
+  await world.ipcOk(["setup", "codex", "--name", "codex"]);
+  await world.ipcOk(["setup", "claude", "--name", "claude"]);
+  await world.ipcOk(["register", "bob"], { as: "bob" });
+}
+
+/** Starts the Codex TUI and waits until it is online and idle with its watcher armed. */
+async function idleCodex(world: World): Promise<void> {
+  await codexInteractive(world, ["hello"]);
+  await sessionsOnline(world, 1, ["bob"]);
+  await codexArmed(world, "codex");
+}
+
 Deno.test("claude -p asks an idle Codex TUI and gets its answer", opts, async () => {
   await using world = await World.create();
   const tag = marker("q");
@@ -63,14 +74,8 @@ Deno.test("claude -p asks an idle Codex TUI and gets its answer", opts, async ()
   await using claudeModel = startFakeAnthropic(
     claudeCalls("ask", { to: "codex", message: `${tag} what is six times seven?`, timeout_s: 60 }),
   );
-  await preseedCodex(world, codexModel);
-  await preseedClaude(world);
-  await world.ipcOk(["setup", "codex", "--name", "codex"]);
-  await world.ipcOk(["setup", "claude", "--name", "claude"]);
-  await world.ipcOk(["register", "bob"], { as: "bob" });
-  await codexInteractive(world, ["hello"]);
-  await sessionsOnline(world, 1, ["bob"]);
-  await codexArmed(world, "codex");
+  await setUp(world, codexModel);
+  await idleCodex(world);
   const t0 = Date.now();
   const r = await claudeHeadless(world, claudeModel, "ask codex what six times seven is", {
     timeoutMs: 90_000,
@@ -95,11 +100,7 @@ Deno.test(
     await using codexModel = startFakeOpenAI(
       codexCalls("ask", { to: "claude", message: `${tag} which colour?`, timeout_s: 50 }),
     );
-    await preseedCodex(world, codexModel);
-    await preseedClaude(world);
-    await world.ipcOk(["setup", "codex", "--name", "codex"]);
-    await world.ipcOk(["setup", "claude", "--name", "claude"]);
-    await world.ipcOk(["register", "bob"], { as: "bob" });
+    await setUp(world, codexModel);
     await claudeInteractive(world, claudeModel);
     await sessionsOnline(world, 1, ["bob"]);
     await quiet([claudeModel], 1500, 20_000);
@@ -165,14 +166,8 @@ Deno.test("an auto-replying Claude <-> Codex ping-pong stops at the loop guard",
   const sent: string[] = [];
   await using claudeModel = startFakeAnthropic(pingPong("claude", "codex", sent));
   await using codexModel = startFakeOpenAI(pingPong("codex", "claude", sent));
-  await preseedCodex(world, codexModel);
-  await preseedClaude(world);
-  await world.ipcOk(["setup", "codex", "--name", "codex"]);
-  await world.ipcOk(["setup", "claude", "--name", "claude"]);
-  await world.ipcOk(["register", "bob"], { as: "bob" });
-  await codexInteractive(world, ["hello"]);
-  await sessionsOnline(world, 1, ["bob"]);
-  await codexArmed(world, "codex");
+  await setUp(world, codexModel);
+  await idleCodex(world);
   await claudeInteractive(world, claudeModel);
   await sessionsOnline(world, 2, ["bob"]);
   await quiet([claudeModel, codexModel], 1500, 20_000);

@@ -22,7 +22,7 @@ import {
   preseedClaude,
   preseedGemini,
 } from "./_assistants.ts";
-import { quiet, sessionsOnline } from "./_sessions.ts";
+import { hookLog, quiet, sessionsOnline } from "./_sessions.ts";
 import { startFakeAnthropic } from "./fake_models/anthropic.ts";
 import { startFakeGemini } from "./fake_models/gemini.ts";
 import type { Script } from "./fake_models/_fake_model.ts";
@@ -36,11 +36,6 @@ import {
 } from "./_scripts.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function hookLog(world: World): Promise<Record<string, unknown>[]> {
-  const text = await world.read(".local/share/agent-ipc/hooks.log").catch(() => "");
-  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
 
 /** The waiter command the model was told (in backticks), if it was. */
 function waiterOf(raw: string): string | undefined {
