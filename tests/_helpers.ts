@@ -220,6 +220,38 @@ export async function brokerProcess(
   }
 }
 
+/**
+ * Runs `deno task start` in the checkout with `env` added, reads its banner
+ * (stdout up to "Ctrl-C"), hands it to `check` while the broker still
+ * serves, then stops the broker with SIGTERM and waits for it to exit.
+ */
+export async function startBanner(
+  env: Record<string, string>,
+  check: (banner: string) => void | Promise<void>,
+): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "start"],
+    cwd: new URL("../", import.meta.url).pathname,
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!out.includes("Ctrl-C")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    await check(out);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel().catch(() => {});
+  }
+}
+
 /** The records of a data dir's `broker.log` (JSON lines), oldest first; none when it is missing. */
 export async function brokerLog(dataDir: string): Promise<JsonLogRecord[]> {
   const text = await Deno.readTextFile(`${dataDir}/broker.log`).catch(() => "");

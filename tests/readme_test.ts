@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, realDenoDir } from "./_helpers.ts";
+import { freePort, realDenoDir, startBanner } from "./_helpers.ts";
 import { quickStartLines, stopWalkBroker, walkQuickStart } from "./quickstart/walk.ts";
 import {
   DEFAULT_HOST,
@@ -199,44 +199,29 @@ Deno.test("the quick start runs as written, in a fresh HOME, and each command pr
 Deno.test("`deno task start` serves, prints how to connect, and stops on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir();
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: root,
-    env: { IPC_PORT: String(port), IPC_DATA_DIR: dataDir, IPC_HTTP_PORT: "0", IPC_LOG: "warn" },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  try {
-    while (!out.includes("Ctrl-C")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    assert.match(out, new RegExp(`serving on 127\\.0\\.0\\.1:${port}, web console http://`));
-    // The banner names the settings setup must remember (the port and data dir are not the defaults).
-    assert.match(
-      out,
-      new RegExp(
-        `IPC_PORT=${port} IPC_DATA_DIR=${
-          dataDir.replaceAll("/", "\\/")
-        } (agent-ipc|deno task ipc) setup all\n`,
-      ),
-    );
-    assert.match(
-      out,
-      new RegExp(
-        `"IPC_PORT=${port} IPC_DATA_DIR=.* (agent-ipc|deno task ipc) stop" stops the broker`,
-      ),
-    );
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await reader.cancel().catch(() => {});
-  }
+  await startBanner(
+    { IPC_PORT: String(port), IPC_DATA_DIR: dataDir, IPC_HTTP_PORT: "0", IPC_LOG: "warn" },
+    async (out) => {
+      assert.match(out, new RegExp(`serving on 127\\.0\\.0\\.1:${port}, web console http://`));
+      // The banner names the settings setup must remember (the port and data dir are not the defaults).
+      assert.match(
+        out,
+        new RegExp(
+          `IPC_PORT=${port} IPC_DATA_DIR=${
+            dataDir.replaceAll("/", "\\/")
+          } (agent-ipc|deno task ipc) setup all\n`,
+        ),
+      );
+      assert.match(
+        out,
+        new RegExp(
+          `"IPC_PORT=${port} IPC_DATA_DIR=.* (agent-ipc|deno task ipc) stop" stops the broker`,
+        ),
+      );
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+    },
+  );
   await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
   await Deno.remove(dataDir, { recursive: true });
 });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { selfCommand, type SelfContext, shellWord } from "../lib/self_command.ts";
 import { RUN_FLAGS } from "../lib/permissions.ts";
-import { realDenoDir, shellEnv } from "./_helpers.ts";
+import { realDenoDir, shellEnv, startBanner } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -59,35 +59,20 @@ Deno.test("selfCommand: the installed agent-ipc, the binary, the task, or deno r
 Deno.test("the broker's banner prints the command it was started with", async () => {
   // From the checkout, with no agent-ipc on PATH: `deno task ipc`, copyable as printed.
   const dataDir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "start"],
-    cwd: ROOT,
-    env: {
+  try {
+    await startBanner({
       PATH: "/usr/bin:/bin",
       DENO_DIR: await realDenoDir(),
       IPC_PORT: "0",
       IPC_DATA_DIR: dataDir,
       IPC_HTTP_PORT: "0",
       IPC_LOG: "warn",
-    },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  try {
-    while (!out.includes("Ctrl-C")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    assert.match(out, /deno task ipc setup all/);
-    assert.match(out, /deno task ipc register NAME/);
-    assert.doesNotMatch(out, /[^-]agent-ipc register/);
+    }, (out) => {
+      assert.match(out, /deno task ipc setup all/);
+      assert.match(out, /deno task ipc register NAME/);
+      assert.doesNotMatch(out, /[^-]agent-ipc register/);
+    });
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await reader.cancel().catch(() => {});
     await Deno.remove(dataDir, { recursive: true });
   }
 });
