@@ -87,3 +87,12 @@ startup_timeout_sec = 20
 [profiles.fast]
 model = "gpt-5-mini"
 `;
+
+/** Each assistant's user config file, relative to HOME, with the fixture it starts from. */
+export const FIXTURE_FILES = {
+  claude: [".claude.json", CLAUDE_FIXTURE],
+  gemini: [".gemini/settings.json", GEMINI_FIXTURE],
+  codex: [".codex/config.toml", CODEX_FIXTURE],
+  cursor: [".cursor/mcp.json", CURSOR_FIXTURE],
+  windsurf: [".codeium/windsurf/mcp_config.json", WINDSURF_FIXTURE],
+} as const;

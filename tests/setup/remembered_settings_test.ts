@@ -16,23 +16,9 @@ import { parseToml } from "../../lib/setup/toml_document.ts";
 import { runHook } from "../../lib/hooks/hook_command.ts";
 import { realDenoDir, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
-import {
-  CLAUDE_FIXTURE,
-  CODEX_FIXTURE,
-  CURSOR_FIXTURE,
-  GEMINI_FIXTURE,
-  WINDSURF_FIXTURE,
-} from "./_fixtures.ts";
+import { FIXTURE_FILES } from "./_fixtures.ts";
 
 const BINARY = "/opt/agent-ipc/bin/agent-ipc";
-
-const FIXTURES: Record<string, string> = {
-  ".claude.json": CLAUDE_FIXTURE,
-  ".gemini/settings.json": GEMINI_FIXTURE,
-  ".codex/config.toml": CODEX_FIXTURE,
-  ".cursor/mcp.json": CURSOR_FIXTURE,
-  ".codeium/windsurf/mcp_config.json": WINDSURF_FIXTURE,
-};
 
 class Home implements Disposable {
   readonly dir = Deno.makeTempDirSync({ prefix: "agent-ipc-remember-" });
@@ -48,7 +34,7 @@ class Home implements Disposable {
     return JSON.parse(this.read(rel));
   }
   install(): void {
-    for (const [rel, text] of Object.entries(FIXTURES)) {
+    for (const [rel, text] of Object.values(FIXTURE_FILES)) {
       Deno.mkdirSync(join(this.at(rel), ".."), { recursive: true });
       Deno.writeTextFileSync(this.at(rel), text);
     }
@@ -152,8 +138,7 @@ Deno.test("setup writes the settings it was run with into every entry and hook, 
     IPC_STORE: "nats://127.0.0.1:4222",
     IPC_SHARED_SECRET: "s3cret-value",
   };
-  const code = await home.run(
-    env,
+  const args = [
     "all",
     "--data-dir",
     "state",
@@ -163,7 +148,8 @@ Deno.test("setup writes the settings it was run with into every entry and hook, 
     "/etc/agent-ipc/cert.pem",
     "--tls-key",
     "/etc/agent-ipc/key.pem",
-  );
+  ];
+  const code = await home.run(env, ...args);
   assert.equal(code, 0, home.err);
   const dataDir = home.at("state");
   const expectedEnv = {
@@ -221,18 +207,7 @@ Deno.test("setup writes the settings it was run with into every entry and hook, 
   // Running again with the same settings changes nothing.
   const written = home.snapshot();
   assert.equal(
-    await home.run(
-      env,
-      "all",
-      "--data-dir",
-      "state",
-      "--secret-file",
-      "secret.txt",
-      "--tls-cert",
-      "/etc/agent-ipc/cert.pem",
-      "--tls-key",
-      "/etc/agent-ipc/key.pem",
-    ),
+    await home.run(env, ...args),
     0,
   );
   assert.deepEqual(home.snapshot(), written);

@@ -4,24 +4,11 @@ import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
 import { parseToml } from "../../lib/setup/toml_document.ts";
 import { CODEX_ENV_VARS } from "../../lib/setup/hooks.ts";
-import {
-  CLAUDE_FIXTURE,
-  CODEX_FIXTURE,
-  CURSOR_FIXTURE,
-  GEMINI_FIXTURE,
-  WINDSURF_FIXTURE,
-} from "./_fixtures.ts";
+import { CLAUDE_FIXTURE, CODEX_FIXTURE, FIXTURE_FILES, GEMINI_FIXTURE } from "./_fixtures.ts";
 
 const BINARY = "/opt/agent-ipc/bin/agent-ipc";
 
-/** Config files relative to HOME, with the fixture each starts from. */
-const FILES = {
-  claude: [".claude.json", CLAUDE_FIXTURE],
-  gemini: [".gemini/settings.json", GEMINI_FIXTURE],
-  codex: [".codex/config.toml", CODEX_FIXTURE],
-  cursor: [".cursor/mcp.json", CURSOR_FIXTURE],
-  windsurf: [".codeium/windsurf/mcp_config.json", WINDSURF_FIXTURE],
-} as const;
+const FILES = FIXTURE_FILES;
 
 type Target = keyof typeof FILES;
 const TARGETS = Object.keys(FILES) as Target[];
