@@ -210,6 +210,24 @@ async function python(): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * Runs legacy_client.py (a script written like the original's) against the
+ * broker on `port` with `secret`, its session file `session` in `dir`; its
+ * JSON answer.
+ */
+function pythonClient(py: string, port: number, dir: string) {
+  const script = new URL("./legacy_client.py", import.meta.url).pathname;
+  return async (secret: string, session: string, ...args: string[]) => {
+    const out = await new Deno.Command(py, {
+      args: [script, String(port), secret, join(dir, session), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+}
+
 Deno.test(
   "legacy: a Python client written like the original's scripts works unchanged",
   opts,
@@ -218,16 +236,8 @@ Deno.test(
     assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
     await using tb = await testBroker();
     const dir = await Deno.makeTempDir();
-    const script = new URL("./legacy_client.py", import.meta.url).pathname;
-    const run = async (session: string, ...args: string[]) => {
-      const out = await new Deno.Command(py, {
-        args: [script, String(tb.port), tb.secret, join(dir, session), ...args],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout));
-    };
+    const client = pythonClient(py, tb.port, dir);
+    const run = (session: string, ...args: string[]) => client(tb.secret, session, ...args);
     try {
       assert.equal((await run("a", "register", "gemini")).message, "Registered gemini");
       assert.equal((await run("b", "register", "claude")).status, "ok");
@@ -258,16 +268,7 @@ Deno.test(
     assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
     await using tb = await testBroker();
     const dir = await Deno.makeTempDir();
-    const script = new URL("./legacy_client.py", import.meta.url).pathname;
-    const run = async (secret: string, session: string, ...args: string[]) => {
-      const out = await new Deno.Command(py, {
-        args: [script, String(tb.port), secret, join(dir, session), ...args],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout));
-    };
+    const run = pythonClient(py, tb.port, dir);
     try {
       // test_security.py: a wrong secret must be refused with "auth token" in the message.
       const wrong = await run("wrong-secret", "w", "register", "test-wrong");
