@@ -11,6 +11,7 @@ import { selfName } from "../self_command.ts";
 import type { WireClaim, WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
 import { peerLines, quoted, visible } from "../protocol/peer_text.ts";
 import { shortId } from "../protocol/short_id.ts";
+import type { StoreHealth } from "../state/store.ts";
 
 /** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
 export function formatTime(iso: string): string {
@@ -186,25 +187,11 @@ export interface BrokerStatus {
   /** The web console's address, when it runs. */
   console_url?: string;
   /** NATS store: replicas and cluster health (see `StoreHealth`), or why it could not be read. */
-  store_health?: StoreHealthWire | { error: string };
-}
-
-/** `StoreHealth` as the status reply carries it. */
-export interface StoreHealthWire {
-  replicas: number;
-  cluster?: string;
-  servers: string[];
-  connectedTo?: string;
-  streams: {
-    name: string;
-    replicas: number;
-    leader?: string;
-    lagging: { server: string; lag: number; offline: boolean }[];
-  }[];
+  store_health?: StoreHealth | { error: string };
 }
 
 /** The replica and cluster lines of `status` for a NATS store. */
-export function formatStoreHealth(h: StoreHealthWire | { error: string }): string[][] {
+export function formatStoreHealth(h: StoreHealth | { error: string }): string[][] {
   if ("error" in h) return [["Cluster:", `health unknown: ${h.error}`]];
   const rows: string[][] = [
     ["Replicas:", String(h.replicas)],

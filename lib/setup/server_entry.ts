@@ -8,7 +8,7 @@
 
 import { posix, win32 } from "node:path";
 import { RUN_FLAGS } from "../permissions.ts";
-import { EXECUTABLE_NAME, findExecutable } from "../self_command.ts";
+import { EXECUTABLE_NAME, findExecutable, type SelfContext } from "../self_command.ts";
 
 export { EXECUTABLE_NAME, findExecutable };
 import { REMEMBERED_ENV } from "./remembered_settings.ts";
@@ -41,17 +41,7 @@ export interface McpServerEntry {
 }
 
 /** What is known about the running program, to decide how to launch the server. */
-export interface LaunchContext {
-  os: typeof Deno.build.os;
-  /** `PATH` (and on Windows `PATHEXT`) are read from here. */
-  env: Readonly<Record<string, string | undefined>>;
-  /** True when running as a `deno compile` binary (`Deno.build.standalone`). */
-  standalone: boolean;
-  /** `Deno.execPath()`: the compiled binary, or the `deno` executable. */
-  execPath: string;
-  /** `Deno.mainModule`: a `file:` URL, or a remote URL. */
-  mainModule: string;
-}
+export type LaunchContext = Omit<SelfContext, "cwd">;
 
 /**
  * Decides how an assistant should start the MCP server: the running compiled
