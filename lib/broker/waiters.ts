@@ -75,11 +75,7 @@ export class WaiterRegistry {
       }
     }
     if (entry.replies.size === 0) this.#byName.delete(name);
-    this.#size -= woken.length;
-    for (const w of woken) {
-      w.done = true;
-      w.settle(true);
-    }
+    this.#wake(woken);
   }
 
   /** Settles every waiter of `name`, replies awaited included (a wake-up whose messages are unknown). */
@@ -89,11 +85,7 @@ export class WaiterRegistry {
     this.#byName.delete(name);
     const woken: Waiter[] = [...entry.any];
     for (const set of entry.replies.values()) woken.push(...set);
-    this.#size -= woken.length;
-    for (const w of woken) {
-      w.done = true;
-      w.settle(true);
-    }
+    this.#wake(woken);
   }
 
   /** True when someone waits for `name` (for any message or a reply). */
@@ -148,6 +140,15 @@ export class WaiterRegistry {
     let set = entry.replies.get(w.replyTo);
     if (!set) entry.replies.set(w.replyTo, set = new Set());
     set.add(w);
+  }
+
+  /** Settles `woken` (already taken out of the index) as woken. */
+  #wake(woken: Waiter[]): void {
+    this.#size -= woken.length;
+    for (const w of woken) {
+      w.done = true;
+      w.settle(true);
+    }
   }
 
   #remove(w: Waiter): void {
