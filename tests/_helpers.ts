@@ -7,6 +7,7 @@
  */
 
 import { authToken } from "../lib/protocol/auth.ts";
+import { AgentClient } from "../lib/client/agent_client.ts";
 import { type BrokerAndConsole, hostBroker, type HostOptions } from "../lib/app/host_broker.ts";
 import { waitFor } from "./_wait.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/framing.ts";
@@ -37,6 +38,24 @@ export async function testBroker(options: Partial<HostOptions> = {}): Promise<Te
       if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** A client of the broker `b` (never hosting one), registered as `name`. */
+export async function registeredClient(b: TestBroker, name: string): Promise<AgentClient> {
+  const c = await AgentClient.connect({
+    host: "127.0.0.1",
+    port: b.port,
+    dataDir: b.dataDir,
+    role: "none",
+    secret: b.secret,
+  });
+  try {
+    await c.register(name);
+    return c;
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
 }
 
 const dec = new TextDecoder();

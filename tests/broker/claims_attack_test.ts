@@ -7,33 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { AgentClient } from "../../lib/client/agent_client.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
 import { ClaimDesk } from "../../lib/broker/claims.ts";
 import { sessionHash } from "../../lib/protocol/auth.ts";
 import type { ClaimRecord } from "../../lib/state/store.ts";
-import { type TestBroker, testBroker } from "../_helpers.ts";
+import { registeredClient, testBroker } from "../_helpers.ts";
 
 // The limits, written out (MAX_GLOB_WORK, MAX_LISTED_CONFLICTS): the test runs against older trees too.
 const MAX_GLOB_WORK = 100_000;
 const MAX_LISTED_CONFLICTS = 20;
-
-/** A client of the broker `b`, registered as `name`. */
-async function registered(b: TestBroker, name: string): Promise<AgentClient> {
-  const c = await AgentClient.connect({
-    host: "127.0.0.1",
-    port: b.port,
-    dataDir: b.dataDir,
-    role: "none",
-  });
-  try {
-    await c.register(name);
-    return c;
-  } catch (e) {
-    await c[Symbol.asyncDispose]();
-    throw e;
-  }
-}
 
 async function failure(p: Promise<unknown>): Promise<IpcError> {
   const e = await p.then(() => null, (e) => e);
@@ -63,9 +45,9 @@ function stallMonitor(): { stop: () => number } {
 
 Deno.test("claims attack: pathological globs never stall the broker's event loop", async () => {
   await using b = await testBroker();
-  await using mallory = await registered(b, "mallory");
-  await using eve = await registered(b, "eve");
-  await using ann = await registered(b, "ann");
+  await using mallory = await registeredClient(b, "mallory");
+  await using eve = await registeredClient(b, "eve");
+  await using ann = await registeredClient(b, "ann");
   const globstars = (tail: string) => "**/".repeat(120) + tail;
   const stars = (n: number, last: string) => "*a".repeat(n) + "*" + last;
   const many = await failure(mallory.claim("/attacked", [stars(240, "c")]));
@@ -107,8 +89,8 @@ Deno.test("claims attack: pathological globs never stall the broker's event loop
 
 Deno.test("claims: every limit is checked when claimed; a stored claim never fails another request", async () => {
   await using b = await testBroker();
-  await using mallory = await registered(b, "mallory");
-  await using bob = await registered(b, "bob");
+  await using mallory = await registeredClient(b, "mallory");
+  await using bob = await registeredClient(b, "bob");
   const root = "/poison";
   // 32 alternatives: refused now, when claimed.
   const e = await failure(mallory.claim(root, ["{a,b}/{c,d}/{e,f}/{g,h}/{i,j}"]));
@@ -135,8 +117,8 @@ Deno.test("claims: every limit is checked when claimed; a stored claim never fai
 
 Deno.test("claims: a conflict with 10,000 claims names 20 and counts the rest", async () => {
   await using b = await testBroker();
-  await using _mallory = await registered(b, "mallory");
-  await using bob = await registered(b, "bob");
+  await using _mallory = await registeredClient(b, "mallory");
+  await using bob = await registeredClient(b, "bob");
   const root = "/crowded";
   const now = Date.now();
   const many = Array.from({ length: 10_000 }, (_, i): ClaimRecord => ({
@@ -161,8 +143,8 @@ Deno.test("claims: a conflict with 10,000 claims names 20 and counts the rest", 
 
 Deno.test("claims: a holder another broker added, then dead, does not block (holders cache)", async () => {
   await using b = await testBroker();
-  await using ann = await registered(b, "ann");
-  await using bob = await registered(b, "bob");
+  await using ann = await registeredClient(b, "ann");
+  await using bob = await registeredClient(b, "bob");
   const root = "/multi";
   await ann.claim(root, ["docs/a.md"]); // this broker now knows the holders of /multi: ann
   // Another broker on the same store grants bob a claim this one has not seen.

@@ -7,8 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AgentClient } from "../../lib/client/agent_client.ts";
-import { testBroker } from "../_helpers.ts";
+import { registeredClient, testBroker } from "../_helpers.ts";
 import { NATS_SKIP_REASON, startNatsCluster } from "../_nats_cluster.ts";
 
 const ignore = NATS_SKIP_REASON !== null;
@@ -19,14 +18,9 @@ Deno.test(
     await using nats = await startNatsCluster();
     await using a = await testBroker({ store: nats.url, hostName: "host-a" });
     await using b = await testBroker({ store: nats.url, hostName: "host-b" });
-    const connect = (port: number, dataDir: string) =>
-      AgentClient.connect({ host: "127.0.0.1", port, dataDir, role: "none" });
-    await using alice = await connect(a.port, a.dataDir);
-    await using bob = await connect(b.port, b.dataDir);
-    await using carol = await connect(b.port, b.dataDir);
-    await alice.register("alice");
-    await bob.register("bob");
-    await carol.register("carol");
+    await using alice = await registeredClient(a, "alice");
+    await using bob = await registeredClient(b, "bob");
+    await using carol = await registeredClient(b, "carol");
 
     // One registry: each host lists the others' agents with their host.
     const hosts = Object.fromEntries((await alice.list()).map((i) => [i.id, i.host]));
