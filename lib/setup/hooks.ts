@@ -60,11 +60,6 @@ export interface HookPlan {
 const OURS =
   /(?:^|\s|')hook'? '?(claude|codex|gemini|cursor|windsurf)'? '?(start|prompt|tool|stop|wake|watch)\b/;
 
-/** True when `command` is one of agent-ipc's hook commands. */
-export function isOurCommand(command: unknown): boolean {
-  return typeof command === "string" && OURS.test(command);
-}
-
 function quote(arg: string, os: typeof Deno.build.os): string {
   if (/^[\w@%+=:,./\\-]+$/.test(arg)) return arg;
   if (os === "windows") return `"${arg.replaceAll('"', '\\"')}"`;
