@@ -41,7 +41,10 @@ export async function testBroker(options: Partial<HostOptions> = {}): Promise<Te
 }
 
 /** A client of the broker `b` (never hosting one), registered as `name`. */
-export async function registeredClient(b: TestBroker, name: string): Promise<AgentClient> {
+export async function registeredClient(
+  b: { port: number; dataDir: string; secret?: string },
+  name: string,
+): Promise<AgentClient> {
   const c = await AgentClient.connect({
     host: "127.0.0.1",
     port: b.port,

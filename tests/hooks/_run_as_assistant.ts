@@ -1,9 +1,33 @@
 /**
  * Runs a hook command the way an assistant does: `/bin/sh -c COMMAND` with
- * the assistant's JSON on stdin, our own logging silenced.
+ * the assistant's JSON on stdin, our own logging silenced; and the MCP
+ * server's agent of an assistant that is this test process.
  *
  * @module
  */
+
+import { McpAgent } from "../../lib/mcp/agent.ts";
+import { listAgentRecords } from "../../lib/state/agent_records.ts";
+import { waitFor } from "../_wait.ts";
+
+/**
+ * An MCP server's agent registered as `name` for "this process" as the
+ * assistant, once its record is written (right after registering): hooks
+ * this test spawns find it.
+ */
+export async function assistantAgent(
+  b: { port: number; dataDir: string; secret?: string },
+  name: string,
+): Promise<McpAgent> {
+  const agent = new McpAgent({
+    client: { host: "127.0.0.1", port: b.port, dataDir: b.dataDir, secret: b.secret },
+    name,
+    assistant: { pid: Deno.pid },
+  });
+  await agent.start();
+  await waitFor(async () => (await listAgentRecords(b.dataDir)).some((r) => r.name === agent.name));
+  return agent;
+}
 
 /** What the hook printed, its exit code and how long it took. */
 export interface HookRun {

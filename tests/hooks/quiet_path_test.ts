@@ -7,48 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AgentClient } from "../../lib/client/agent_client.ts";
-import { McpAgent } from "../../lib/mcp/agent.ts";
 import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { hookCommand } from "../../lib/setup/hooks.ts";
 import type { TargetId } from "../../lib/setup/targets.ts";
-import {
-  listAgentRecords,
-  readActivity,
-  readAllActivity,
-  readStateStamp,
-} from "../../lib/state/agent_records.ts";
-import { brokerProcess, freePort, MAIN, type TestBroker, testBroker } from "../_helpers.ts";
+import { readActivity, readAllActivity, readStateStamp } from "../../lib/state/agent_records.ts";
+import { brokerProcess, freePort, MAIN, registeredClient, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
-import { runAsAssistant } from "./_run_as_assistant.ts";
+import { assistantAgent, runAsAssistant } from "./_run_as_assistant.ts";
 
 const LAUNCH = { command: Deno.execPath(), args: ["run", ...RUN_FLAGS, MAIN, "mcp"] };
 const command = (assistant: TargetId, event: string) =>
   hookCommand(LAUNCH, assistant, event, "linux");
-
-/** An MCP agent whose assistant is this process: the hooks' shells are its children. */
-async function session(port: number, dataDir: string, secret: string | undefined, name: string) {
-  const agent = new McpAgent({
-    client: { host: "127.0.0.1", port, dataDir, secret },
-    name,
-    assistant: { pid: Deno.pid },
-  });
-  await agent.start();
-  await waitFor(async () => (await listAgentRecords(dataDir)).some((r) => r.name === name));
-  return agent;
-}
-
-async function sender(b: TestBroker): Promise<AgentClient> {
-  const c = await AgentClient.connect({
-    host: "127.0.0.1",
-    port: b.port,
-    dataDir: b.dataDir,
-    role: "none",
-    secret: b.secret,
-  });
-  await c.register("bob");
-  return c;
-}
 
 /** Who recorded the state last: "sh" (the shell alone) or a Deno hook ("4242"). */
 async function stampedBy(dataDir: string): Promise<string | undefined> {
@@ -60,8 +29,8 @@ const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 Deno.test("quiet path: the shell settles an empty inbox; a message is shown by the next hook, once", async () => {
   await using b = await testBroker();
-  await using agent = await session(b.port, b.dataDir, b.secret, "claude");
-  await using bob = await sender(b);
+  await using agent = await assistantAgent(b, "claude");
+  await using bob = await registeredClient(b, "bob");
   const env = { IPC_PORT: String(b.port), IPC_DATA_DIR: b.dataDir };
   const tool = command("claude", "tool");
   const input = { hook_event_name: "PostToolUse", tool_name: "Bash" };
@@ -117,7 +86,7 @@ Deno.test("quiet path: a broker that died leaves no marker the shell believes; t
   const input = { hook_event_name: "AfterTool" };
   let broker = await brokerProcess(port, dataDir);
   try {
-    await using agent = await session(port, dataDir, undefined, "gem");
+    await using agent = await assistantAgent({ port, dataDir }, "gem");
     await runAsAssistant(tool, input, env);
     assert.equal(await Deno.readTextFile(marker(dataDir)), `${broker.pid}\n`);
     broker.kill("SIGKILL");
@@ -139,8 +108,7 @@ Deno.test("quiet path: a broker that died leaves no marker the shell believes; t
         return false;
       }
     }, { what: "the session on the new broker" });
-    await using bob = await AgentClient.connect({ host: "127.0.0.1", port, dataDir, role: "none" });
-    await bob.register("bob");
+    await using bob = await registeredClient({ port, dataDir }, "bob");
     await bob.send("gem", "after the failover");
     const shown = await runAsAssistant(tool, input, env);
     assert.match(
@@ -157,8 +125,8 @@ Deno.test("quiet path: a broker that died leaves no marker the shell believes; t
 
 Deno.test("quiet path: a waiting wake hook gives way to a turn the shell recorded", async () => {
   await using b = await testBroker();
-  await using _agent = await session(b.port, b.dataDir, b.secret, "claude");
-  await using bob = await sender(b);
+  await using _agent = await assistantAgent(b, "claude");
+  await using bob = await registeredClient(b, "bob");
   const env = { IPC_PORT: String(b.port), IPC_DATA_DIR: b.dataDir };
   const tool = command("claude", "tool");
   await runAsAssistant(tool, { hook_event_name: "PostToolUse" }, env); // arms the marker
