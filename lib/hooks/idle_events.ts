@@ -16,7 +16,7 @@ import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_co
 import { OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { notify as desktopNotify } from "./notifier.ts";
 import { stamp } from "./turn_events.ts";
-import { isAlive } from "./process_tree.ts";
+import { isAlive } from "../process_alive.ts";
 import {
   claudeSocketOf,
   codexCommand,

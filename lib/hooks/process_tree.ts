@@ -90,22 +90,3 @@ export async function commandLine(pid: number): Promise<string | undefined> {
     return undefined;
   }
 }
-
-/**
- * False once `pid` is known to be gone (`ps -p`); true when that cannot be
- * told (Windows, no `ps`).
- */
-export async function isAlive(pid: number): Promise<boolean> {
-  if (Deno.build.os === "windows") return true;
-  try {
-    const out = await new Deno.Command("ps", {
-      args: ["-o", "pid=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).output();
-    return out.success || new TextDecoder().decode(out.stdout).trim() !== "";
-  } catch {
-    return true;
-  }
-}

@@ -13,7 +13,8 @@ import { MARKER, wakeVerdict, wakeWorthy, withWake } from "./attention.ts";
 import { acknowledge, activityOf, type SessionHook, unreadText } from "./hook_context.ts";
 import { type AttentionEvent, OUTPUT_ADAPTERS } from "./hook_output.ts";
 import { spawnWatch as spawnDetachedWatch } from "./notifier.ts";
-import { commandLine, isAlive } from "./process_tree.ts";
+import { isAlive } from "../process_alive.ts";
+import { commandLine } from "./process_tree.ts";
 import { codexCommand, type WakeMechanism } from "./wake_channels.ts";
 
 /** prompt, tool: the session is in a turn (a person's prompt also resets the loop guard). */

@@ -12,6 +12,7 @@ import { AgentClient, type AgentClientOptions, type Session } from "../client/ag
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
 import { logger } from "../log.ts";
+import { isAlive } from "../process_alive.ts";
 import {
   type AgentRecord,
   pruneDeadRecords,
@@ -54,22 +55,6 @@ export interface McpAgentOptions {
    * recorded under it in the data dir, for that assistant's hooks.
    */
   assistant?: { pid: number; sessionId?: string };
-}
-
-/** False once `pid` is known to be gone (`ps -p`); true when that cannot be told (Windows, no ps). */
-async function processAlive(pid: number): Promise<boolean> {
-  if (Deno.build.os === "windows") return true;
-  try {
-    const out = await new Deno.Command("ps", {
-      args: ["-o", "pid=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).output();
-    return out.success || new TextDecoder().decode(out.stdout).trim() !== "";
-  } catch {
-    return true;
-  }
 }
 
 /** How many numbered names (`NAME-2` …) a start-up name may fall back to. */
@@ -284,7 +269,7 @@ export class McpAgent implements AsyncDisposable {
       }
       if (!this.#pruned) {
         this.#pruned = true;
-        await pruneDeadRecords(dataDir, a.pid, Deno.pid, processAlive);
+        await pruneDeadRecords(dataDir, a.pid, Deno.pid, isAlive);
       }
       await writeAgentRecord(dataDir, record);
       if (record.session_from === "assistant") {
