@@ -211,11 +211,13 @@ async function python(): Promise<string | undefined> {
 }
 
 /**
- * Runs legacy_client.py (a script written like the original's) against the
- * broker on `port` with `secret`, its session file `session` in `dir`; its
- * JSON answer.
+ * A function that runs legacy_client.py (a script written like the
+ * original's) with python3 against the broker on `port` with `secret`, its
+ * session file `session` in `dir`, and returns its JSON answer.
  */
-function pythonClient(py: string, port: number, dir: string) {
+async function pythonClient(port: number, dir: string) {
+  const py = await python();
+  assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
   const script = new URL("./legacy_client.py", import.meta.url).pathname;
   return async (secret: string, session: string, ...args: string[]) => {
     const out = await new Deno.Command(py, {
@@ -232,11 +234,9 @@ Deno.test(
   "legacy: a Python client written like the original's scripts works unchanged",
   opts,
   async () => {
-    const py = await python();
-    assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
     await using tb = await testBroker();
     const dir = await Deno.makeTempDir();
-    const client = pythonClient(py, tb.port, dir);
+    const client = await pythonClient(tb.port, dir);
     const run = (session: string, ...args: string[]) => client(tb.secret, session, ...args);
     try {
       assert.equal((await run("a", "register", "gemini")).message, "Registered gemini");
@@ -264,11 +264,9 @@ Deno.test(
   "legacy: auth errors carry the original's phrases for its scripts (test_security.py), framed ones do not",
   opts,
   async () => {
-    const py = await python();
-    assert.ok(py, "python3 is needed for this test (it is on every machine of this project)");
     await using tb = await testBroker();
     const dir = await Deno.makeTempDir();
-    const run = pythonClient(py, tb.port, dir);
+    const run = await pythonClient(tb.port, dir);
     try {
       // test_security.py: a wrong secret must be refused with "auth token" in the message.
       const wrong = await run("wrong-secret", "w", "register", "test-wrong");
