@@ -1,8 +1,25 @@
 /**
  * Config files as the assistants write them, with other servers and settings
- * that setup must keep; the setup tests copy them into a temporary HOME.
+ * that setup must keep; the setup tests copy them into a temporary HOME and
+ * read it back with {@linkcode filesUnder}.
  * (Kept as strings, not .json files, so that `deno fmt` never reformats them.)
  */
+
+import { join } from "node:path";
+
+/** Every file under `dir` (recursively) that `keep` keeps, with its content, by path. */
+export function filesUnder(
+  dir: string,
+  keep: (name: string) => boolean = () => true,
+): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) Object.assign(files, filesUnder(path, keep));
+    else if (keep(entry.name)) files[path] = Deno.readTextFileSync(path);
+  }
+  return files;
+}
 
 /** `~/.claude.json`: Claude Code writes it with 2-space indent and no final newline. */
 export const CLAUDE_FIXTURE = `{

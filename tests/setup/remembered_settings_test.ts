@@ -16,7 +16,7 @@ import { parseToml } from "../../lib/setup/toml_document.ts";
 import { runHook } from "../../lib/hooks/hook_command.ts";
 import { realDenoDir, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
-import { FIXTURE_FILES } from "./_fixtures.ts";
+import { filesUnder, FIXTURE_FILES } from "./_fixtures.ts";
 
 const BINARY = "/opt/agent-ipc/bin/agent-ipc";
 
@@ -41,16 +41,7 @@ class Home implements Disposable {
   }
   /** Every file under HOME but the backups, with its content. */
   snapshot(): Record<string, string> {
-    const files: Record<string, string> = {};
-    const walk = (dir: string) => {
-      for (const entry of Deno.readDirSync(dir)) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory) walk(path);
-        else if (!entry.name.endsWith(".bak")) files[path] = Deno.readTextFileSync(path);
-      }
-    };
-    walk(this.dir);
-    return files;
+    return filesUnder(this.dir, (name) => !name.endsWith(".bak"));
   }
   io(env: Record<string, string>, program?: SetupIo["program"]): SetupIo {
     return {

@@ -4,7 +4,13 @@ import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
 import { parseToml } from "../../lib/setup/toml_document.ts";
 import { CODEX_ENV_VARS } from "../../lib/setup/hooks.ts";
-import { CLAUDE_FIXTURE, CODEX_FIXTURE, FIXTURE_FILES, GEMINI_FIXTURE } from "./_fixtures.ts";
+import {
+  CLAUDE_FIXTURE,
+  CODEX_FIXTURE,
+  filesUnder,
+  FIXTURE_FILES,
+  GEMINI_FIXTURE,
+} from "./_fixtures.ts";
 
 const BINARY = "/opt/agent-ipc/bin/agent-ipc";
 
@@ -46,16 +52,7 @@ class Home {
   }
   /** Every file under HOME with its content, to prove that nothing was written. */
   snapshot(): Record<string, string> {
-    const files: Record<string, string> = {};
-    const walk = (dir: string) => {
-      for (const entry of Deno.readDirSync(dir)) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory) walk(path);
-        else files[path] = Deno.readTextFileSync(path);
-      }
-    };
-    walk(this.dir);
-    return files;
+    return filesUnder(this.dir);
   }
   io(overrides: Partial<SetupIo> = {}): SetupIo {
     return {
