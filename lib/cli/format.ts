@@ -10,7 +10,7 @@
 import { selfName } from "../self_command.ts";
 import type { WireClaim, WireInstance, WireMessage, WireReceipt } from "../protocol/messages.ts";
 import { peerLines, quoted, visible } from "../protocol/peer_text.ts";
-import { shortId } from "../protocol/short_id.ts";
+import { shortId, shortIdOf } from "../protocol/short_id.ts";
 import type { StoreHealth } from "../state/store.ts";
 
 /** An ISO 8601 time as `2026-11-21 10:00:00Z` (UTC, whole seconds). */
@@ -66,7 +66,7 @@ export function formatMessage(m: WireMessage): string {
     ? ""
     : ` (re #${m.reply_to_short ?? shortId(m.reply_to)}${m.quote ? ` ${quoted(m.quote)}` : ""})`;
   let out = `[${formatTime(m.timestamp)}] #${
-    m.short_id ?? shortId(m.id)
+    shortIdOf(m)
   } ${flag}${m.from} -> ${m.to}${re}: ${content}\n`;
   if (m.message.data !== undefined) out += `  data: ${visible(JSON.stringify(m.message.data))}\n`;
   if (m.large && !m.message.content.includes(m.large.path)) {

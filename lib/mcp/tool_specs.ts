@@ -15,7 +15,7 @@ import type { CallToolResult, McpServer } from "../deps.ts";
 import { z } from "../deps.ts";
 import { MAX_WAIT_MS } from "../protocol/validate.ts";
 import type { WireClaim, WireMessage, WireReceipt } from "../protocol/messages.ts";
-import { shortId } from "../protocol/short_id.ts";
+import { shortId, shortIdOf } from "../protocol/short_id.ts";
 import { MAX_CLAIM_REASON, MAX_CLAIM_TTL_S } from "./claim_tools.ts";
 
 /** The default `wait` timeout, seconds. */
@@ -351,7 +351,7 @@ export function structuredMessage(m: WireMessage): z.infer<typeof MESSAGE> {
     short_id: "",
   };
   if (m.large) out.large = { path: m.large.path, size: m.large.size };
-  out.short_id = m.short_id ?? shortId(m.id);
+  out.short_id = shortIdOf(m);
   if (m.urgent) out.urgent = true;
   if (m.reply_to !== undefined) {
     out.reply_to = m.reply_to;

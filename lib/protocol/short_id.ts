@@ -76,6 +76,11 @@ export function shortId(id: string): string {
   );
 }
 
+/** A message's short id: the one it carries (`short_id`), else {@linkcode shortId} of its id. */
+export function shortIdOf(m: { id: string; short_id?: string }): string {
+  return m.short_id ?? shortId(m.id);
+}
+
 /**
  * The id range (`[from, to)`, compared as strings) holding the broker-made
  * ids whose short id can be `ref`: those made in the second it names, the

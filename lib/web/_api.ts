@@ -12,7 +12,7 @@ import type { Peer } from "../broker/peer.ts";
 import type { BrokerService } from "../broker/service.ts";
 import { IpcError } from "../protocol/errors.ts";
 import type { WireMessage } from "../protocol/messages.ts";
-import { shortId } from "../protocol/short_id.ts";
+import { shortId, shortIdOf } from "../protocol/short_id.ts";
 import { isReservedName, NAME_PATTERN } from "../protocol/validate.ts";
 import type { HistoryQuery, MessageRecord, StoredMessage } from "../state/store.ts";
 import { securityHeaders } from "./_guard.ts";
@@ -114,7 +114,7 @@ export function pageMessage(m: MessageRecord): PageMessage {
 export function pageMessageFromWire(w: WireMessage): PageMessage {
   const p: PageMessage = {
     id: w.id,
-    short_id: w.short_id ?? shortId(w.id),
+    short_id: shortIdOf(w),
     from: w.from,
     to: w.to,
     time: Date.parse(w.timestamp),
