@@ -6,7 +6,7 @@
  * @module
  */
 
-import { selfName } from "../self_command.ts";
+import { selfName, shellWord } from "../self_command.ts";
 import { usageLine } from "../command_table.ts";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
@@ -199,7 +199,7 @@ export function connectHint(
   // then the command this program is run with (selfCommand()).
   const vars = [
     ...(port === S.port.default ? [] : [`${S.port.env}=${port}`]),
-    ...(dataDir && dataDir !== defaultDataDir() ? [`IPC_DATA_DIR=${quoted(dataDir)}`] : []),
+    ...(dataDir && dataDir !== defaultDataDir() ? [`IPC_DATA_DIR=${shellWord(dataDir)}`] : []),
   ];
   const env = [...vars, command].join(" ");
   return [
@@ -213,10 +213,6 @@ export function connectHint(
       ? `(Ctrl-C or "${env} stop" stops the broker)`
       : `(Ctrl-C or "${env} stop" stops the broker; "deno task install" in the checkout installs the agent-ipc command)`,
   ].join("\n");
-}
-
-function quoted(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Runs `broker`; returns the exit code. */

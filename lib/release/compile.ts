@@ -10,6 +10,7 @@
  * @module
  */
 
+import { shellWord } from "../self_command.ts";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -130,8 +131,8 @@ export async function runCompile(args: string[], io: CompileIo): Promise<number>
 
   if (values["dry-run"]) {
     io.stdout(`# in ${io.root}\n`);
-    io.stdout(`mkdir -p ${shellQuote(outDir)}\n`);
-    for (const command of commands) io.stdout(command.map(shellQuote).join(" ") + "\n");
+    io.stdout(`mkdir -p ${shellWord(outDir)}\n`);
+    for (const command of commands) io.stdout(command.map(shellWord).join(" ") + "\n");
     io.stdout(`# then write ${sums} (sha256sum format) for the ${commands.length} binaries\n`);
     return 0;
   }
@@ -140,7 +141,7 @@ export async function runCompile(args: string[], io: CompileIo): Promise<number>
   await Deno.mkdir(join(io.root, outDir), { recursive: true });
   const outputs: string[] = [];
   for (const command of commands) {
-    io.stdout(`$ ${command.map(shellQuote).join(" ")}\n`);
+    io.stdout(`$ ${command.map(shellWord).join(" ")}\n`);
     const code = await run(command, io.root);
     if (code !== 0) {
       io.stderr(`compile: ${command[3]} failed with exit code ${code}\n`);
@@ -163,10 +164,6 @@ const USAGE = "Usage: deno task compile [--dry-run] [--target TARGET]... [--out 
 export async function sha256File(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
 async function runCommand(command: string[], cwd: string): Promise<number> {

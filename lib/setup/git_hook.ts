@@ -17,6 +17,7 @@
  * @module
  */
 
+import { shellWord } from "../self_command.ts";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { git } from "../git.ts";
@@ -139,10 +140,6 @@ export function editPreCommit(
   return { outcome: "added", text: `#!/bin/sh\n${hookBlock(command, true)}${text}` };
 }
 
-function quoteArg(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
 const HELP = `Usage: agent-ipc setup git-hook [--remove] [--dry-run]
 
 Installs a git pre-commit hook in the current repository that runs
@@ -204,7 +201,7 @@ export async function runGitHookSetup(args: string[], io: GitHookIo): Promise<nu
   const launch = await resolveLaunch({ os: io.os, env: io.env, ...program });
   const words = [launch.command, ...launch.args.slice(0, -1)]; // without the trailing "mcp"
   const file = await readConfigFile(path);
-  const edit = editPreCommit(file.text, words.map(quoteArg).join(" "), values.remove);
+  const edit = editPreCommit(file.text, words.map(shellWord).join(" "), values.remove);
   switch (edit.outcome) {
     case "unchanged":
       io.stdout(`git pre-commit hook: already checks file claims (${path})\n`);
@@ -215,7 +212,7 @@ export async function runGitHookSetup(args: string[], io: GitHookIo): Promise<nu
     case "foreign":
       io.stderr(
         `agent-ipc setup git-hook: not changing ${path}: ${edit.why}. Add this to it by hand:\n` +
-          `  ${words.map(quoteArg).join(" ")} claims --check-staged (exit 1: stop the commit)\n`,
+          `  ${words.map(shellWord).join(" ")} claims --check-staged (exit 1: stop the commit)\n`,
       );
       return 1;
   }
