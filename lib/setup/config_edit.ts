@@ -28,6 +28,8 @@ export interface ConfigEditRequest {
   serversKey: string;
   /** The entry to put in, or `undefined` to take it out. */
   entry: McpServerEntry | undefined;
+  /** A removal leaves an emptied servers object that is all the file holds (TargetConfig). */
+  keepsEmptyServers?: boolean;
 }
 
 /**
@@ -61,4 +63,18 @@ export function asMalformed(path: string, error: unknown): unknown {
   if (error instanceof SyntaxError) return malformed(path, `cannot be parsed (${error.message})`);
   if (error instanceof TypeError) return malformed(path, error.message);
   return error;
+}
+
+/**
+ * What `--remove` leaves of a file that setup created (it did not exist): an
+ * empty JSON object as setup writes it (`{}` and a newline), an empty TOML
+ * file or Gemini policy. Such a file is deleted, so setup then `--remove`
+ * gives back "no file". Byte for byte, so a `{}` the user wrote another way
+ * (no final newline, CRLF) is kept; one written exactly so holds no setting.
+ */
+const SETUP_SKELETONS = new Set(["", "{}\n"]);
+
+/** True when `text` is exactly what is left of a file setup created, once its part is out. */
+export function isSetupSkeleton(text: string): boolean {
+  return SETUP_SKELETONS.has(text);
 }

@@ -71,3 +71,19 @@ export async function writeConfigFile(
   }
   return backupPath;
 }
+
+/**
+ * Deletes a config file that `--remove` emptied down to what setup itself
+ * created ({@link isSetupSkeleton}), and the `<path>.bak` this run made of it
+ * (a copy of a file that did not exist before setup). False, and nothing
+ * deleted, when the path is a symlink: a dotfile manager's link is the user's.
+ */
+export async function deleteConfigFile(
+  file: ConfigFile,
+  backup: string | undefined,
+): Promise<boolean> {
+  if ((await Deno.lstat(file.path)).isSymlink) return false;
+  await Deno.remove(file.path);
+  if (backup !== undefined) await Deno.remove(backup).catch(() => {});
+  return true;
+}

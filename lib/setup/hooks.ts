@@ -370,6 +370,12 @@ export function editHooks(text: string, plan: HookPlan | undefined): HooksEdit {
     const left = getJsoncValue(out, ["hooks"]);
     if (left !== undefined && Object.keys(left as object).length === 0) {
       out = removeJsoncValue(out, ["hooks"]);
+      // Cursor's `"version": 1` left alone, in the very bytes setup writes into a hooks file it
+      // creates, is setup's too: it goes, and the file with it (isSetupSkeleton). Without the
+      // final newline it stays: those are the bytes setup makes of a user's `{"version": 1}`.
+      if (out === '{\n  "version": 1\n}\n') {
+        out = removeJsoncValue(out, ["version"]);
+      }
     }
     return { text: out, events };
   }

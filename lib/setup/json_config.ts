@@ -48,8 +48,12 @@ export function editJsonConfig(request: ConfigEditRequest): ConfigEdit {
       if (existing === undefined) return { outcome: "absent", text };
       let out = setJsoncValue(text, at, undefined);
       // A servers object left empty goes too, as setup found the file without one; but not
-      // when it is all the file holds: Windsurf and Cursor write `{"mcpServers": {}}` themselves.
-      if (Object.keys(servers!).length === 1 && Object.keys(root).length > 1) {
+      // when it is all the file holds: Windsurf and Cursor write `{"mcpServers": {}}` themselves
+      // (that one-line form comes back as it was). Unless it is left exactly as setup writes it
+      // into an empty file (`{}`, or no file at all): then setup made it, and it goes; but
+      // not for Windsurf, which creates its file with those very bytes itself.
+      const added = !request.keepsEmptyServers && isAddedServers(out, serversKey);
+      if (Object.keys(servers!).length === 1 && (Object.keys(root).length > 1 || added)) {
         out = setJsoncValue(out, [serversKey], undefined);
       }
       return { outcome: "removed", text: out };
@@ -63,6 +67,16 @@ export function editJsonConfig(request: ConfigEditRequest): ConfigEdit {
   } catch (error) {
     throw asMalformed(path, error);
   }
+}
+
+/**
+ * True when the root object is left as setup writes it into a file it found
+ * empty (`{}`, comments before it, or no file): `{\n  "KEY": {}\n}`.
+ */
+function isAddedServers(text: string, serversKey: string): boolean {
+  const body = text.replaceAll("\r\n", "\n").replace(/\n$/, "");
+  return body.endsWith(`\n{\n  ${JSON.stringify(serversKey)}: {}\n}`) ||
+    body.replace(/^\uFEFF/, "") === `{\n  ${JSON.stringify(serversKey)}: {}\n}`;
 }
 
 function isObject(value: unknown): value is JsonObject {

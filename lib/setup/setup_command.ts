@@ -12,8 +12,13 @@
 import { posix, win32 } from "node:path";
 import { parseArgs } from "node:util";
 import { IpcError } from "../protocol/errors.ts";
-import { readConfigFile, writeConfigFile } from "./config_file.ts";
-import { asMalformed, type ConfigEdit } from "./config_edit.ts";
+import {
+  type ConfigFile,
+  deleteConfigFile,
+  readConfigFile,
+  writeConfigFile,
+} from "./config_file.ts";
+import { asMalformed, type ConfigEdit, isSetupSkeleton } from "./config_edit.ts";
 import {
   CLAUDE_PERMISSION,
   CODEX_ENV_VARS,
@@ -116,6 +121,7 @@ export async function runSetup(args: string[], io: SetupIo): Promise<number> {
     done: 0,
     changed: 0,
     backedUp: new Set(),
+    backups: new Map(),
     pending: new Map(),
   };
   for (const target of targets) {
@@ -148,7 +154,13 @@ async function appliesCleanly(
 ): Promise<boolean> {
   const errors: string[] = [];
   const quiet: SetupIo = { ...io, stdout: () => {}, stderr: (s) => void errors.push(s) };
-  const trial: SetupRun = { ...run, failed: false, backedUp: new Set(), pending: new Map() };
+  const trial: SetupRun = {
+    ...run,
+    failed: false,
+    backedUp: new Set(),
+    backups: new Map(),
+    pending: new Map(),
+  };
   const dry = { ...request, dryRun: true };
   await applyToTarget(target, dry, launch, trial, quiet);
   if (request.hooks || request.remove) await applyHooks(target, dry, launch, trial, quiet);
@@ -202,6 +214,8 @@ interface SetupRun {
   changed: number;
   /** Real paths already backed up in this run (a file shared by two targets is backed up once). */
   backedUp: Set<string>;
+  /** The `.bak` this run wrote, by real path (taken back with a file it deletes). */
+  backups: Map<string, string>;
   /** With --dry-run: the text each file would have so far (a later step edits on top of it). */
   pending: Map<string, string>;
 }
@@ -403,9 +417,11 @@ async function applyToTarget(
       const from = file.text === undefined ? "/dev/null" : `${where} (now)`;
       io.stdout(unifiedDiff(file.text ?? "", edit.text, from, `${where} (after setup)`));
       run.pending.set(where, edit.text);
+    } else if (request.remove && await deleteIfSkeleton(file, edit.text, run)) {
+      io.stdout(`${target.label}: ${verb(edit, false)} ${where}; deleted it (setup created it)\n`);
     } else {
       const backup = await writeConfigFile(file, edit.text, !run.backedUp.has(file.realPath));
-      run.backedUp.add(file.realPath);
+      noteBackup(run, file.realPath, backup);
       run.changed++;
       const saved = backup ? ` (backup: ${backup})` : "";
       io.stdout(`${target.label}: ${verb(edit, false)} ${where}${saved}\n`);
@@ -605,8 +621,12 @@ async function editFile(
       run.pending.set(path, text);
       return true;
     }
+    if (request.remove && await deleteIfSkeleton(file, text, run)) {
+      if (label) io.stdout(`${target.label}: ${label} ${path}; deleted it (setup created it)\n`);
+      return true;
+    }
     const backup = await writeConfigFile(file, text, !run.backedUp.has(file.realPath));
-    run.backedUp.add(file.realPath);
+    noteBackup(run, file.realPath, backup);
     run.changed++;
     if (label) {
       // ("removed agent-ipc's hooks (…) from PATH" needs no "wrote".)
@@ -626,13 +646,38 @@ async function editFile(
   }
 }
 
+/**
+ * With --remove: deletes `file` when `text`, what is left of it, is exactly
+ * what setup writes into a file it creates ({@link isSetupSkeleton}), so a
+ * file that did not exist before setup does not exist after --remove. True
+ * when deleted.
+ */
+async function deleteIfSkeleton(file: ConfigFile, text: string, run: SetupRun): Promise<boolean> {
+  if (file.text === undefined || !isSetupSkeleton(text)) return false;
+  if (!await deleteConfigFile(file, run.backups.get(file.realPath))) return false;
+  run.backups.delete(file.realPath);
+  run.changed++;
+  return true;
+}
+
+function noteBackup(run: SetupRun, realPath: string, backup: string | undefined): void {
+  run.backedUp.add(realPath);
+  if (backup !== undefined) run.backups.set(realPath, backup);
+}
+
 /** The edit of one file's text in its format; `entry` undefined takes ours out. */
 function editConfig(
   target: TargetConfig,
   text: string | undefined,
   entry: McpServerEntry | undefined,
 ): ConfigEdit {
-  const request = { text, path: target.path, serversKey: target.serversKey, entry };
+  const request = {
+    text,
+    path: target.path,
+    serversKey: target.serversKey,
+    entry,
+    keepsEmptyServers: target.keepsEmptyServers,
+  };
   return target.format === "json" ? editJsonConfig(request) : editTomlConfig(request);
 }
 

@@ -52,6 +52,12 @@ export interface TargetConfig {
   markers: string[];
   /** A caveat to print with the result, if any. */
   note?: string;
+  /**
+   * The assistant creates its config file itself with an empty servers
+   * object (Windsurf: `{"mcpServers": {}}`): `--remove` leaves that object
+   * even where setup added it, and the file, as the assistant would have them.
+   */
+  keepsEmptyServers?: boolean;
 }
 
 /** Product names. */
@@ -149,6 +155,7 @@ export function resolveTarget(id: TargetId, ctx: TargetContext): TargetConfig | 
         ...json,
         path: at(".codeium", "windsurf", "mcp_config.json"),
         markers: [at(".codeium", "windsurf")],
+        keepsEmptyServers: true,
         note: ctx.isWsl
           ? "if Windsurf runs on Windows, see `agent-ipc setup --help` (WSL)"
           : undefined,

@@ -193,7 +193,9 @@ Deno.test("setup codex: hooks.json, trust recorded per hook with Codex's hash, t
   assert.match(home.out, /trusts agent-ipc's 4 hooks/);
   assert.equal(await home.run("codex", "--remove"), 0, home.err);
   assert.equal(home.read(".codex/config.toml"), CODEX_CONFIG, "trust taken back, file restored");
-  assert.deepEqual(home.json(".codex/hooks.json"), {});
+  // hooks.json did not exist before setup: it does not after --remove (nor a backup of it).
+  assert.throws(() => home.read(".codex/hooks.json"), Deno.errors.NotFound);
+  assert.throws(() => home.read(".codex/hooks.json.bak"), Deno.errors.NotFound);
 });
 
 Deno.test("setup --dry-run shows the hooks and writes nothing", async () => {
@@ -361,6 +363,7 @@ Deno.test("setup gemini --wake: the two settings, the waiter's policy rule, the 
   assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
   assert.equal(home.read(".gemini/policies/agent-ipc.toml"), policy);
   assert.equal(await home.run("gemini", "--remove"), 0, home.err);
-  assert.equal(home.read(".gemini/policies/agent-ipc.toml"), "");
+  // The policy file was setup's: it goes (it used to stay behind, empty).
+  assert.throws(() => home.read(".gemini/policies/agent-ipc.toml"), Deno.errors.NotFound);
   assert.equal(home.json(".gemini/settings.json").hooks, undefined);
 });

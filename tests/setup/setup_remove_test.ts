@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { runSetup } from "../../lib/setup/setup_command.ts";
+import { filesUnder } from "./_fixtures.ts";
 
 class Home implements Disposable {
   readonly dir = Deno.makeTempDirSync({ prefix: "ipc-remove-" });
@@ -103,4 +104,63 @@ Deno.test("setup is all or nothing per assistant: an invalid ~/.claude.json leav
   home.write(".claude.json", `{"mcpServers": {"agent-ipc": {"command": "x"}}}`);
   assert.equal(await home.run("claude", "--remove"), 1);
   assert.equal(home.read(".claude.json"), `{"mcpServers": {"agent-ipc": {"command": "x"}}}`);
+});
+
+Deno.test("setup --remove deletes the files setup created, and leaves no backup of them", async () => {
+  for (const id of ["claude", "gemini", "codex", "cursor", "windsurf"]) {
+    using home = new Home();
+    assert.equal(await home.run(id), 0, home.err);
+    const created = Object.keys(filesUnder(home.dir));
+    assert.ok(created.length >= 1, `${id}: ${created}`);
+    assert.equal(await home.run(id, "--remove"), 0, home.err);
+    // Windsurf's new mcp_config.json is what Windsurf creates itself: left as Windsurf would
+    // have it (with the usual .bak of what --remove changed, checked apart).
+    const left = id === "windsurf"
+      ? { [join(home.dir, ".codeium/windsurf/mcp_config.json")]: `{\n  "mcpServers": {}\n}\n` }
+      : {};
+    const ws = join(home.dir, ".codeium/windsurf/mcp_config.json");
+    const files = filesUnder(
+      home.dir,
+      (name) => id !== "windsurf" || name !== "mcp_config.json.bak",
+    );
+    assert.deepEqual(files, left, `${id}: no file, no .bak left of ${created}`);
+    if (id === "windsurf") assert.match(Deno.readTextFileSync(`${ws}.bak`), /"agent-ipc"/);
+    assert.match(home.out, /deleted it \(setup created it\)/);
+  }
+});
+
+Deno.test("setup --remove gives back a `{}` file byte for byte, and Windsurf's own empty servers", async () => {
+  using home = new Home();
+  const files: [string, string, string][] = [
+    ["gemini", ".gemini/settings.json", "{}"],
+    ["cursor", ".cursor/hooks.json", `{"version": 1}\n`],
+    ["windsurf", ".codeium/windsurf/mcp_config.json", `{\n  "mcpServers": {}\n}\n`],
+    ["cursor", ".cursor/mcp.json", "// mine\n{}\n"],
+    ["windsurf", ".codeium/windsurf/hooks.json", "{}"],
+    ["claude", ".claude.json", `{"mcpServers": {}}\n`],
+    ["claude", ".claude/settings.json", "{}"],
+    ["codex", ".codex/hooks.json", "{}\r\n"],
+    ["codex", ".codex/config.toml", "# mine\n"],
+  ];
+  for (const [, rel, text] of files) home.write(rel, text);
+  const ids = [...new Set(files.map(([id]) => id))];
+  assert.equal(await home.run(...ids), 0, home.err);
+  for (const [, rel, text] of files) assert.notEqual(home.read(rel), text, rel);
+  assert.equal(await home.run(...ids, "--remove"), 0, home.err);
+  for (const [, rel, text] of files) assert.equal(home.read(rel), text, rel);
+});
+
+Deno.test("setup --remove keeps a symlinked config it emptied (the link is the user's)", async () => {
+  using home = new Home();
+  home.write("dotfiles/hooks.json", "");
+  Deno.mkdirSync(join(home.dir, ".codeium/windsurf"), { recursive: true });
+  Deno.symlinkSync(
+    join(home.dir, "dotfiles/hooks.json"),
+    join(home.dir, ".codeium/windsurf/hooks.json"),
+  );
+  assert.equal(await home.run("windsurf"), 0, home.err);
+  assert.match(home.read("dotfiles/hooks.json"), /hook windsurf/);
+  assert.equal(await home.run("windsurf", "--remove"), 0, home.err);
+  assert.ok(Deno.lstatSync(join(home.dir, ".codeium/windsurf/hooks.json")).isSymlink);
+  assert.equal(home.read("dotfiles/hooks.json"), "{}\n");
 });

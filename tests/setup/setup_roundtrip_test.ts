@@ -97,10 +97,11 @@ function otherServers(r: Rng): { [k: string]: Json } | undefined {
 
 function obj(entries: [string, Json | undefined][], r: Rng): { [k: string]: Json } {
   const kept = entries.filter(([, v]) => v !== undefined) as [string, Json][];
-  // An empty servers object that is all the file holds stays after --remove (Windsurf and
-  // Cursor write `{"mcpServers": {}}` themselves); setup cannot tell it from one it made
-  // in a file that held only `{}`. So that file is written as the assistants write it.
-  if (kept.length === 0 && entries.some(([k]) => k === "mcpServers")) return { mcpServers: {} };
+  // A file with none of them: sometimes `{}`, sometimes `{"mcpServers": {}}` as Windsurf and
+  // Cursor write it themselves; both come back byte for byte.
+  if (kept.length === 0 && entries.some(([k]) => k === "mcpServers") && r.chance(0.5)) {
+    return { mcpServers: {} };
+  }
   // The user's keys in any order.
   for (let i = kept.length - 1; i > 0; i--) {
     const j = r.int(i + 1);
@@ -186,6 +187,7 @@ function userConfig(id: Assistant, r: Rng): Files {
       break;
     }
     case "gemini":
+      if (r.chance(0.2)) break;
       files[".gemini/settings.json"] = w(obj([
         ["mcpServers", otherServers(r)],
         ["hooks", userHooks(r, ["SessionStart", "BeforeAgent", "AfterTool", "BeforeTool"], false)],
@@ -194,7 +196,9 @@ function userConfig(id: Assistant, r: Rng): Files {
       ], r));
       break;
     case "cursor":
-      files[".cursor/mcp.json"] = w(obj([["mcpServers", otherServers(r)], ...misc()], r));
+      if (r.chance(0.8)) {
+        files[".cursor/mcp.json"] = w(obj([["mcpServers", otherServers(r)], ...misc()], r));
+      }
       if (r.chance(0.7)) {
         files[".cursor/hooks.json"] = w(obj([
           ["version", 1],
@@ -213,7 +217,7 @@ function userConfig(id: Assistant, r: Rng): Files {
       }
       break;
     case "codex":
-      files[".codex/config.toml"] = writeToml(r);
+      if (r.chance(0.8)) files[".codex/config.toml"] = writeToml(r);
       if (r.chance(0.6)) {
         files[".codex/hooks.json"] = w(obj([
           ["hooks", userHooks(r, ["Stop", "SessionStart", "PreToolUse"], false)],
@@ -253,6 +257,30 @@ const ALL_PATHS: Record<Assistant, string[]> = {
   codex: [".codex/config.toml", ".codex/hooks.json"],
 };
 
+/**
+ * What --remove gives back of a file that held `text` before setup (null: no file). Byte
+ * for byte, but for the few texts setup writes the very same bytes into as into a file it
+ * creates (`{}`, an empty `mcpServers`, `{}`, Cursor's hooks file with only its version):
+ * they hold no setting and go like one; an empty `mcpServers` that is all a file holds goes
+ * with them. Windsurf's mcp_config.json keeps (or gets) it, as Windsurf creates the file.
+ */
+function expectedBack(path: string, text: string | undefined): string | null {
+  const windsurf = path.endsWith("windsurf/mcp_config.json");
+  if (text === undefined) return windsurf ? '{\n  "mcpServers": {}\n}\n' : null;
+  const head = /^\/\/[^\n]*\n/.exec(text)?.[0] ?? "";
+  const empty = /^\{(\r?\n)?\}(\r?\n)?$/.exec(text.slice(head.length));
+  const servers = /^\{(\r?\n) {2}"mcpServers": \{\}\1\}(\r?\n)?$/.exec(text);
+  if (windsurf && empty) {
+    const eol = empty[2] ?? "";
+    const nl = eol || (text.includes("\r\n") ? "\r\n" : "\n");
+    return `${head}{${nl}  "mcpServers": {}${nl}}${eol}`;
+  }
+  if (windsurf) return text;
+  if (servers) return servers[1] === "\n" && servers[2] === "\n" ? null : `{}${servers[2] ?? ""}`;
+  const same = text === "" || text === "{}\n" || text === '{\n  "version": 1\n}\n';
+  return same ? null : text;
+}
+
 /** One case: setup then remove, in a fresh HOME; returns why it failed, or null. */
 async function roundTrip(id: Assistant, files: Files): Promise<string | null> {
   const home = Deno.makeTempDirSync({ prefix: "ipc-roundtrip-" });
@@ -281,17 +309,16 @@ async function roundTrip(id: Assistant, files: Files): Promise<string | null> {
     }
     const back = readAll(home, ALL_PATHS[id]);
     for (const p of ALL_PATHS[id]) {
-      if (p in files) {
-        if (back[p] !== files[p]) {
-          return `${p} not given back byte for byte:\n--- before\n${files[p]}\n--- after setup\n${
-            after[p]
-          }\n--- after remove\n${back[p]}`;
-        }
-      } else if (back[p] !== null) {
-        // A file setup created: what is left holds nothing of ours.
-        const left = p.endsWith(".toml") ? parseToml(back[p]!).value : parseJsoncObject(back[p]!);
-        const rest = Object.keys(left).filter((k) => k !== "version");
-        if (rest.length) return `${p}, created by setup, keeps ${rest.join(", ")}: ${back[p]}`;
+      const want = expectedBack(p, files[p]);
+      if (back[p] !== want) {
+        return `${p} not given back byte for byte:\n--- before\n${files[p] ?? "(no file)"}\n` +
+          `--- after setup\n${after[p]}\n--- after remove\n${back[p] ?? "(no file)"}`;
+      }
+    }
+    // No backup of a file that did not exist before setup.
+    for (const p of ALL_PATHS[id]) {
+      if (!(p in files) && readAll(home, [`${p}.bak`])[`${p}.bak`] !== null) {
+        return `${p}.bak left behind of a file setup created`;
       }
     }
     return null;
