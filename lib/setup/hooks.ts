@@ -367,8 +367,9 @@ export function editHooks(text: string, plan: HookPlan | undefined): HooksEdit {
         for (const i of ours.reverse()) out = removeJsoncValue(out, ["hooks", event, i]);
       }
     }
+    // An empty `hooks` goes only when it held ours: one the user left empty is theirs.
     const left = getJsoncValue(out, ["hooks"]);
-    if (left !== undefined && Object.keys(left as object).length === 0) {
+    if (events.length > 0 && left !== undefined && Object.keys(left as object).length === 0) {
       out = removeJsoncValue(out, ["hooks"]);
       // Cursor's `"version": 1` left alone, in the very bytes setup writes into a hooks file it
       // creates, is setup's too: it goes, and the file with it (isSetupSkeleton). Without the

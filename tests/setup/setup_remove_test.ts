@@ -164,3 +164,18 @@ Deno.test("setup --remove keeps a symlinked config it emptied (the link is the u
   assert.ok(Deno.lstatSync(join(home.dir, ".codeium/windsurf/hooks.json")).isSymlink);
   assert.equal(home.read("dotfiles/hooks.json"), "{}\n");
 });
+
+Deno.test("setup --remove leaves a user's own empty hooks that never held ours", async () => {
+  using home = new Home();
+  const settings = `{"model": "opus", "hooks": {}}\n`;
+  home.write(".claude.json", `{"numStartups": 3}`);
+  home.write(".claude/settings.json", settings);
+  home.write(".gemini/settings.json", `{\n  "hooks": {},\n  "theme": "x"\n}\n`);
+  assert.equal(await home.run("claude", "gemini", "--remove"), 0, home.err);
+  assert.equal(home.read(".claude/settings.json"), settings);
+  assert.equal(home.read(".gemini/settings.json"), `{\n  "hooks": {},\n  "theme": "x"\n}\n`);
+  // The same after a setup --no-hooks and its --remove.
+  assert.equal(await home.run("claude", "--no-hooks"), 0, home.err);
+  assert.equal(await home.run("claude", "--remove"), 0, home.err);
+  assert.equal(home.read(".claude/settings.json"), settings);
+});
