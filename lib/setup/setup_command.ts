@@ -417,6 +417,9 @@ async function applyToTarget(
       const from = file.text === undefined ? "/dev/null" : `${where} (now)`;
       io.stdout(unifiedDiff(file.text ?? "", edit.text, from, `${where} (after setup)`));
       run.pending.set(where, edit.text);
+      if (request.remove && wouldDelete(file, edit.text)) {
+        io.stdout(`${target.label}: would delete ${where} (setup created it)\n`);
+      }
     } else if (request.remove && await deleteIfSkeleton(file, edit.text, run)) {
       io.stdout(`${target.label}: ${verb(edit, false)} ${where}; deleted it (setup created it)\n`);
     } else {
@@ -619,6 +622,9 @@ async function editFile(
         : `${path} (now)`;
       io.stdout(unifiedDiff(current, text, from, `${path} (after setup)`));
       run.pending.set(path, text);
+      if (request.remove && wouldDelete(file, text)) {
+        io.stdout(`${target.label}: would delete ${path} (setup created it)\n`);
+      }
       return true;
     }
     if (request.remove && await deleteIfSkeleton(file, text, run)) {
@@ -653,11 +659,16 @@ async function editFile(
  * when deleted.
  */
 async function deleteIfSkeleton(file: ConfigFile, text: string, run: SetupRun): Promise<boolean> {
-  if (file.text === undefined || !isSetupSkeleton(text)) return false;
+  if (!wouldDelete(file, text)) return false;
   if (!await deleteConfigFile(file, run.backups.get(file.realPath))) return false;
   run.backups.delete(file.realPath);
   run.changed++;
   return true;
+}
+
+/** `--remove` leaves `file` as `text`, all that setup writes into a file it creates. */
+function wouldDelete(file: ConfigFile, text: string): boolean {
+  return file.text !== undefined && isSetupSkeleton(text);
 }
 
 function noteBackup(run: SetupRun, realPath: string, backup: string | undefined): void {

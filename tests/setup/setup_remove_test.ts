@@ -112,6 +112,10 @@ Deno.test("setup --remove deletes the files setup created, and leaves no backup 
     assert.equal(await home.run(id), 0, home.err);
     const created = Object.keys(filesUnder(home.dir));
     assert.ok(created.length >= 1, `${id}: ${created}`);
+    // --dry-run says which files would go, and deletes none.
+    assert.equal(await home.run(id, "--remove", "--dry-run"), 0, home.err);
+    assert.match(home.out, /would delete .* \(setup created it\)/);
+    assert.deepEqual(Object.keys(filesUnder(home.dir)), created);
     assert.equal(await home.run(id, "--remove"), 0, home.err);
     // Windsurf's new mcp_config.json is what Windsurf creates itself: left as Windsurf would
     // have it (with the usual .bak of what --remove changed, checked apart).
