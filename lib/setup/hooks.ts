@@ -276,6 +276,53 @@ export function editGeminiWakeSettings(text: string, on: boolean): string {
   return out;
 }
 
+/**
+ * What turning the wake settings on creates in settings.json `text`: for each
+ * setting, the shortest part of its path that is not there yet, dotted
+ * (`"experimental"` when there is no such object, `"tools.shell.backgroundCompletionBehavior"`
+ * when only the key is new); nothing for a setting the user has already.
+ */
+export function geminiWakeCreated(text: string): string[] {
+  const created: string[] = [];
+  for (const [path] of GEMINI_WAKE_SETTINGS) {
+    const k = path.findIndex((_, i) => getJsoncValue(text, path.slice(0, i + 1)) === undefined);
+    if (k >= 0) created.push(path.slice(0, k + 1).join("."));
+  }
+  return created;
+}
+
+/** The line of agent-ipc's policy file that names what setup created in settings.json. */
+const GEMINI_CREATED_LINE = "# agent-ipc created in settings.json: ";
+
+/** The settings {@linkcode geminiWakeCreated} recorded in agent-ipc's policy file `policy`. */
+export function geminiCreatedOf(policy: string): string[] {
+  if (!policy.includes(GEMINI_POLICY_MARK)) return [];
+  const line = policy.split(/\r?\n/).find((l) => l.startsWith(GEMINI_CREATED_LINE));
+  return line ? line.slice(GEMINI_CREATED_LINE.length).split(", ").filter(Boolean) : [];
+}
+
+/**
+ * Takes back what `setup gemini --wake` created (`created`, from the policy
+ * file): a setting still holding our value, then the objects made for it
+ * that are empty now. A setting the user had before, or has changed since, stays.
+ */
+export function removeGeminiWakeSettings(text: string, created: readonly string[]): string {
+  let out = text;
+  for (const [path, value] of GEMINI_WAKE_SETTINGS) {
+    const made = created.map((c) => c.split(".")).find((c) =>
+      c.length <= path.length && c.every((part, i) => part === path[i])
+    );
+    if (!made || getJsoncValue(out, path) !== value) continue;
+    out = removeJsoncValue(out, path);
+    for (let k = path.length - 1; k >= made.length; k--) {
+      const parent = getJsoncValue(out, path.slice(0, k));
+      if (typeof parent !== "object" || parent === null || Object.keys(parent).length > 0) break;
+      out = removeJsoncValue(out, path.slice(0, k));
+    }
+  }
+  return out;
+}
+
 /** The first line of agent-ipc's policy file (a removal takes only a file that has it). */
 export const GEMINI_POLICY_MARK = "# agent-ipc: written by `agent-ipc setup gemini --wake`";
 
@@ -290,11 +337,12 @@ export function geminiPolicyPath(settingsPath: string, os: typeof Deno.build.os)
  * asking (a regex over the JSON of the tool's arguments, anchored at the
  * closing quote: the command and nothing after it).
  */
-export function geminiWaiterPolicy(command: string): string {
+export function geminiWaiterPolicy(command: string, created: readonly string[] = []): string {
   const json = JSON.stringify(command).slice(1, -1);
   const regex = json.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + '"';
   return [
     GEMINI_POLICY_MARK,
+    ...(created.length ? [GEMINI_CREATED_LINE + created.join(", ")] : []),
     "# Lets the model start agent-ipc's waiter (it wakes the session when a message comes).",
     "[[rule]]",
     'toolName = "run_shell_command"',

@@ -28,10 +28,13 @@ import {
   editGeminiWakeSettings,
   editHooks,
   GEMINI_POLICY_MARK,
+  geminiCreatedOf,
   geminiPolicyPath,
   geminiWaiterPolicy,
+  geminiWakeCreated,
   hookPlan,
   hooksPath,
+  removeGeminiWakeSettings,
   waiterCommand,
 } from "./hooks.ts";
 import { editJsonConfig } from "./json_config.ts";
@@ -484,6 +487,16 @@ async function applyHooks(
     })
     : undefined;
   const geminiWake = target.id === "gemini" && plan !== undefined && request.wake;
+  // What an earlier --wake created in settings.json, as its policy file recorded it.
+  const policyPath = target.id === "gemini" ? geminiPolicyPath(path, io.os) : undefined;
+  const createdBefore = policyPath && (geminiWake || request.remove)
+    ? geminiCreatedOf(
+      run.pending.get(policyPath) ?? (await readConfigFile(policyPath).catch(() => undefined))
+        ?.text ??
+        "",
+    )
+    : [];
+  let created = createdBefore;
   let events: string[] = [];
   let oldHooks = "";
   let newHooks = "";
@@ -505,7 +518,10 @@ async function applyHooks(
         permissionChanged = next !== out;
         out = next;
       }
-      if (geminiWake) out = editGeminiWakeSettings(out, true);
+      if (geminiWake) {
+        created = [...new Set([...createdBefore, ...geminiWakeCreated(out)])];
+        out = editGeminiWakeSettings(out, true);
+      } else if (request.remove) out = removeGeminiWakeSettings(out, createdBefore);
       newHooks = out;
       return out;
     },
@@ -547,10 +563,13 @@ async function applyHooks(
       );
     }
   }
-  if (target.id === "gemini" && (geminiWake || request.remove)) {
-    const policy = geminiPolicyPath(path, io.os);
+  if (policyPath && (geminiWake || request.remove)) {
+    const policy = policyPath;
     const rule = geminiWake && launch
-      ? geminiWaiterPolicy(waiterCommand(launch, io.os, hookSettingsArgs(request.settings)))
+      ? geminiWaiterPolicy(
+        waiterCommand(launch, io.os, hookSettingsArgs(request.settings)),
+        created,
+      )
       : "";
     await editFile(
       policy,

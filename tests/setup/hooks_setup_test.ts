@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { McpAgent } from "../../lib/mcp/agent.ts";
 import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
+import { parseJsoncObject } from "../../lib/setup/jsonc_text.ts";
 import { parseToml } from "../../lib/setup/toml_document.ts";
 import { CLAUDE_PERMISSION, hookCommand } from "../../lib/setup/hooks.ts";
 import { listAgentRecords } from "../../lib/state/agent_records.ts";
@@ -366,4 +367,48 @@ Deno.test("setup gemini --wake: the two settings, the waiter's policy rule, the 
   // The policy file was setup's: it goes (it used to stay behind, empty).
   assert.throws(() => home.read(".gemini/policies/agent-ipc.toml"), Deno.errors.NotFound);
   assert.equal(home.json(".gemini/settings.json").hooks, undefined);
+});
+
+Deno.test("setup gemini --remove takes back the wake settings --wake created, and only those", async () => {
+  // The user's bytes come back whatever --wake had to create for its two settings.
+  const originals = [
+    `{"tools": {"shell": {"pager": "less"}}}\n`,
+    `{\n  // mine\n  "theme": "dark"\n}\n`,
+    `{\n  "experimental": {\n    "modelSteering": true\n  },\n  "tools": {}\n}\n`,
+  ];
+  for (const original of originals) {
+    using home = new Home();
+    home.write(".gemini/settings.json", original);
+    assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+    assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+    const on = parseJsoncObject(home.read(".gemini/settings.json")) as {
+      experimental: { modelSteering: unknown };
+      tools: { shell: { backgroundCompletionBehavior: unknown } };
+    };
+    assert.deepEqual(
+      [on.experimental.modelSteering, on.tools.shell.backgroundCompletionBehavior],
+      [true, "inject"],
+    );
+    assert.equal(await home.run("gemini", "--remove"), 0, home.err);
+    assert.equal(home.read(".gemini/settings.json"), original);
+  }
+  {
+    // No settings.json before: none after.
+    using home = new Home();
+    assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+    assert.equal(await home.run("gemini", "--remove"), 0, home.err);
+    assert.throws(() => home.read(".gemini/settings.json"), Deno.errors.NotFound);
+  }
+  {
+    // A setting the user changed after setup is theirs: --remove leaves it.
+    using home = new Home();
+    home.write(".gemini/settings.json", `{}\n`);
+    assert.equal(await home.run("gemini", "--name", "gemini", "--wake"), 0, home.err);
+    const s = home.read(".gemini/settings.json").replace('"inject"', '"notify"');
+    home.write(".gemini/settings.json", s);
+    assert.equal(await home.run("gemini", "--remove"), 0, home.err);
+    assert.deepEqual(home.json(".gemini/settings.json"), {
+      tools: { shell: { backgroundCompletionBehavior: "notify" } },
+    });
+  }
 });
