@@ -183,6 +183,24 @@ export async function legacyRequest(
 }
 
 /** A free TCP port on loopback (bind port 0, read it, release it). */
+/**
+ * The MCP `initialize` request a raw stdio client sends first (id 1 unless
+ * told), named `client`: one place for the protocol version the tests and
+ * the bench speak.
+ */
+export function mcpInitialize(client: string, id = 1): Record<string, unknown> {
+  return {
+    jsonrpc: "2.0",
+    id,
+    method: "initialize",
+    params: {
+      protocolVersion: "2025-06-18",
+      capabilities: {},
+      clientInfo: { name: client, version: "1" },
+    },
+  };
+}
+
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;

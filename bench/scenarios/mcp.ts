@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { Client, StdioClientTransport } from "../../tests/_deps.ts";
+import { mcpInitialize } from "../../tests/_helpers.ts";
 import { RUN_FLAGS } from "../../lib/permissions.ts";
 import { BrokerProcess, childEnv, runLoad } from "../_processes.ts";
 import {
@@ -86,16 +87,7 @@ async function rawColdStart(cfg: McpConfig, name: string): Promise<number> {
   const writer = child.stdin.getWriter();
   await writer.write(
     new TextEncoder().encode(
-      JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "agent-ipc-bench", version: "1" },
-        },
-      }) + "\n",
+      JSON.stringify(mcpInitialize("agent-ipc-bench")) + "\n",
     ),
   );
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { until, World } from "./_harness.ts";
 import { marker } from "./_scripts.ts";
 import { projectDir } from "./_assistants.ts";
+import { mcpInitialize } from "../_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const dec = new TextDecoder();
@@ -60,16 +61,7 @@ async function startMcp(world: World, mcpJson: string): Promise<Deno.ChildProces
   }).spawn();
   const w = child.stdin.getWriter();
   const line = (m: unknown) => w.write(new TextEncoder().encode(JSON.stringify(m) + "\n"));
-  await line({
-    jsonrpc: "2.0",
-    id: 1,
-    method: "initialize",
-    params: {
-      protocolVersion: "2025-06-18",
-      capabilities: {},
-      clientInfo: { name: "e2e", version: "1" },
-    },
-  });
+  await line(mcpInitialize("e2e"));
   await line({ jsonrpc: "2.0", method: "notifications/initialized" });
   w.releaseLock();
   return child;

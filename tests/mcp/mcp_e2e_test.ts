@@ -17,7 +17,7 @@ import { Client, StdioClientTransport } from "../_deps.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 import { openSqliteStore } from "../../lib/state/sqlite_store.ts";
-import { freePort, testBroker } from "../_helpers.ts";
+import { freePort, mcpInitialize, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -244,15 +244,7 @@ class RawMcp {
   }
 
   async initialize(): Promise<void> {
-    await this.send({
-      id: 0,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-06-18",
-        capabilities: {},
-        clientInfo: { name: "raw", version: "1" },
-      },
-    });
+    await this.send(mcpInitialize("raw", 0));
     await this.response(0);
     await this.send({ method: "notifications/initialized" });
   }

@@ -14,7 +14,7 @@ import { runSetup, type SetupIo } from "../../lib/setup/setup_command.ts";
 import { rememberedSettings } from "../../lib/setup/remembered_settings.ts";
 import { parseToml } from "../../lib/setup/toml_document.ts";
 import { runHook } from "../../lib/hooks/hook_command.ts";
-import { realDenoDir, testBroker } from "../_helpers.ts";
+import { mcpInitialize, realDenoDir, testBroker } from "../_helpers.ts";
 import { waitFor } from "../_wait.ts";
 import { filesUnder, FIXTURE_FILES } from "./_fixtures.ts";
 
@@ -277,16 +277,7 @@ Deno.test({
     try {
       await writer.write(
         new TextEncoder().encode(
-          JSON.stringify({
-            jsonrpc: "2.0",
-            id: 1,
-            method: "initialize",
-            params: {
-              protocolVersion: "2025-06-18",
-              capabilities: {},
-              clientInfo: { name: "launcher", version: "1" },
-            },
-          }) + "\n",
+          JSON.stringify(mcpInitialize("launcher")) + "\n",
         ),
       );
       const client = await AgentClient.connect({
