@@ -377,6 +377,12 @@ export interface ScanOptions {
   fromSeq?: number;
   /** Read at most this many. */
   max?: number;
+  /**
+   * Read from the stream's leader, one message get per message: what every
+   * write acknowledged so far holds. A scan consumer reads its own node's
+   * copy, which may lag a replicated stream's leader by a few milliseconds.
+   */
+  leader?: boolean;
 }
 
 const PULL_BATCH = 5_000;
@@ -396,7 +402,9 @@ export async function scanStream(
   filter: string,
   opts: ScanOptions = {},
 ): Promise<ScannedMsg[]> {
-  if (opts.lastPerSubject && link.replicas > 1) return await leaderScan(link, stream, filter);
+  if ((opts.lastPerSubject || opts.leader) && link.replicas > 1) {
+    return await leaderScan(link, stream, filter);
+  }
   const { nc, timeoutMs } = link;
   jsm = link.scanJsm ?? jsm;
   const name = `scan_${crypto.randomUUID().replaceAll("-", "")}`;

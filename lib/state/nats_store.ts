@@ -514,11 +514,15 @@ export class NatsStore implements Store {
       const p = this.#p;
       const hit = (m: StoredMessage) =>
         (m.id === ref || shortId(m.id) === ref) && (m.from === party || m.to === party);
-      const found = await this.#collect(
-        [`${p}.q.*`],
-        [`${p}.h.${party}.*`, `${p}.h.*.${party}`],
-        hit,
-      );
+      const queues = [`${p}.q.*`];
+      const histories = [`${p}.h.${party}.*`, `${p}.h.*.${party}`];
+      let found = await this.#collect(queues, histories, hit);
+      // A miss is confirmed on the streams' leaders: a replicated stream's
+      // follower may not hold yet a message sent (or moved to history by an
+      // ack) a moment ago, and a sender asks about its message at once.
+      if (found.length === 0 && this.#link.replicas > 1) {
+        found = await this.#collect(queues, histories, hit, true);
+      }
       return await this.#withReceipts(found.reverse().slice(0, limit));
     });
   }
@@ -551,18 +555,21 @@ export class NatsStore implements Store {
   /**
    * The messages matching `hit` on the given queue and history subjects,
    * oldest first; a message in both (an ack under way) counts as read.
+   * `leader`: read from the streams' leaders (see `ScanOptions.leader`).
    */
   async #collect(
     queues: string[],
     histories: string[],
     hit: (m: StoredMessage) => boolean,
+    leader = false,
   ): Promise<MessageRecord[]> {
     const scan = (stream: string, filter: string) =>
-      scanStream(this.#link, this.#jsm, stream, filter);
-    const [q, h] = await Promise.all([
-      Promise.all(queues.map((f) => scan(this.#q.stream, f))),
-      Promise.all(histories.map((f) => scan(this.#q.historyStream, f))),
-    ]);
+      scanStream(this.#link, this.#jsm, stream, filter, { leader });
+    // Queues first, then histories: an ack writes the history entry before
+    // it deletes the queued copy, so a message acked while this runs is
+    // found in one or the other (scanned together, both could miss it).
+    const q = await Promise.all(queues.map((f) => scan(this.#q.stream, f)));
+    const h = await Promise.all(histories.map((f) => scan(this.#q.historyStream, f)));
     const byId = new Map<string, { r: MessageRecord; order: number }>();
     for (const sm of q.flat()) {
       const d = decodeDoc<QueuedDoc>(sm.data);
