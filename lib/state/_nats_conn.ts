@@ -377,12 +377,6 @@ export interface ScanOptions {
   fromSeq?: number;
   /** Read at most this many. */
   max?: number;
-  /**
-   * Read from the stream's leader, one message get per message: what every
-   * write acknowledged so far holds. A scan consumer reads its own node's
-   * copy, which may lag a replicated stream's leader by a few milliseconds.
-   */
-  leader?: boolean;
 }
 
 const PULL_BATCH = 5_000;
@@ -402,9 +396,7 @@ export async function scanStream(
   filter: string,
   opts: ScanOptions = {},
 ): Promise<ScannedMsg[]> {
-  if ((opts.lastPerSubject || opts.leader) && link.replicas > 1) {
-    return await leaderScan(link, stream, filter);
-  }
+  if (opts.lastPerSubject && link.replicas > 1) return await leaderScan(link, stream, filter);
   const { nc, timeoutMs } = link;
   jsm = link.scanJsm ?? jsm;
   const name = `scan_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -442,6 +434,16 @@ export async function scanStream(
   } finally {
     jsm.consumers.delete(stream, name).catch(() => {});
   }
+  // The consumer read its own node's copy. A replicated stream's follower
+  // holds a prefix of the leader's log and may lag it by a few milliseconds:
+  // a message acknowledged a moment ago (a question its sender looks up at
+  // once, a history entry an ack just wrote) is read from the leader, after
+  // the last one the consumer saw. Usually one get that finds nothing.
+  const max = opts.max ?? Infinity;
+  if (link.replicas > 1 && out.length < max) {
+    const from = out.length > 0 ? out[out.length - 1].seq + 1 : opts.fromSeq ?? 0;
+    out.push(...await leaderScan(link, stream, filter, from, max - out.length));
+  }
   return out;
 }
 
@@ -452,11 +454,18 @@ export async function scanStream(
  * answered a listing of instances with none (seen in the cluster chaos
  * scenario: every session "lost"). Listings are small (one entry per
  * agent, forward or repository); queue and history scans, which can be
- * long, stay on consumers.
+ * long, stay on consumers, and read from the leader only the tail their
+ * consumer's node had not applied yet (`from`, at most `max` messages).
  */
-async function leaderScan(link: NatsLink, stream: string, filter: string): Promise<ScannedMsg[]> {
+async function leaderScan(
+  link: NatsLink,
+  stream: string,
+  filter: string,
+  from = 0,
+  max = Infinity,
+): Promise<ScannedMsg[]> {
   const out: ScannedMsg[] = [];
-  for (let seq = 0;;) {
+  for (let seq = from; out.length < max;) {
     let r: { message: { subject: string; seq: number; data?: string; hdrs?: string } };
     try {
       r = await link.fast.api(`$JS.API.STREAM.MSG.GET.${stream}`, { next_by_subj: filter, seq });
@@ -469,6 +478,7 @@ async function leaderScan(link: NatsLink, stream: string, filter: string): Promi
     out.push({ seq: m.seq, subject: m.subject, data: base64Bytes(m.data ?? ""), kvOp });
     seq = m.seq + 1;
   }
+  return out;
 }
 
 /** JetStream's "no message found" API error code. */

@@ -514,15 +514,11 @@ export class NatsStore implements Store {
       const p = this.#p;
       const hit = (m: StoredMessage) =>
         (m.id === ref || shortId(m.id) === ref) && (m.from === party || m.to === party);
-      const queues = [`${p}.q.*`];
-      const histories = [`${p}.h.${party}.*`, `${p}.h.*.${party}`];
-      let found = await this.#collect(queues, histories, hit);
-      // A miss is confirmed on the streams' leaders: a replicated stream's
-      // follower may not hold yet a message sent (or moved to history by an
-      // ack) a moment ago, and a sender asks about its message at once.
-      if (found.length === 0 && this.#link.replicas > 1) {
-        found = await this.#collect(queues, histories, hit, true);
-      }
+      const found = await this.#collect(
+        [`${p}.q.*`],
+        [`${p}.h.${party}.*`, `${p}.h.*.${party}`],
+        hit,
+      );
       return await this.#withReceipts(found.reverse().slice(0, limit));
     });
   }
@@ -555,16 +551,14 @@ export class NatsStore implements Store {
   /**
    * The messages matching `hit` on the given queue and history subjects,
    * oldest first; a message in both (an ack under way) counts as read.
-   * `leader`: read from the streams' leaders (see `ScanOptions.leader`).
    */
   async #collect(
     queues: string[],
     histories: string[],
     hit: (m: StoredMessage) => boolean,
-    leader = false,
   ): Promise<MessageRecord[]> {
     const scan = (stream: string, filter: string) =>
-      scanStream(this.#link, this.#jsm, stream, filter, { leader });
+      scanStream(this.#link, this.#jsm, stream, filter);
     // Queues first, then histories: an ack writes the history entry before
     // it deletes the queued copy, so a message acked while this runs is
     // found in one or the other (scanned together, both could miss it).
