@@ -7,6 +7,8 @@
  * @module
  */
 
+import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { JetStreamManager, NatsConnection, NatsConnectionOptions, NatsMsg } from "../deps.ts";
 import { loadNats } from "../deps.ts";
 import { logger } from "../log.ts";
@@ -135,6 +137,49 @@ export function checkTransport(parsed: ParsedNatsUrl): void {
   );
 }
 
+/** The host of `nats://HOST:PORT` (an IPv6 address without its brackets). */
+function hostOf(server: string): string {
+  const host = /^[a-z]+:\/\/(\[[^\]]+\]|[^:/]+)/i.exec(server)?.[1] ?? "";
+  return host.replace(/^\[(.*)\]$/, "$1");
+}
+
+/**
+ * The certificate check of a TLS store whose URL lists `servers`.
+ *
+ * nats.js gives TLS no server name for a server addressed by IP (SNI takes
+ * no addresses), and Deno's TLS then checks the certificate against
+ * "localhost": a correct certificate for `10.0.0.5` was refused ("Host:
+ * localhost. is not cert's CN"), and any certificate naming localhost was
+ * accepted for every address. So a check against "localhost" when the URL
+ * names servers by IP checks the URL's addresses instead: the certificate
+ * must name one of them (which one is being dialled is not known here). A
+ * server given by name is checked against its name, as before.
+ *
+ * @example
+ * ```ts
+ * const check = serverIdentityCheck(["nats://10.0.0.5:4222"]);
+ * check("localhost", cert); // undefined when cert names IP 10.0.0.5
+ * ```
+ */
+export function serverIdentityCheck(
+  servers: string[],
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  const hosts = servers.map(hostOf);
+  const ips = hosts.filter((h) => isIP(h) !== 0);
+  return (host, cert) => {
+    if (host !== "localhost" || ips.length === 0) return checkServerIdentity(host, cert);
+    const names = hosts.includes("localhost") ? ["localhost", ...ips] : ips;
+    let error: Error | undefined;
+    for (const name of names) {
+      error = checkServerIdentity(name, cert);
+      if (error === undefined) return undefined;
+    }
+    return new Error(
+      `The NATS server's certificate names none of ${names.join(", ")}: ${error?.message}`,
+    );
+  };
+}
+
 /** The reason of a failure, for messages. */
 export function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -201,7 +246,13 @@ export class NatsLink {
       co.user = parsed.user;
       co.pass = parsed.pass;
     }
-    if (parsed.tls) co.tls = parsed.tls;
+    if (parsed.tls) {
+      // nats.js copies these into Node's TLS options (checkServerIdentity included).
+      co.tls = {
+        ...parsed.tls,
+        checkServerIdentity: serverIdentityCheck(parsed.servers),
+      } as NatsConnectionOptions["tls"];
+    }
     if (opts.credsFile !== undefined) {
       let creds: Uint8Array;
       try {
