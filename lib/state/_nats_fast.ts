@@ -20,6 +20,8 @@ const { createInbox, JetStreamApiCodes, natsHeaders } = await loadNats();
 export const MoreJetStreamApiCodes = {
   /** JSStreamMsgDeleteFailedF: a message delete failed (the message is not there). */
   StreamMsgDeleteFailed: 10057,
+  /** JSSequenceNotFoundErrF: a delete of a sequence already deleted ("sequence 42 not found"). */
+  SequenceNotFound: 10043,
   /** JSStreamNameExistErr: a stream of that name exists with another configuration. */
   StreamNameExist: 10058,
   /** JSClusterNotAvailErr: "JetStream system temporarily unavailable" (no meta leader yet). */
@@ -232,9 +234,14 @@ export class FastRequester {
       });
       return r.success;
     } catch (e) {
-      // The server's one code for a failed delete; its descriptions ("no message
-      // found", "stream store EOF" past the end) all mean the message is not there.
-      if (e instanceof NatsApiError && e.code === MoreJetStreamApiCodes.StreamMsgDeleteFailed) {
+      // Both codes mean the message is not there: a failed delete ("no message
+      // found", "stream store EOF" past the end), and a sequence deleted
+      // already, which is what a replicated stream answers a retried ack whose
+      // first delete its lost leader applied, or an ack racing another's.
+      if (
+        e instanceof NatsApiError && (e.code === MoreJetStreamApiCodes.StreamMsgDeleteFailed ||
+          e.code === MoreJetStreamApiCodes.SequenceNotFound)
+      ) {
         return false;
       }
       throw e;

@@ -340,6 +340,17 @@ Deno.test({ name: "NATS store: two brokers share one registry", ignore }, async 
   assert.equal(await a.depth("bob"), 0);
   assert.deepEqual(await a.history({ between: ["alice", "bob"] }), [m]);
 
+  // An ack of a message the other broker acknowledged meanwhile (both had
+  // it located) acknowledges nothing and fails nothing: the server answers
+  // its delete "sequence not found", as it does a retried ack whose first
+  // delete was applied by a stream leader lost before it replied.
+  const [first, twice] = [msg("alice", "bob", "first"), msg("alice", "bob", "acked twice")];
+  await a.enqueue([first, twice], 10);
+  assert.deepEqual((await b.peek("bob", 10)).map((x) => x.id), [first.id, twice.id]);
+  assert.deepEqual(await a.ack("bob", [twice.id], 250), [twice.id]);
+  assert.deepEqual(await b.ack("bob", [twice.id], 260), []);
+  assert.deepEqual(await b.ack("bob", [first.id], 270), [first.id]);
+
   // Renames on one broker are seen by the other, forward included.
   await a.rename("alice", "alicia", 300, 10_000);
   assert.equal(await b.sessionName("ha"), "alicia");
