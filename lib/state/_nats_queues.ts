@@ -46,6 +46,12 @@ interface Tail {
   count: number;
   /** True when `count` was read from the server (not an upper bound). */
   exact: boolean;
+  /**
+   * The stream's last sequence when `count` was read: set on a fresh read of
+   * an empty subject, which is written without a condition (see
+   * `#enqueueOne`), so what landed since can be bounded by the difference.
+   */
+  streamSeq?: number;
 }
 
 interface Located {
@@ -263,6 +269,22 @@ export class NatsQueues {
     return { lastSeq: last?.seq ?? 0, count: await this.depth(name), exact: true };
   }
 
+  /**
+   * For a subject believed empty: its count and the stream's last sequence
+   * (one stream info from the leader); the full read when it is not empty.
+   */
+  async #readEmptyTail(name: string): Promise<Tail> {
+    const subj = this.subject(name);
+    const si = await this.#link.fast.api<
+      { state: { last_seq: number; subjects?: Record<string, number> } }
+    >(`$JS.API.STREAM.INFO.${this.stream}`, { subjects_filter: subj });
+    const streamSeq = si.state.last_seq;
+    const count = si.state.subjects?.[subj] ?? 0;
+    // Not empty: the full read (its count includes what landed since this one).
+    if (count > 0) return { ...await this.#readTail(name), streamSeq };
+    return { lastSeq: 0, count: 0, exact: true, streamSeq };
+  }
+
   /** {@link Store.enqueue}: per recipient in order, recipients in parallel. */
   async enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(messages.length);
@@ -318,16 +340,39 @@ export class NatsQueues {
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let tail = this.#tails.get(m.to);
       if (!tail || (tail.count >= cap && !tail.exact)) tail = await this.#readTail(m.to);
+      if (tail.lastSeq === 0 && tail.streamSeq === undefined) {
+        tail = await this.#readEmptyTail(m.to);
+      }
       if (tail.count >= cap) {
-        this.#tails.set(m.to, { ...tail, exact: false }); // acks may follow
+        this.#tails.set(m.to, { ...tail, exact: false, streamSeq: undefined }); // acks may follow
         return { outcome: { ok: false, reason: "full", queued: tail.count }, added: false };
       }
+      // Conditional on the subject's last sequence (the cap holds across
+      // brokers) and deduplicated by id (a retried publish is stored once).
+      // Never conditional on an empty subject ("last sequence 0"): nats-server
+      // 2.9.10 checks that one condition as each replica applies the write,
+      // each against its own copy, and counts refusals (per replica, not kept
+      // across a restart) into the sequences it gives later messages. Replicas
+      // that counted differently number messages differently, and a delete by
+      // sequence then removes another message on some of them: acknowledged
+      // messages lost in the full cluster chaos run (docs/nats.md, "Lost
+      // acknowledged messages"). A condition on a real sequence is checked by
+      // the leader alone, before the write is replicated.
+      const conditional = tail.lastSeq > 0;
       try {
-        // Conditional on the subject's last sequence (the cap holds across
-        // brokers) and deduplicated by id (a retried publish is stored once).
-        const ack = await this.#link.fast.publish(subj, payload, m.id, tail.lastSeq);
+        const ack = await this.#link.fast.publish(
+          subj,
+          payload,
+          m.id,
+          conditional ? tail.lastSeq : undefined,
+        );
         if (ack.duplicate) this.#tails.delete(m.to);
-        else this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + 1, exact: false });
+        else {
+          // Unconditional: what other brokers stored since the read lies
+          // between the stream's last sequence then and this message's.
+          const added = conditional ? 1 : Math.max(1, ack.seq - tail.streamSeq!);
+          this.#tails.set(m.to, { lastSeq: ack.seq, count: tail.count + added, exact: false });
+        }
         this.#remember(doc, ack.seq, subj);
         // Other brokers' consoles show it live: core NATS, fire and forget,
         // dropped by the server when nobody listens.

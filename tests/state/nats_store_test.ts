@@ -394,6 +394,47 @@ Deno.test({ name: "NATS store: watch() fires across stores", ignore }, async () 
   assert.deepEqual([...new Set(seen)].sort(), ["carol", "dave"]);
 });
 
+Deno.test({
+  name: "NATS store: no publish is conditional on an empty queue (sequence 0)",
+  ignore,
+}, async () => {
+  // nats-server 2.9 checks "last sequence 0" as each replica applies the
+  // write, against its own copy: a replica whose copy differs refuses what
+  // the leader stored, and its sequences shift (docs/nats.md). Conditions on
+  // a real sequence are checked by the leader alone, so those stay.
+  await using nats = await startNatsServer();
+  await using a = await open(nats, "cond");
+  await using b = await open(nats, "cond");
+  const nc = await natsConnect({ servers: nats.url });
+  const seen: { id: string; expect: string | undefined }[] = [];
+  const sub = nc.subscribe("cond.q.*", {
+    callback: (_e, m) => {
+      const id = (m.json() as StoredMessage).id;
+      seen.push({ id, expect: m.headers?.get("Nats-Expected-Last-Subject-Sequence") || undefined });
+    },
+  });
+  try {
+    await nc.flush();
+    const [m1, m2, m3, m4] = [1, 2, 3, 4].map((i) => msg("x", "rx", `m${i}`));
+    await a.enqueue([m1], 10); // empty
+    await a.enqueue([m2], 10); // after m1
+    await b.enqueue([m3], 10); // after m2, read by b
+    assert.deepEqual(await a.ack("rx", [m1.id, m2.id, m3.id], 5), [m1.id, m2.id, m3.id]);
+    await a.enqueue([m4], 10); // empty again
+    await nc.flush();
+    await waitFor(() => seen.length === 4, { timeout: 5_000, interval: 20, what: "4 publishes" });
+    assert.deepEqual(seen.map((x) => x.id), [m1.id, m2.id, m3.id, m4.id]);
+    assert.equal(seen[0].expect, undefined, "the first message: no condition");
+    assert.ok(Number(seen[1].expect) > 0, `m2 conditional on m1: ${seen[1].expect}`);
+    assert.ok(Number(seen[2].expect) > 0, `m3 conditional on m2: ${seen[2].expect}`);
+    assert.equal(seen[3].expect, undefined, "empty again: no condition");
+    assert.deepEqual((await b.peek("rx", 10)).map((x) => x.id), [m4.id]);
+  } finally {
+    sub.unsubscribe();
+    await nc.close();
+  }
+});
+
 Deno.test({ name: "NATS store: a server restart loses nothing acknowledged", ignore }, async () => {
   await using nats = await startNatsServer();
   await using s = await open(nats, "rs");
