@@ -57,6 +57,9 @@ function guardSocketResets(): void {
   });
 }
 
+/** How long a stale connection may take to close by itself before its socket is destroyed. */
+const STALE_GRACE_MS = 500;
+
 /** Credentials and limits for {@linkcode connectNats}. */
 export interface NatsConnectOptions {
   token?: string;
@@ -212,7 +215,16 @@ export class NatsLink {
   #closed = false;
   #upWaiters: (() => void)[] = [];
 
-  private constructor(nc: NatsConnection, location: string, timeoutMs: number) {
+  /** Where the connection went stale from: the next dial goes elsewhere first. */
+  readonly #dialing: { avoid?: string };
+
+  private constructor(
+    nc: NatsConnection,
+    location: string,
+    timeoutMs: number,
+    dialing: { avoid?: string },
+  ) {
+    this.#dialing = dialing;
     this.nc = nc;
     this.fast = new FastRequester(nc, timeoutMs);
     this.location = location;
@@ -231,7 +243,11 @@ export class NatsLink {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       reconnectJitter: 100,
-      pingInterval: 10_000,
+      // A server gone silent (its link cut: no reset, packets just vanish)
+      // is noticed by unanswered pings only: at 10 s a broker on a cut-off
+      // node stalled 20-30 s before moving to another node; at 2 s it moves
+      // within 4-6 s (tests/broker/netns_hosts_test.ts). A ping is 6 bytes.
+      pingInterval: 2_000,
       maxPingOut: 2,
       // Capturing a stack trace per request cost a fifth of the CPU of a
       // busy store; our errors name the operation instead.
@@ -265,6 +281,15 @@ export class NatsLink {
       }
       co.authenticator = credsAuthenticator(creds);
     }
+    // nats.js dials the server it just lost first, and one whose link is cut
+    // costs a whole connect timeout before the next is tried: after a stale
+    // connection, start with another server (then the usual rotation).
+    const dialing: { avoid?: string } = {};
+    co.reconnectToServer = (pool) => {
+      const avoid = dialing.avoid;
+      dialing.avoid = undefined;
+      return pool.length > 1 && pool[0].listen === avoid ? pool[1] : null;
+    };
     let nc: NatsConnection;
     guardSocketResets();
     try {
@@ -277,7 +302,7 @@ export class NatsLink {
         } (is nats-server running with -js?)`,
       );
     }
-    return new NatsLink(nc, parsed.location, opts.timeoutMs);
+    return new NatsLink(nc, parsed.location, opts.timeoutMs, dialing);
   }
 
   async #watchStatus(): Promise<void> {
@@ -287,7 +312,10 @@ export class NatsLink {
           this.#up = false;
           // Their replies went to the server just lost: retry after the reconnect.
           this.fast.failPending("connection to NATS lost");
-        } else if (s.type === "reconnect") this.#setUp();
+        } else if (s.type === "reconnect") {
+          log.info(`NATS reconnected to ${s.server}`, { event: "nats_reconnect" });
+          this.#setUp();
+        } else if (s.type === "staleConnection") this.#dropStale();
         else if (s.type === "error" && s.error instanceof PermissionViolationError) {
           // A NATS user without agent-ipc's permissions: say which subject,
           // and fail the requests to it now rather than after their timeout.
@@ -309,6 +337,35 @@ export class NatsLink {
     } catch {
       // the iterator ends with the connection
     }
+  }
+
+  /**
+   * Ends a connection nats.js found stale (pings unanswered). nats.js closes
+   * it by first flushing what it still has to send, and over a link that
+   * went silent (cut, not reset) that flush never ends: the connection was
+   * never dropped nor replaced, and every request of the broker timed out
+   * for good while the other nodes served (tests/broker/netns_hosts_test.ts,
+   * a node's link cut under sends). Destroying its socket ends the flush;
+   * nats.js then reconnects to another server. The transport is taken now
+   * and left alone if it closed by itself within the grace period.
+   */
+  #dropStale(): void {
+    type Transport = { done?: boolean; socket?: { destroy(): void } };
+    const transport = (this.nc as unknown as { protocol?: { transport?: Transport } }).protocol
+      ?.transport;
+    this.#dialing.avoid = this.nc.getServer();
+    log.warn(`NATS at ${this.location} stopped answering pings: dropping the connection`, {
+      event: "nats_stale",
+    });
+    const timer = setTimeout(() => {
+      if (transport && transport.done !== true && transport.socket) {
+        transport.socket.destroy();
+        log.info("the stale NATS connection did not close by itself: its socket was destroyed", {
+          event: "nats_stale_destroyed",
+        });
+      }
+    }, STALE_GRACE_MS);
+    Deno.unrefTimer(timer);
   }
 
   #setUp(): void {
