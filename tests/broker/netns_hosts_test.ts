@@ -437,10 +437,12 @@ Deno.test(
         "a host cut off from the cluster: E_STORE in bounded time, then it recovers",
         async () => {
           await lab.link("host-b", "down");
-          const cut = await cli("host-b", "bob", ["send", "alice", "into the void"]);
+          const cut = await cli("host-b", "bob", ["send", "alice", "into the void", "--json"]);
           figures.cut_host_error_ms = cut.ms;
           assert.equal(cut.code, 1, `${cut.stdout}${cut.stderr}`);
-          assert.match(cut.stderr, /E_STORE|NATS/, cut.stderr);
+          const refusal = JSON.parse(cut.stdout);
+          assert.equal(refusal.code, "E_STORE", cut.stdout);
+          assert.match(refusal.error, /NATS/, refusal.error);
           const upAt = Date.now();
           await lab.link("host-b", "up");
           let last: Cli | undefined;
