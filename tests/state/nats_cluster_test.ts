@@ -10,6 +10,9 @@ import { defaultReplicas, type NatsStore, openNatsStore } from "../../lib/state/
 import type { StoredMessage } from "../../lib/state/store.ts";
 import { NATS_SKIP_REASON, type NatsCluster, startNatsCluster } from "../_nats_cluster.ts";
 import { waitFor } from "../_wait.ts";
+import { loadNats } from "../../lib/deps.ts";
+
+const { natsConnect } = await loadNats();
 
 const ignore = NATS_SKIP_REASON !== null;
 let seq = 0;
@@ -17,6 +20,29 @@ let seq = 0;
 function msg(from: string, to: string, content: string): StoredMessage {
   seq++;
   return { id: `c${String(seq).padStart(6, "0")}`, from, to, time: 1_000 + seq, content };
+}
+
+/** The ids of `subject`'s messages as the stream's leader holds them (message gets). */
+async function leaderIds(cluster: NatsCluster, stream: string, subject: string) {
+  const nc = await natsConnect({
+    servers: cluster.nodes.filter((n) => n.running).map((n) => n.url),
+  });
+  const ids: string[] = [];
+  try {
+    for (let seq = 0;;) {
+      const r = await nc.request(
+        `$JS.API.STREAM.MSG.GET.${stream}`,
+        JSON.stringify({ next_by_subj: subject, seq }),
+        { timeout: 2_000 },
+      );
+      const m = r.json<{ message?: { seq: number; data: string } }>().message;
+      if (!m) return ids;
+      ids.push((JSON.parse(atob(m.data)) as StoredMessage).id);
+      seq = m.seq + 1;
+    }
+  } finally {
+    await nc.close();
+  }
 }
 
 function open(cluster: NatsCluster, prefix: string, replicas?: number): Promise<NatsStore> {
@@ -116,6 +142,10 @@ Deno.test({
     timeout: 20_000,
     interval: 50,
     what: "50 more sends after the leader was killed",
+  }).catch(async (e) => {
+    // nats-server 2.9.10 once elected no leader for longer (docs/nats.md, known limit).
+    const now = await cluster.streamLeader("KILL_QUEUE");
+    throw new Error(`${e.message} (stream leader now: ${now ?? "none"}; ${failed.length} failed)`);
   });
   stop = true;
   await Promise.all(loops);
@@ -128,7 +158,15 @@ Deno.test({
   const ids = queued.map((m) => m.id);
   assert.equal(new Set(ids).size, ids.length, "no duplicates");
   const missing = sent.filter((id) => !ids.includes(id));
-  assert.deepEqual(missing, [], "no acknowledged send lost");
+  // Lost from the stream, or only unseen by this read? The leader's copy says.
+  const onLeader = missing.length ? await leaderIds(cluster, "KILL_QUEUE", "kill.q.rx") : [];
+  assert.deepEqual(
+    missing,
+    [],
+    `no acknowledged send lost (the stream's leader holds ${
+      missing.filter((id) => onLeader.includes(id)).length
+    } of the ${missing.length} missing)`,
+  );
   assert.equal(await b.sessionName("tok-rx"), "rx");
   const health = await a.health();
   assert.ok(
