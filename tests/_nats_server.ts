@@ -43,6 +43,10 @@ export interface NatsServer extends AsyncDisposable {
   start(): Promise<void>;
   /** `stop()` then `start()`: JetStream data on disk survives. */
   restart(): Promise<void>;
+  /** SIGSTOP: frozen with its connections open, so requests go unanswered until `resume`. */
+  pause(): void;
+  /** SIGCONT after {@linkcode NatsServer.pause}. */
+  resume(): void;
 }
 
 /** Options for {@linkcode startNatsServer}. */
@@ -178,6 +182,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     async restart() {
       await stop();
       await start();
+    },
+    pause() {
+      proc?.kill("SIGSTOP");
+    },
+    resume() {
+      proc?.kill("SIGCONT");
     },
     async [Symbol.asyncDispose]() {
       await stop();

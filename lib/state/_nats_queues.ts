@@ -14,7 +14,7 @@ import type { JsonObject } from "../protocol/messages.ts";
 import type { EnqueueOutcome, StoredMessage } from "./store.ts";
 import { type NatsLink, type ScannedMsg, scanStream } from "./_nats_conn.ts";
 import { enqueueOnce } from "./_nats_dedupe.ts";
-import { isWrongSequence } from "./_nats_errors.ts";
+import { isTransient, isWrongSequence } from "./_nats_errors.ts";
 import { NatsApiError } from "./_nats_fast.ts";
 
 /** How a message is stored: the message and its place in the global order. */
@@ -155,6 +155,14 @@ export class NatsQueues {
    * succeeded. (A recipient peeks and acks through its own host's broker.)
    */
   readonly #acked = new Set<string>();
+  /**
+   * Ids whose publish got no answer (a leader lost, a connection dropped):
+   * it may have been stored. Its retry looks first (see `#landed`), as a
+   * publish the server judges a repeat is a write every replica refuses, the
+   * kind nats-server 2.9.10 miscounts (see `#enqueueOne`), and it would not
+   * wake the recipient.
+   */
+  readonly #unsure = new Set<string>();
   readonly #locks = new Map<string, Promise<void>>();
   /** Idempotency keys of messages sent with a client id (see `_nats_dedupe.ts`). */
   readonly #dedupe: KV | undefined;
@@ -285,6 +293,15 @@ export class NatsQueues {
     return { lastSeq: 0, count: 0, exact: true, streamSeq };
   }
 
+  /**
+   * The sequence of message `id` when it is the last of `subject` (a publish
+   * whose answer was lost, stored after all), else undefined.
+   */
+  async #landed(subject: string, id: string): Promise<number | undefined> {
+    const last = await this.#get({ last_by_subj: subject });
+    return last && decodeDoc<QueuedDoc>(last.data).id === id ? last.seq : undefined;
+  }
+
   /** {@link Store.enqueue}: per recipient in order, recipients in parallel. */
   async enqueue(messages: StoredMessage[], cap: number): Promise<EnqueueOutcome[]> {
     const outcomes: EnqueueOutcome[] = new Array(messages.length);
@@ -337,6 +354,16 @@ export class NatsQueues {
     const subj = this.subject(m.to);
     const doc = toStored(m);
     const payload = JSON.stringify(doc);
+    if (this.#unsure.has(m.id)) {
+      const seq = await this.#landed(subj, m.id);
+      if (seq !== undefined) {
+        this.#unsure.delete(m.id);
+        this.#tails.delete(m.to); // how many others stored meanwhile is unknown
+        this.#remember(doc, seq, subj);
+        this.#link.nc.publish(`${this.#p}.m.${this.origin}.${m.to}`, payload);
+        return { outcome: { ok: true }, added: true };
+      }
+    }
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let tail = this.#tails.get(m.to);
       if (!tail || (tail.count >= cap && !tail.exact)) tail = await this.#readTail(m.to);
@@ -365,7 +392,16 @@ export class NatsQueues {
           payload,
           m.id,
           conditional ? tail.lastSeq : undefined,
-        );
+        ).catch((e) => {
+          if (isTransient(e)) {
+            this.#unsure.add(m.id);
+            if (this.#unsure.size > ID_CACHE_MAX) {
+              this.#unsure.delete(this.#unsure.values().next().value!);
+            }
+          }
+          throw e;
+        });
+        this.#unsure.delete(m.id);
         if (ack.duplicate) this.#tails.delete(m.to);
         else {
           // Unconditional: what other brokers stored since the read lies

@@ -435,6 +435,46 @@ Deno.test({
   }
 });
 
+Deno.test({
+  name: "NATS store: a send whose answer was lost is stored once and wakes its recipient",
+  ignore,
+}, async () => {
+  await using nats = await startNatsServer();
+  await using s = await openNatsStore(nats.url, { prefix: "lost", timeoutMs: 400 });
+  const nc = await natsConnect({ servers: nats.url });
+  let woken = 0;
+  const sub = nc.subscribe("lost.n.rx", {
+    callback: () => {
+      woken++;
+    },
+  });
+  try {
+    await nc.flush();
+    const [m0, m1] = [msg("x", "rx", "before"), msg("x", "rx", "unanswered")];
+    await s.enqueue([m0], 10); // the queue's tail is known: the next send is conditional
+    await waitFor(() => woken === 1, { timeout: 5_000, interval: 20, what: "the first wake-up" });
+    // Frozen longer than the request timeout: the publish is read and stored
+    // when the server resumes, after its answer stopped being awaited, and the
+    // retry finds it there instead of storing it again as a repeat (which
+    // would also not wake the recipient).
+    nats.pause();
+    const sending = s.enqueue([m1], 10);
+    await new Promise((r) => setTimeout(r, 1_200));
+    nats.resume();
+    assert.deepEqual(await sending, [{ ok: true }]);
+    await waitFor(() => woken === 2, {
+      timeout: 5_000,
+      interval: 20,
+      what: "the recipient woken by the retried send",
+    });
+    assert.deepEqual((await s.peek("rx", 10)).map((x) => x.id), [m0.id, m1.id]);
+  } finally {
+    nats.resume();
+    sub.unsubscribe();
+    await nc.close();
+  }
+});
+
 Deno.test({ name: "NATS store: a server restart loses nothing acknowledged", ignore }, async () => {
   await using nats = await startNatsServer();
   await using s = await open(nats, "rs");
