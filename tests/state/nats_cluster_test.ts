@@ -138,8 +138,9 @@ Deno.test({
   });
   const before = sent.length;
   await cluster.node(leader).kill();
+  // A send rides out up to 30 s without a leader (NatsLink.rideOutMs): wait as long.
   await waitFor(() => sent.length >= before + 50, {
-    timeout: 20_000,
+    timeout: 35_000,
     interval: 50,
     what: "50 more sends after the leader was killed",
   }).catch(async (e) => {
