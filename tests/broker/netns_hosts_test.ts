@@ -389,10 +389,16 @@ Deno.test(
           figures.cut_ms = upAt - cutAt;
           await lab.link(victim, "up");
           // ...and the node catches up once its link is back: every stream current on it.
+          // nats-server 2.9.10 took 7-17 s here, and 30 s was once not enough in a CI
+          // run sharing the machine's 2 cores: the failure shows what was still behind.
+          let last: Awaited<ReturnType<typeof health>> | undefined;
           await waitFor(async () => {
-            const h = await health();
+            const h = last = await health();
             return h.streams.every((s) => s.leader && s.lagging.length === 0);
-          }, { timeout: 30_000, interval: 100, what: `${victim} to catch up` });
+          }, { timeout: 60_000, interval: 100, what: `${victim} to catch up` }).catch((e) => {
+            const behind = last?.streams.filter((s) => !s.leader || s.lagging.length > 0);
+            throw new Error(`${e.message}: still behind ${JSON.stringify(behind)}\n${natsLogs()}`);
+          });
           figures.catch_up_ms = Date.now() - upAt;
 
           const stopAt = Date.now();
