@@ -52,18 +52,26 @@ async function probe(): Promise<string | null> {
   return unshare ? null : "`unshare` (util-linux) is not installed";
 }
 
-/** Deletes namespaces of earlier runs whose process is gone. */
+/**
+ * Deletes namespaces of earlier runs whose process is gone, and only those
+ * made more than {@linkcode STALE_MS} ago (a namespace's file in /run/netns):
+ * a run that is still going is never touched, whatever its pid says.
+ */
 async function removeStale(): Promise<void> {
   for (const line of (await ip("netns", "list")).out.split("\n")) {
     const m = new RegExp(`^(${PREFIX}(\\d+)-\\S+)`).exec(line);
     if (!m) continue;
     try {
       Deno.statSync(`/proc/${m[2]}`);
-    } catch {
-      await ip("netns", "del", m[1]);
-    }
+      continue; // its run is alive
+    } catch { /* gone */ }
+    const made = Deno.statSync(`/run/netns/${m[1]}`).mtime?.getTime();
+    if (made !== undefined && Date.now() - made > STALE_MS) await ip("netns", "del", m[1]);
   }
 }
+
+/** A namespace younger than this is never taken for a leftover. */
+const STALE_MS = 10 * 60_000;
 
 /** A private network of namespaces (see the module doc). */
 export interface NetLab extends AsyncDisposable {
@@ -213,7 +221,11 @@ export async function createNetLab(members: string[]): Promise<NetLab> {
         .output();
     },
     async link(member, state) {
-      await mustIp("-n", nsOf(member), "link", "set", "eth0", state);
+      await mustIp("-n", nsOf(member), "link", "set", "eth0", state).catch(async (e) => {
+        // A namespace gone under a running test: say which of the lab's remain.
+        const left = (await ip("netns", "list")).out.split("\n").filter((l) => l.startsWith(id));
+        throw new Error(`${e.message} (the lab's namespaces now: ${left.join(", ") || "none"})`);
+      });
     },
     removeSync,
     async [Symbol.asyncDispose]() {
