@@ -161,7 +161,9 @@ Example:
     const me = await client.whoami();
     const reach = reachOf(await readActivity(ctx.settings.dataDir, me.name));
     const reached = reach
-      ? `Reached: attention ${reach.attention ? "yes" : "no"}, wake ${reach.wake}, last wake ${
+      ? `Reached: attention ${reach.attention ? "yes" : "no"}, wake ${reach.wake}${
+        reach.wake_note ? ` (${reach.wake_note})` : ""
+      }, last wake ${
         reach.last_wake
           ? `${new Date(reach.last_wake).toISOString()}${
             reach.last_wake_via ? ` (${reach.last_wake_via})` : ""
@@ -226,6 +228,7 @@ async function withActivity(
       ...(a.last_wake ? { last_wake: iso(a.last_wake) } : {}),
       attention: reach.attention,
       wake: reach.wake,
+      ...(reach.wake_note ? { wake_note: reach.wake_note } : {}),
       ...(reach.last_wake_via ? { last_wake_via: reach.last_wake_via } : {}),
     };
     return { ...i, activity };

@@ -1,6 +1,8 @@
 /**
  * The hook events that wait while the session is idle: `wake` (Claude Code's
- * asyncRewake: exit 2 with the text wakes the session) and `watch` (rings and
+ * inbox socket, else asyncRewake: exit 2 with the text wakes the session;
+ * neither when the person's `crossSessionInbound` holds or refuses messages
+ * from other sessions, see `claude_inbound.ts`) and `watch` (rings and
  * notifies; nothing shown). Both keep to the wake policy, give way to a turn
  * that begins or a newer stop, and never outlive their assistant.
  *
@@ -25,6 +27,7 @@ import {
   WAKE_NUDGE,
   type WakeMechanism,
 } from "./wake_channels.ts";
+import { claudeInbound, describeInbound, type InboundSetting } from "./claude_inbound.ts";
 
 /** watch: armed as of the stop that started it (or now). */
 export async function idleSince(hook: SessionHook): Promise<number> {
@@ -37,8 +40,17 @@ export async function idleSince(hook: SessionHook): Promise<number> {
 }
 
 /** Records how the session is reached now (shown by list, status, whoami, the console). */
-async function reach(hook: SessionHook, wake: WakeMechanism): Promise<void> {
-  await writeActivity(hook.settings.dataDir, { ...await activityOf(hook), wake });
+async function reach(hook: SessionHook, wake: WakeMechanism, note?: string): Promise<void> {
+  const { wake_note: _old, ...a } = await activityOf(hook);
+  await writeActivity(hook.settings.dataDir, { ...a, wake, ...(note ? { wake_note: note } : {}) });
+}
+
+/** Claude Code's `crossSessionInbound` for the hook's session (its project's settings too). */
+function inboundOf(hook: SessionHook): Promise<InboundSetting> {
+  const env = hook.io.env;
+  const project = env.CLAUDE_PROJECT_DIR ??
+    (typeof hook.input.cwd === "string" ? hook.input.cwd : undefined);
+  return claudeInbound({ env, home: env.HOME ?? env.USERPROFILE ?? ".", project });
 }
 
 /** Records a wake that came through `via`. */
@@ -59,8 +71,38 @@ async function woken(hook: SessionHook, via: WakeMechanism): Promise<void> {
  */
 export async function wake(hook: SessionHook, client: AgentClient): Promise<number> {
   const socket = hook.assistant === "claude" ? claudeSocketOf(hook.io.env) : undefined;
-  await reach(hook, socket ? "claude-socket" : "asyncRewake");
+  // The person's choice for messages from other sessions holds for agent-ipc's nudge too, and
+  // asyncRewake must not go around it: "hold" leaves the nudge for the person to approve,
+  // "refuse" sends nothing. The socket answers nothing either way, so the setting decides.
+  const inbound = hook.assistant === "claude" ? await inboundOf(hook) : undefined;
+  if (inbound?.value === "refuse") return await notWoken(hook, inbound);
+  await reach(
+    hook,
+    inbound?.value === "hold" ? "claude-held" : socket ? "claude-socket" : "asyncRewake",
+    inbound && inbound.value !== "accept" ? describeInbound(inbound) : undefined,
+  );
   if (!(await waitableIdle(hook, client))) return 0;
+  // Claude Code reads its settings anew for each message: so does this hook.
+  const now = hook.assistant === "claude" ? await inboundOf(hook) : undefined;
+  if (now && now.value !== "accept") {
+    if (now.value === "refuse" || !socket) return await notWoken(hook, now);
+    const t0 = Date.now();
+    try {
+      await sendClaudeNudge(socket);
+    } catch (e) {
+      await hook.log({ outcome: "socket-failed", name: hook.name, error: (e as Error).message });
+      return await notWoken(hook, now);
+    }
+    await reach(hook, "claude-held", describeInbound(now));
+    await hook.log({
+      outcome: "held",
+      name: hook.name,
+      inbound: now.value,
+      source: now.source,
+      sendMs: Date.now() - t0,
+    });
+    return 0;
+  }
   if (socket) {
     const t0 = Date.now();
     try {
@@ -91,6 +133,18 @@ export async function wake(hook: SessionHook, client: AgentClient): Promise<numb
     shown: shown.shown.length,
   });
   return out.code;
+}
+
+/** No wake: the person's crossSessionInbound says so; the prompt hook shows the messages. */
+async function notWoken(hook: SessionHook, inbound: InboundSetting): Promise<number> {
+  await reach(hook, "none", describeInbound(inbound));
+  await hook.log({
+    outcome: "inbound-" + inbound.value,
+    name: hook.name,
+    source: inbound.source,
+    path: inbound.path,
+  });
+  return 0;
 }
 
 /**

@@ -6,8 +6,12 @@
  *   MCP servers `CLAUDE_CODE_MESSAGING_SOCKET` and `CLAUDE_CODE_MESSAGING_TOKEN`,
  *   its own cross-session inbox. A line `{"type":"auth","token":…}` then
  *   `{"type":"user","message":{"role":"user","content":…}}` starts a turn in
- *   an idle session (under 1 s), queues behind a busy one, and honours the
- *   user's `crossSessionInbound` setting. The format is seen in Claude Code's
+ *   an idle session (under 1 s) and queues behind a busy one. It answers
+ *   nothing, whatever Claude Code does with the line: under the person's
+ *   `crossSessionInbound` "hold" Claude Code parks it for the person to
+ *   approve, under "refuse" it drops it (2.1.328, seen in an e2e test), so
+ *   the wake hook reads that setting first (`claude_inbound.ts`) and then
+ *   neither goes around it with asyncRewake. The format is seen in Claude Code's
  *   own debug log, not documented: version-dependent, so `asyncRewake` (exit 2
  *   of the wake hook) stays the fallback.
  * - **codex-queue**: `codex queue --thread ID --message TEXT` (Codex 0.171)
@@ -28,6 +32,7 @@ import { MARKER } from "./attention.ts";
 /** How a session can be woken (shown by list, status, whoami and the console). */
 export type WakeMechanism =
   | "claude-socket"
+  | "claude-held"
   | "asyncRewake"
   | "codex-queue"
   | "gemini-waiter"

@@ -20,6 +20,7 @@ import { getTomlValue, isTomlTable, parseToml } from "./toml_document.ts";
 import { SERVER_KEY } from "./server_entry.ts";
 import { resolveTarget, TARGET_IDS, type TargetConfig, type TargetId } from "./targets.ts";
 import type { SetupIo } from "./setup_command.ts";
+import { claudeInbound, describeInbound, type InboundPlaces } from "../hooks/claude_inbound.ts";
 
 /** One finding: ok, or missing with what to do. */
 export interface Finding {
@@ -83,7 +84,10 @@ function ourCommands(hooks: unknown, event: string, id: TargetId): string[] {
 }
 
 /** Diagnoses one assistant. */
-export async function diagnose(target: TargetConfig): Promise<Diagnosis> {
+export async function diagnose(
+  target: TargetConfig,
+  places?: InboundPlaces,
+): Promise<Diagnosis> {
   const d: Diagnosis = {
     id: target.id,
     label: target.label,
@@ -179,6 +183,17 @@ export async function diagnose(target: TargetConfig): Promise<Diagnosis> {
         ? "claude-socket (Claude Code's own inbox, 2.1.224 and later), else asyncRewake"
         : "none";
       add(d.wake !== "none", "the wake hook (Stop, asyncRewake) for an idle session");
+      if (d.wake !== "none" && places) {
+        // The person's choice: agent-ipc's wake neither starts a turn nor goes around it.
+        const inbound = await claudeInbound(places);
+        if (inbound.value === "hold") {
+          d.wake = `claude-held: the nudge waits for the person's approval (${
+            describeInbound(inbound)
+          }); messages show at the next prompt`;
+        } else if (inbound.value === "refuse") {
+          d.wake = `none (${describeInbound(inbound)}); messages show at the next prompt`;
+        }
+      }
       break;
     case "codex":
       d.wake = has("Stop") ? "codex-queue (after the session's first turn)" : "none";
@@ -234,7 +249,13 @@ export async function runDoctor(args: string[], io: SetupIo): Promise<number> {
   for (const id of TARGET_IDS) {
     const target = resolveTarget(id, { os: io.os, isWsl: io.isWsl, home: io.home, env: io.env });
     if (typeof target === "string") continue;
-    out.push(await diagnose(target));
+    out.push(
+      await diagnose(target, {
+        env: io.env,
+        home: io.os === "windows" ? io.env.USERPROFILE || io.home : io.home,
+        project: io.cwd,
+      }),
+    );
   }
   const bad = out.filter((d) => d.installed && d.fix);
   if (json) {

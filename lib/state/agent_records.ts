@@ -69,10 +69,12 @@ export interface AgentActivity {
   assistant?: string;
   /**
    * How an idle session is reached, as its hooks last armed it: "claude-socket",
-   * "asyncRewake", "codex-queue", "gemini-waiter", "cursor-followup", "notify"
+   * "claude-held", "asyncRewake", "codex-queue", "gemini-waiter", "cursor-followup", "notify"
    * or "none" (see `hooks/wake_channels.ts`).
    */
   wake?: string;
+  /** Why it is reached so (Claude Code's `crossSessionInbound` holding or refusing the wake). */
+  wake_note?: string;
   /** How the last wake came ("claude-socket", "codex-queue", ...). */
   last_wake_via?: string;
   /** Gemini CLI: the waiter its model runs in the background (`hook gemini waiter`). */
@@ -84,10 +86,13 @@ export interface Reach {
   /** Messages are shown to its model at its prompts and tool calls (its hooks run). */
   attention: boolean;
   /**
-   * How an idle session is woken: "claude-socket", "asyncRewake",
-   * "codex-queue", "gemini-waiter", "cursor-followup", "notify" or "none".
+   * How an idle session is woken: "claude-socket", "claude-held" (the
+   * nudge waits for the person to approve it), "asyncRewake", "codex-queue",
+   * "gemini-waiter", "cursor-followup", "notify" or "none".
    */
   wake: string;
+  /** Why it is woken so, when a setting of the person's decides it. */
+  wake_note?: string;
   /** When it was last woken (ms since the epoch), and how. */
   last_wake?: number;
   last_wake_via?: string;
@@ -111,6 +116,7 @@ export function reachOf(activity: AgentActivity | undefined): Reach | undefined 
     // Windsurf's hooks show its model nothing.
     attention: activity.assistant !== "windsurf",
     wake,
+    ...(activity.wake_note ? { wake_note: activity.wake_note } : {}),
     ...(activity.last_wake ? { last_wake: activity.last_wake } : {}),
     ...(activity.last_wake_via ? { last_wake_via: activity.last_wake_via } : {}),
   };

@@ -444,3 +444,82 @@ Deno.test("hook gemini waiter: silent while the session is in a turn or the loop
   assert.equal(after?.last_wake_via, "gemini-waiter");
   assert.equal(after?.waiter_pid, undefined, "gone: the next prompt hook asks for a new one");
 });
+
+Deno.test('hook wake: Claude Code\'s crossSessionInbound "refuse" sends nothing and never asyncRewakes; "hold" leaves the nudge for the person (no wake counted); the messages wait for the prompt', async () => {
+  await using b = await testBroker();
+  await using agent = await assistantAgent(b, "claude");
+  await using bob = await registeredClient(b, "bob");
+  const dir = await Deno.makeTempDir();
+  // The person's settings folder (not HOME: Deno keeps its cache there).
+  const config = `${dir}/config`;
+  const project = `${dir}/project`;
+  await Deno.mkdir(config, { recursive: true });
+  await Deno.mkdir(`${project}/.claude`, { recursive: true });
+  const path = `${dir}/claude.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const connections: string[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      let text = "";
+      for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
+      connections.push(text);
+    }
+  })().catch(() => {});
+  const env = {
+    ...envOf(b),
+    CLAUDE_CONFIG_DIR: config,
+    CLAUDE_PROJECT_DIR: project,
+    CLAUDE_CODE_MESSAGING_SOCKET: path,
+    CLAUDE_CODE_MESSAGING_TOKEN: "tok-123",
+  };
+  try {
+    // "refuse" in the person's settings: the hook says so and ends at once.
+    await Deno.writeTextFile(
+      `${config}/settings.json`,
+      JSON.stringify({ crossSessionInbound: "refuse" }),
+    );
+    await bob.send("claude", "first");
+    const refused = await runHook(["claude", "wake"], { hook_event_name: "Stop" }, env);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.equal(refused.stderr, "");
+    let a = await readActivity(b.dataDir, "claude");
+    assert.equal(a?.wake, "none");
+    assert.match(
+      a?.wake_note ?? "",
+      /crossSessionInbound "refuse" \(user settings .*settings\.json\)/,
+    );
+    // The person's "accept" does not undo a repository's "hold" (a repo may only tighten).
+    await Deno.writeTextFile(
+      `${config}/settings.json`,
+      JSON.stringify({ crossSessionInbound: "accept" }),
+    );
+    await Deno.writeTextFile(
+      `${project}/.claude/settings.json`,
+      JSON.stringify({ crossSessionInbound: "hold" }),
+    );
+    const pending = runHook(["claude", "wake"], { hook_event_name: "Stop" }, env);
+    await waitFor(async () => {
+      const a = await readActivity(b.dataDir, "claude");
+      return a?.state === "idle" && a.wake === "claude-held";
+    }, { what: "the session to be idle, its wake held" });
+    await bob.send("claude", "second");
+    const held = await pending;
+    assert.equal(held.code, 0, held.stderr);
+    assert.equal(held.stderr, "", "no asyncRewake");
+    await waitFor(() => connections.length === 1, { what: "the nudge on the socket" });
+    assert.equal(JSON.parse(connections[0].split("\n")[1]).type, "user");
+    a = await readActivity(b.dataDir, "claude");
+    assert.equal(a?.wake, "claude-held");
+    assert.match(a?.wake_note ?? "", /crossSessionInbound "hold" \(project settings/);
+    assert.equal(a?.wakes.length ?? 0, 0, "a held nudge is no wake");
+    assert.equal((await agent.unread()).count, 2, "both wait for the next prompt");
+    const log = await Deno.readTextFile(`${b.dataDir}/hooks.log`);
+    assert.match(log, /"outcome":"inbound-refuse"/);
+    assert.match(log, /"outcome":"held"/);
+    assert.doesNotMatch(log, /"outcome":"woken"/);
+  } finally {
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

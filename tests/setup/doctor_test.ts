@@ -61,3 +61,38 @@ Deno.test("doctor: what setup wrote is all there; a lost trust record or hook is
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test('doctor: Claude Code\'s crossSessionInbound "hold" or "refuse" is named as how an idle session is reached', async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const out = { text: "" };
+    await Deno.mkdir(join(home, ".claude"));
+    assert.equal(await runSetup(["claude", "--name", "x"], io(home, out)), 0, out.text);
+    const project = join(home, "project");
+    await Deno.mkdir(join(project, ".claude"), { recursive: true });
+    const doctor = async () => {
+      out.text = "";
+      assert.equal(await runDoctor([], { ...io(home, out), cwd: project }), 0, out.text);
+      return out.text;
+    };
+    assert.match(await doctor(), /wake {5}claude-socket \(Claude Code's own inbox/);
+    const settings = join(home, ".claude", "settings.json");
+    const s = JSON.parse(await Deno.readTextFile(settings));
+    await Deno.writeTextFile(settings, JSON.stringify({ ...s, crossSessionInbound: "hold" }));
+    assert.match(
+      await doctor(),
+      new RegExp(
+        `wake {5}claude-held: the nudge waits for the person's approval \\(crossSessionInbound "hold" \\(user settings ${settings}\\)\\)`,
+      ),
+    );
+    // The project the doctor runs in tightens it.
+    const repo = join(project, ".claude", "settings.json");
+    await Deno.writeTextFile(repo, JSON.stringify({ crossSessionInbound: "refuse" }));
+    assert.match(
+      await doctor(),
+      new RegExp(`wake {5}none \\(crossSessionInbound "refuse" \\(project settings ${repo}\\)\\)`),
+    );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
