@@ -8,9 +8,10 @@
  * - `start`, `prompt`, `tool` (attention): prints the unread messages, bounded,
  *   and acknowledges them only after that output is written;
  * - `wake` (Claude Code's asyncRewake Stop/SessionStart hook): marks the
- *   session idle and waits for a wake-worthy message; then prints it on
- *   stderr and exits 2, which wakes the idle session, within the wake budget
- *   and the loop guard;
+ *   session idle and waits for a wake-worthy message; then wakes the idle
+ *   session through Claude Code's inbox socket, else prints it on stderr and
+ *   exits 2, within the wake budget and the loop guard, and never around the
+ *   person's `crossSessionInbound` ("hold", "refuse": see `idle_events.ts`);
  * - `stop` (the others): marks the session idle; Cursor gets a follow-up
  *   message when messages wait; with `--notify` a detached `watch` rings the
  *   terminal bell and shows a desktop notification when a message arrives.
@@ -62,8 +63,10 @@ same assistant process recorded it).
 Events:
   start, prompt, tool  print unread messages (at most 5, ~4 KB) as the hook's
                        additional context; acknowledged after they are printed
-  wake                 Claude Code (asyncRewake): wait while idle, then wake the
-                       session with the message (exit 2, text on stderr)
+  wake                 Claude Code: wait while idle, then wake the session through
+                       its inbox socket, else with the message (exit 2, text on
+                       stderr); neither when its crossSessionInbound is "hold"
+                       (the nudge waits for the person) or "refuse"
   stop                 mark the session idle (Cursor: follow-up when messages wait)
   watch                wait while idle, then notify (bell, desktop notification)
   waiter               Gemini CLI: run by its model in the background; prints a
