@@ -2,7 +2,7 @@
  * The hook events that wait while the session is idle: `wake` (Claude Code's
  * inbox socket, else asyncRewake: exit 2 with the text wakes the session;
  * neither when the person's `crossSessionInbound` holds or refuses messages
- * from other sessions, see `claude_inbound.ts`) and `watch` (rings and
+ * from other sessions, see `lib/claude_inbound.ts`) and `watch` (rings and
  * notifies; nothing shown). Both keep to the wake policy, give way to a turn
  * that begins or a newer stop, and never outlive their assistant.
  *
@@ -27,7 +27,7 @@ import {
   WAKE_NUDGE,
   type WakeMechanism,
 } from "./wake_channels.ts";
-import { claudeInbound, describeInbound, type InboundSetting } from "./claude_inbound.ts";
+import { claudeInbound, describeInbound, type InboundSetting } from "../claude_inbound.ts";
 
 /** watch: armed as of the stop that started it (or now). */
 export async function idleSince(hook: SessionHook): Promise<number> {

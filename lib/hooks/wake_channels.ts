@@ -10,7 +10,7 @@
  *   nothing, whatever Claude Code does with the line: under the person's
  *   `crossSessionInbound` "hold" Claude Code parks it for the person to
  *   approve, under "refuse" it drops it (2.1.328, seen in an e2e test), so
- *   the wake hook reads that setting first (`claude_inbound.ts`) and then
+ *   the wake hook reads that setting first (`lib/claude_inbound.ts`) and then
  *   neither goes around it with asyncRewake. The format is seen in Claude Code's
  *   own debug log, not documented: version-dependent, so `asyncRewake` (exit 2
  *   of the wake hook) stays the fallback.

@@ -20,7 +20,7 @@ import { getTomlValue, isTomlTable, parseToml } from "./toml_document.ts";
 import { SERVER_KEY } from "./server_entry.ts";
 import { resolveTarget, TARGET_IDS, type TargetConfig, type TargetId } from "./targets.ts";
 import type { SetupIo } from "./setup_command.ts";
-import { claudeInbound, describeInbound, type InboundPlaces } from "../hooks/claude_inbound.ts";
+import { claudeInbound, describeInbound, type InboundPlaces } from "../claude_inbound.ts";
 
 /** One finding: ok, or missing with what to do. */
 export interface Finding {

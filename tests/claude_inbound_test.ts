@@ -4,7 +4,7 @@ import {
   describeInbound,
   effectiveInbound,
   type InboundLayer,
-} from "../../lib/hooks/claude_inbound.ts";
+} from "../lib/claude_inbound.ts";
 
 const layer = (source: InboundLayer["source"], value: unknown): InboundLayer => ({
   source,
