@@ -23,77 +23,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
+import { OPENSSL_SKIP_REASON, testCa, testCert } from "../_certs.ts";
 import { MAIN, realDenoDir } from "../_helpers.ts";
 import { createNetLab, type NetLab, NETNS_SKIP_REASON } from "../_netns.ts";
 import { NATS_SKIP_REASON } from "../_nats_server.ts";
 import { waitFor } from "../_wait.ts";
 
-const opensslMissing = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-  .output().then((o) => !o.success, () => true);
-const ignore = NATS_SKIP_REASON !== null || NETNS_SKIP_REASON !== null || opensslMissing;
-if (opensslMissing) console.error("network namespace tests skipped: openssl is not installed");
+const ignore = NATS_SKIP_REASON !== null || NETNS_SKIP_REASON !== null ||
+  OPENSSL_SKIP_REASON !== null;
+if (OPENSSL_SKIP_REASON) console.error(`network namespace tests skipped: ${OPENSSL_SKIP_REASON}`);
 
 const NODES = ["n1", "n2", "n3"];
 const HOSTS = ["host-a", "host-b"];
 const SENDER = new URL("./_netns_sender.ts", import.meta.url).pathname;
-
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/** A CA, and one certificate for every node's address: ca.pem, node.pem, node-key.pem. */
-async function certificates(dir: string, ips: string[]): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca-key.pem",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=netns test CA",
-  );
-  await Deno.writeTextFile(
-    join(dir, "san.ext"),
-    `subjectAltName=${ips.map((i) => `IP:${i}`).join(",")}\n`,
-  );
-  await openssl(
-    dir,
-    "req",
-    ...ec,
-    "-keyout",
-    "node-key.pem",
-    "-out",
-    "node.csr",
-    "-subj",
-    "/CN=nats",
-  );
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "node.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca-key.pem",
-    "-CAcreateserial",
-    "-out",
-    "node.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "san.ext",
-  );
-}
 
 /** Collects a child's output as text (the tail of it), so nothing is left unread. */
 class Output {
@@ -155,7 +97,9 @@ Deno.test(
     try {
       // --- The cluster: one node per namespace, routes over the veth links. ---
       const ips = NODES.map((n) => lab.address(n));
-      await certificates(dir, ips);
+      // One certificate for every node's address.
+      await testCa(dir, "netns test CA");
+      await testCert(dir, "node", ips.map((i) => `IP:${i}`).join(","));
       const routes = ips.map((ip) => `"nats-route://${ip}:6222"`).join(", ");
       for (const [i, n] of NODES.entries()) {
         const conf = join(dir, `${n}.conf`);

@@ -9,75 +9,20 @@ import { checkNetworkMode } from "../../lib/broker/server.ts";
 import { runBrokerCommand } from "../../lib/app/broker_command.ts";
 import { AgentClient } from "../../lib/client/agent_client.ts";
 import { FramedClient } from "../../lib/client/framed_client.ts";
+import { testCa, testCert } from "../_certs.ts";
 import { RawClient, testBroker } from "../_helpers.ts";
 import { PERMISSION_FLAGS } from "../../lib/permissions.ts";
 
 const main = new URL("../../main.ts", import.meta.url).pathname;
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
-
 /** A CA and a server certificate for 127.0.0.1 / localhost signed by it. */
 async function makeCerts(dir: string) {
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=agent-ipc test CA",
-  ], dir);
-  await openssl([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=localhost",
-  ], dir);
-  await Deno.writeTextFile(
-    join(dir, "ext.cnf"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  ], dir);
+  await testCa(dir);
+  await testCert(dir, "server", "IP:127.0.0.1,DNS:localhost");
   return {
     ca: await Deno.readTextFile(join(dir, "ca.pem")),
     cert: await Deno.readTextFile(join(dir, "server.pem")),
-    key: await Deno.readTextFile(join(dir, "server.key")),
+    key: await Deno.readTextFile(join(dir, "server-key.pem")),
   };
 }
 

@@ -16,75 +16,17 @@ import { AgentClient } from "../../lib/client/agent_client.ts";
 import { natsPermissionsConfig } from "../../lib/state/nats_permissions.ts";
 import { openNatsStore } from "../../lib/state/nats_store.ts";
 import { IpcError } from "../../lib/protocol/errors.ts";
+import { OPENSSL_SKIP_REASON, testCa, testCert } from "../_certs.ts";
 import { brokerProcess, freePort } from "../_helpers.ts";
 import { NATS_SKIP_REASON } from "../_nats_server.ts";
 import { waitFor } from "../_wait.ts";
 
 const DOC = new URL("../../docs/nats.md", import.meta.url);
-const opensslMissing = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-  .output().then((o) => !o.success, () => true);
-const ignore = NATS_SKIP_REASON !== null || opensslMissing;
+const ignore = NATS_SKIP_REASON !== null || OPENSSL_SKIP_REASON !== null;
 
 /** The guide's fenced blocks of one language, in order. */
 function blocks(doc: string, lang: string): string[] {
   return [...doc.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]);
-}
-
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/** A CA and, per node, a certificate for 127.0.0.1 (where the guide's hosts are mapped). */
-async function certificates(dir: string, nodes: number): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca-key.pem",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=agent-ipc test CA",
-  );
-  await Deno.writeTextFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  for (let i = 1; i <= nodes; i++) {
-    await openssl(
-      dir,
-      "req",
-      ...ec,
-      "-keyout",
-      `nats-${i}-key.pem`,
-      "-out",
-      `nats-${i}.csr`,
-      "-subj",
-      `/CN=nats-${i}`,
-    );
-    await openssl(
-      dir,
-      "x509",
-      "-req",
-      "-in",
-      `nats-${i}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca-key.pem",
-      "-CAcreateserial",
-      "-out",
-      `nats-${i}.pem`,
-      "-days",
-      "1",
-      "-extfile",
-      "san.ext",
-    );
-  }
 }
 
 Deno.test({ name: "docs/nats.md: the three-host guide works as written", ignore }, async () => {
@@ -99,7 +41,9 @@ Deno.test({ name: "docs/nats.md: the three-host guide works as written", ignore 
   const brokers: Deno.ChildProcess[] = [];
   const clients: AgentClient[] = [];
   try {
-    await certificates(dir, 3);
+    // A CA and, per node, a certificate for 127.0.0.1 (where the guide's hosts are mapped).
+    await testCa(dir);
+    for (const i of [1, 2, 3]) await testCert(dir, `nats-${i}`, "IP:127.0.0.1,DNS:localhost");
     await Deno.writeTextFile(join(dir, "agent-ipc-permissions.conf"), permissions);
     const ports = [1, 2, 3].map(() => ({ client: freePort(), route: freePort() }));
     /** The guide's hosts and ports, mapped to loopback. */

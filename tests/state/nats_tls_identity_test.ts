@@ -10,52 +10,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NatsLink } from "../../lib/state/_nats_conn.ts";
+import { OPENSSL_SKIP_REASON, testCa, testCert } from "../_certs.ts";
 import { freePort, NATS_SKIP_REASON, waitServing } from "../_nats_server.ts";
 
-const opensslMissing = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-  .output().then((o) => !o.success, () => true);
-const ignore = NATS_SKIP_REASON !== null || opensslMissing;
-
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/** A certificate `name`.pem signed by the CA in `dir`, for `san`. */
-async function certificate(dir: string, name: string, san: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await Deno.writeTextFile(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-  await openssl(
-    dir,
-    "req",
-    ...ec,
-    "-keyout",
-    `${name}-key.pem`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${name}`,
-  );
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca-key.pem",
-    "-CAcreateserial",
-    "-out",
-    `${name}.pem`,
-    "-days",
-    "1",
-    "-extfile",
-    `${name}.ext`,
-  );
-}
+const ignore = NATS_SKIP_REASON !== null || OPENSSL_SKIP_REASON !== null;
 
 /** Connects a NatsLink to a TLS nats-server serving `cert`; the error, or null. */
 async function connectWith(dir: string, cert: string): Promise<Error | null> {
@@ -90,24 +48,10 @@ Deno.test(
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "ipc-nats-tls-" });
     try {
-      const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-      await openssl(
-        dir,
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        "ca-key.pem",
-        "-out",
-        "ca.pem",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=test CA",
-      );
-      await certificate(dir, "by-ip", "IP:127.0.0.1");
-      await certificate(dir, "by-name", "DNS:localhost");
-      await certificate(dir, "elsewhere", "IP:10.9.9.9");
+      await testCa(dir, "test CA");
+      await testCert(dir, "by-ip", "IP:127.0.0.1");
+      await testCert(dir, "by-name", "DNS:localhost");
+      await testCert(dir, "elsewhere", "IP:10.9.9.9");
 
       assert.equal(
         await connectWith(dir, "by-ip"),
