@@ -84,40 +84,28 @@ export async function wake(hook: SessionHook, client: AgentClient): Promise<numb
   if (!(await waitableIdle(hook, client))) return 0;
   // Claude Code reads its settings anew for each message: so does this hook.
   const now = hook.assistant === "claude" ? await inboundOf(hook) : undefined;
-  if (now && now.value !== "accept") {
-    if (now.value === "refuse" || !socket) return await notWoken(hook, now);
-    const t0 = Date.now();
-    try {
-      await sendClaudeNudge(socket);
-    } catch (e) {
-      await hook.log({ outcome: "socket-failed", name: hook.name, error: (e as Error).message });
-      return await notWoken(hook, now);
-    }
-    await reach(hook, "claude-held", describeInbound(now));
-    await hook.log({
-      outcome: "held",
-      name: hook.name,
-      inbound: now.value,
-      source: now.source,
-      sendMs: Date.now() - t0,
-    });
-    return 0;
+  if (now?.value === "refuse" || (now?.value === "hold" && !socket)) {
+    return await notWoken(hook, now);
   }
+  // "hold": the nudge goes once, for the person to approve; nothing goes around it.
+  const held = now?.value === "hold" ? now : undefined;
   if (socket) {
     const t0 = Date.now();
     try {
       await sendClaudeNudge(socket);
-      await woken(hook, "claude-socket");
+      if (held) await reach(hook, "claude-held", describeInbound(held));
+      else await woken(hook, "claude-socket");
       await hook.log({
-        outcome: "woken",
+        outcome: held ? "held" : "woken",
         name: hook.name,
-        via: "claude-socket",
+        ...(held ? { inbound: held.value, source: held.source } : { via: "claude-socket" }),
         sendMs: Date.now() - t0,
       });
       return 0;
     } catch (e) {
       // Its format is Claude Code's own, seen in its debug log: asyncRewake still works.
       await hook.log({ outcome: "socket-failed", name: hook.name, error: (e as Error).message });
+      if (held) return await notWoken(hook, held);
     }
   }
   const { shown } = await unreadText(hook, client);
