@@ -67,6 +67,12 @@ const DELETE_PARALLEL = 64;
 /** Peeks read this many messages one by one before switching to a bulk read. */
 const DIRECT_PEEKS = 8;
 
+/** Adds `id` to `set`, forgetting the oldest beyond {@linkcode ID_CACHE_MAX}. */
+function addBounded(set: Set<string>, id: string): void {
+  set.add(id);
+  if (set.size > ID_CACHE_MAX) set.delete(set.values().next().value!);
+}
+
 const dec = new TextDecoder();
 const enc = new TextEncoder();
 
@@ -394,10 +400,7 @@ export class NatsQueues {
           conditional ? tail.lastSeq : undefined,
         ).catch((e) => {
           if (isTransient(e)) {
-            this.#unsure.add(m.id);
-            if (this.#unsure.size > ID_CACHE_MAX) {
-              this.#unsure.delete(this.#unsure.values().next().value!);
-            }
+            addBounded(this.#unsure, m.id);
           }
           throw e;
         });
@@ -543,8 +546,7 @@ export class NatsQueues {
       this.#located.delete(at.doc.id);
       if (deleted) {
         acked.add(at.doc.id);
-        this.#acked.add(at.doc.id);
-        if (this.#acked.size > ID_CACHE_MAX) this.#acked.delete(this.#acked.values().next().value!);
+        addBounded(this.#acked, at.doc.id);
         const tail = this.#tails.get(name);
         if (tail) {
           tail.count = Math.max(0, tail.count - 1);
