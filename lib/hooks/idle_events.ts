@@ -28,6 +28,7 @@ import {
   type WakeMechanism,
 } from "./wake_channels.ts";
 import { claudeInbound, describeInbound, type InboundSetting } from "../claude_inbound.ts";
+import { homeDir } from "../config.ts";
 
 /** watch: armed as of the stop that started it (or now). */
 export async function idleSince(hook: SessionHook): Promise<number> {
@@ -50,7 +51,7 @@ function inboundOf(hook: SessionHook): Promise<InboundSetting> {
   const env = hook.io.env;
   const project = env.CLAUDE_PROJECT_DIR ??
     (typeof hook.input.cwd === "string" ? hook.input.cwd : undefined);
-  return claudeInbound({ env, home: env.HOME ?? env.USERPROFILE ?? ".", project });
+  return claudeInbound({ env, home: homeDir((k) => env[k]), project });
 }
 
 /** Records a wake that came through `via`. */
